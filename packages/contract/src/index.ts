@@ -1,0 +1,22 @@
+export { PII_CATEGORIES, isPiiCategory } from './classification.ts';
+export type { ClassificationMeta, ClassifiedField, PiiCategory } from './classification.ts';
+export { collectProcedures } from './collect-procedures.ts';
+export { defineContract, isContract, isValidCapability } from './define-contract.ts';
+export type { Contract, ContractDef, ContractProcedure, ProcedureTree } from './define-contract.ts';
+export { ContractDefinitionError, formatIssue } from './definition-error.ts';
+export type { DefinitionIssue, DefinitionIssueCode } from './definition-error.ts';
+export type { ErrorCodeOf, HandlerOutputOf, InputOf, OutputOf, ParsedInputOf } from './infer.ts';
+export { DECLARABLE_STATUSES, isProcedure, mutation, query } from './procedure.ts';
+export type {
+  DeclarableStatus,
+  ErrorDeclaration,
+  ErrorDeclarations,
+  Procedure,
+  ProcedureDef,
+  ProcedureKind,
+  ProcedureOptions,
+  ResolvedSecurity,
+  ResourceRef,
+  SecurityOptions,
+} from './procedure.ts';
+export { TENANCY_KEY_NAMES, findTenancyKey, isTenancyKey } from './tenancy.ts';

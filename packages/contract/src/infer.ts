@@ -1,0 +1,13 @@
+import type * as z from 'zod';
+import type { Procedure } from './procedure.ts';
+
+/** What a caller sends: the input schema's input type. */
+export type InputOf<P extends Procedure> = z.input<P['~covenant']['input']>;
+/** What a handler receives: the input schema's output type (after defaults and transforms). */
+export type ParsedInputOf<P extends Procedure> = z.output<P['~covenant']['input']>;
+/** What a handler returns: the output schema's input type. */
+export type HandlerOutputOf<P extends Procedure> = z.input<P['~covenant']['output']>;
+/** What a caller receives. */
+export type OutputOf<P extends Procedure> = z.output<P['~covenant']['output']>;
+/** The error codes a procedure declares. */
+export type ErrorCodeOf<P extends Procedure> = keyof P['~covenant']['errors'] & string;
