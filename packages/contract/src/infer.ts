@@ -11,3 +11,5 @@ export type HandlerOutputOf<P extends Procedure> = z.input<P['~covenant']['outpu
 export type OutputOf<P extends Procedure> = z.output<P['~covenant']['output']>;
 /** The error codes a procedure declares. */
 export type ErrorCodeOf<P extends Procedure> = keyof P['~covenant']['errors'] & string;
+/** Whether the handler is promised a verified principal (`false` only for sanctioned public procedures). */
+export type IsAuthenticated<P extends Procedure> = P extends Procedure<infer _K, infer _I, infer _O, infer _E, infer A> ? A : never;

@@ -32,13 +32,8 @@ interface CommonOptions<I extends z.ZodType, O extends z.ZodType, E extends Erro
   readonly audit?: boolean;
 }
 
-/**
- * The security half of a definition. The union makes the common mistakes type errors: an authenticated
- * procedure names exactly one of `capability` or `anyPrincipal`; a public one names neither. Because a
- * spread or a helper can still produce any shape at run time, `defineContract` checks the resolved values
- * again and the lint reads them too.
- */
-export type SecurityOptions =
+/** An authenticated procedure names exactly one of `capability` or `anyPrincipal`. */
+export type AuthenticatedSecurity =
   | {
       readonly requireAuth?: true;
       readonly capability: string;
@@ -51,14 +46,23 @@ export type SecurityOptions =
       readonly anyPrincipal: true;
       readonly capability?: never;
       readonly resource?: never;
-    }
-  | {
-      /** Public. Legal only with a reviewed sanction whose hash matches this definition (`covenant lint`). */
-      readonly requireAuth: false;
-      readonly capability?: never;
-      readonly anyPrincipal?: never;
-      readonly resource?: never;
     };
+
+/** Public: legal only with a reviewed sanction whose hash matches this definition (`covenant lint`). */
+export interface PublicSecurity {
+  readonly requireAuth: false;
+  readonly capability?: never;
+  readonly anyPrincipal?: never;
+  readonly resource?: never;
+}
+
+/**
+ * The security half of a definition. The union makes the common mistakes type errors: an authenticated
+ * procedure names exactly one of `capability` or `anyPrincipal`; a public one names neither. Because a
+ * spread or a helper can still produce any shape at run time, `defineContract` checks the resolved values
+ * again and the lint reads them too.
+ */
+export type SecurityOptions = AuthenticatedSecurity | PublicSecurity;
 
 export type ProcedureOptions<
   I extends z.ZodType,
@@ -83,7 +87,10 @@ export interface ProcedureDef<
   I extends z.ZodType = z.ZodType,
   O extends z.ZodType = z.ZodType,
   E extends ErrorDeclarations = ErrorDeclarations,
+  A extends boolean = boolean,
 > {
+  /** Type-only: whether the types promise a principal to the handler. Enforcement reads `security`. */
+  readonly '~authenticated'?: A;
   readonly type: 'procedure';
   readonly kind: K;
   readonly input: I;
@@ -100,8 +107,9 @@ export interface Procedure<
   I extends z.ZodType = z.ZodType,
   O extends z.ZodType = z.ZodType,
   E extends ErrorDeclarations = ErrorDeclarations,
+  A extends boolean = boolean,
 > {
-  readonly '~covenant': ProcedureDef<K, I, O, E>;
+  readonly '~covenant': ProcedureDef<K, I, O, E, A>;
 }
 
 /** The keys a procedure definition may have; anything else is refused rather than silently ignored. */
@@ -131,8 +139,12 @@ export const PROCEDURE_OPTION_KEYS: ReadonlySet<string> = new Set([
  * ```
  */
 export function query<I extends z.ZodType, O extends z.ZodType, const E extends ErrorDeclarations = {}>(
-  options: ProcedureOptions<I, O, E>,
-): Procedure<'query', I, O, E> {
+  options: CommonOptions<I, O, E> & PublicSecurity,
+): Procedure<'query', I, O, E, false>;
+export function query<I extends z.ZodType, O extends z.ZodType, const E extends ErrorDeclarations = {}>(
+  options: CommonOptions<I, O, E> & AuthenticatedSecurity,
+): Procedure<'query', I, O, E, true>;
+export function query(options: ProcedureOptions<z.ZodType, z.ZodType, ErrorDeclarations>): Procedure {
   return createProcedure('query', options);
 }
 
@@ -149,15 +161,19 @@ export function query<I extends z.ZodType, O extends z.ZodType, const E extends 
  * ```
  */
 export function mutation<I extends z.ZodType, O extends z.ZodType, const E extends ErrorDeclarations = {}>(
-  options: ProcedureOptions<I, O, E>,
-): Procedure<'mutation', I, O, E> {
+  options: CommonOptions<I, O, E> & PublicSecurity,
+): Procedure<'mutation', I, O, E, false>;
+export function mutation<I extends z.ZodType, O extends z.ZodType, const E extends ErrorDeclarations = {}>(
+  options: CommonOptions<I, O, E> & AuthenticatedSecurity,
+): Procedure<'mutation', I, O, E, true>;
+export function mutation(options: ProcedureOptions<z.ZodType, z.ZodType, ErrorDeclarations>): Procedure {
   return createProcedure('mutation', options);
 }
 
-function createProcedure<K extends ProcedureKind, I extends z.ZodType, O extends z.ZodType, E extends ErrorDeclarations>(
-  kind: K,
-  options: ProcedureOptions<I, O, E>,
-): Procedure<K, I, O, E> {
+function createProcedure(
+  kind: ProcedureKind,
+  options: ProcedureOptions<z.ZodType, z.ZodType, ErrorDeclarations>,
+): Procedure {
   // Caller misuse (not a definition that breaks a policy rule) is a TypeError, as in jose.
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`${kind}() expects an options object`);
@@ -175,13 +191,13 @@ function createProcedure<K extends ProcedureKind, I extends z.ZodType, O extends
     audit: typeof raw['audit'] === 'boolean' ? raw['audit'] : kind === 'mutation',
   });
   const errors = freezeErrors(raw['errors']);
-  const def: ProcedureDef<K, I, O, E> = Object.freeze({
+  const def: ProcedureDef = Object.freeze({
     type: 'procedure',
     kind,
     input: options.input,
     output: options.output,
     summary: typeof raw['summary'] === 'string' ? raw['summary'] : null,
-    errors: errors as E,
+    errors,
     security,
     options: Object.freeze(raw),
   });

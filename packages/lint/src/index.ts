@@ -1,1 +1,10 @@
-export {};
+export { formatJson, formatReport, formatSarif, formatText } from './format.ts';
+export type { LintFormat } from './format.ts';
+export { inspectGeneratedRouter } from './inspect-generated.ts';
+export { lintProject } from './lint-project.ts';
+export type { LintOptions } from './lint-project.ts';
+export { RULES } from './rules.ts';
+export type { RuleId } from './rules.ts';
+export { SanctionsFile, readSanctions } from './sanctions.ts';
+export type { Sanction, SanctionsResult } from './sanctions.ts';
+export type { LintReport, Violation } from './violation.ts';

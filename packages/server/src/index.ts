@@ -1,1 +1,32 @@
-export {};
+export { createFetchHandler } from './adapters/fetch.ts';
+export type { FetchHandlerOptions } from './adapters/fetch.ts';
+export { createHttpServer } from './adapters/standalone.ts';
+export type { HttpServerOptions } from './adapters/standalone.ts';
+export {
+  AccessDeniedError,
+  AuditUnavailableError,
+  AuthorizationUnavailableError,
+  DeclaredError,
+  TenancyKeyInInputError,
+  UnverifiedPrincipalError,
+} from './errors.ts';
+export type { Handler, HandlerContext, Tenant } from './handler.ts';
+export type { RouterFinding, RouterFindingCode } from './inspect-router.ts';
+export type { Step, TransportContext } from './pipeline/deps.ts';
+export type {
+  ActionResult,
+  AuditActor,
+  AuditIntent,
+  AuditPort,
+  AuthorizationDecision,
+  AuthorizationPort,
+  AuthorizationRequest,
+  DenialRecord,
+  ResourceSelector,
+} from './ports.ts';
+export { redactClassified } from './redact.ts';
+export { createCovenantRuntime } from './runtime.ts';
+export type { CovenantRuntime, CovenantRuntimeOptions, PipelineStepFactories } from './runtime.ts';
+export type { Seal } from './seal.ts';
+export { formatWireError } from './wire-error.ts';
+export type { WireErrorData, WireErrorShape, WireIssue } from './wire-error.ts';

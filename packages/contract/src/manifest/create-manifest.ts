@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import type { ClassifiedField } from '../classification.ts';
 import { collectProcedures } from '../collect-procedures.ts';
-import type { Contract } from '../define-contract.ts';
+import type { Contract, ContractProcedure } from '../define-contract.ts';
 import type { ErrorDeclarations, ProcedureKind, ResolvedSecurity } from '../procedure.ts';
 import { walkSchema } from '../schema-walk.ts';
 import { canonicalJson } from './canonical-json.ts';
@@ -40,25 +40,27 @@ export interface Manifest {
  * ```
  */
 export function createManifest(contracts: Iterable<Contract>): Manifest {
-  const procedures = collectProcedures(contracts).map(({ contract, path, procedure }) => {
-    const def = procedure['~covenant'];
-    const body = {
-      path,
-      contract,
-      kind: def.kind,
-      summary: def.summary,
-      security: def.security,
-      errors: def.errors,
-      classified: {
-        input: walkSchema(def.input, 'input').classified,
-        output: walkSchema(def.output, 'output').classified,
-      },
-      input: normalizeSchema(z.toJSONSchema(def.input, { io: 'input', unrepresentable: 'throw' })),
-      output: normalizeSchema(z.toJSONSchema(def.output, { io: 'output', unrepresentable: 'throw' })),
-    };
-    return { ...body, definitionHash: definitionHash(body) };
-  });
-  return { version: 1, procedures };
+  return { version: 1, procedures: collectProcedures(contracts).map(describeProcedure) };
+}
+
+/** The manifest entry of one procedure, hash included. */
+export function describeProcedure({ contract, path, procedure }: ContractProcedure): ManifestProcedure {
+  const def = procedure['~covenant'];
+  const body = {
+    path,
+    contract,
+    kind: def.kind,
+    summary: def.summary,
+    security: def.security,
+    errors: def.errors,
+    classified: {
+      input: walkSchema(def.input, 'input').classified,
+      output: walkSchema(def.output, 'output').classified,
+    },
+    input: normalizeSchema(z.toJSONSchema(def.input, { io: 'input', unrepresentable: 'throw' })),
+    output: normalizeSchema(z.toJSONSchema(def.output, { io: 'output', unrepresentable: 'throw' })),
+  };
+  return { ...body, definitionHash: definitionHash(body) };
 }
 
 /**

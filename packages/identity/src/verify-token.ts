@@ -1,0 +1,292 @@
+import { Buffer } from 'node:buffer';
+import { errors, jwtVerify } from 'jose';
+import type { JWTPayload, JWTVerifyGetKey, JWTVerifyOptions } from 'jose';
+import { parseBearer } from './bearer.ts';
+import {
+  AlgorithmNotAllowedError,
+  ClaimInvalidError,
+  DuplicateMemberError,
+  IdentityError,
+  KeyNotFoundError,
+  KeysUnavailableError,
+  PayloadTooDeepError,
+  RevocationUnavailableError,
+  SignatureInvalidError,
+  TenantClaimInvalidError,
+  TokenExpiredError,
+  TokenMalformedError,
+  TokenMissingError,
+  TokenNotYetValidError,
+  TokenRevokedError,
+  TokenTooLargeError,
+} from './errors.ts';
+import type { ClaimIssue } from './errors.ts';
+import { createKeyResolver } from './key-source.ts';
+import { registerVerifiedPrincipal } from './principal.ts';
+import type { Principal } from './principal.ts';
+import type { RevocationSubject } from './revocation.ts';
+import { parseStrictJsonObject } from './strict-json.ts';
+import { resolveVerifierOptions } from './verifier-options.ts';
+import type { ResolvedVerifierOptions, TokenVerifierOptions } from './verifier-options.ts';
+
+/** Turns bearer tokens into verified principals. Every failure is an `IdentityError`. */
+export interface TokenVerifier {
+  /** Verifies a compact JWS JWT and returns the frozen, verified principal it proves. */
+  verify(token: string): Promise<Principal>;
+  /** Takes the token out of an `Authorization: Bearer <token>` header value, then verifies it. */
+  verifyAuthorizationHeader(header: string | undefined): Promise<Principal>;
+}
+
+/** A JOSE header never needs more than an object inside an object (`jwk`); leave some room. */
+const HEADER_MAX_DEPTH = 4;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+/** A tenant is exactly one identifier: no arrays, no empty strings, no separators beyond `._:-`. */
+const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const MAX_ID_LENGTH = 255;
+/** C0 controls and DEL: an id carrying them would forge lines in the logs it is written to. */
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+/** A duplicated member name is reported only when it is this plain (it comes from the token). */
+const REPORTABLE_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Creates a token verifier. The options are validated here, once: a mistake (an HMAC algorithm, a
+ * private key in the key set, plain http to a remote host …) throws a `TypeError` when the server is
+ * assembled, not on the first request.
+ *
+ * `verify` checks, in this order, and stops at the first failure:
+ * 1. size (`maxTokenBytes`), before any decoding;
+ * 2. shape: three canonical base64url segments; header and payload are UTF-8 JSON objects without
+ *    duplicate member names (compared after unescaping) and not nested too deep;
+ * 3. the header `alg` is in the allowlist (never `none`, never `HS*`);
+ * 4. jose: key lookup by `kid` in the JWKS, signature, `typ`, `iss`, `aud`, `exp`, `nbf`, `iat` age,
+ *    presence of `exp`, `sub`, `iss`, `aud` and the org claim;
+ * 5. this package's claim rules: `sub`, `sid`, `jti` are short strings; the tenant claims are single
+ *    identifiers; `iat`, when present, is not in the future;
+ * 6. revocation, on the verified claims;
+ * and returns a deeply frozen principal that {@link isVerifiedPrincipal} recognises.
+ *
+ * @example
+ * ```ts
+ * const verifier = createTokenVerifier({
+ *   issuer: 'https://id.example.com',
+ *   audience: 'https://api.example.com',
+ *   algorithms: ['ES256'],
+ *   keys: { jwksUrl: 'https://id.example.com/.well-known/jwks.json' },
+ * });
+ * const principal = await verifier.verifyAuthorizationHeader(request.headers.authorization);
+ * principal.tenant.org; // 'acme'
+ * ```
+ */
+export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
+  const config = resolveVerifierOptions(options);
+  const getKey = createKeyResolver(config.keys);
+
+  const verify = async (token: string): Promise<Principal> => {
+    try {
+      return await verifyToken(token, config, getKey);
+    } catch (error) {
+      if (error instanceof IdentityError) throw error;
+      // Not a jose error either (those are all mapped): a defect. Keep it as the cause for the log.
+      throw new TokenMalformedError('the token could not be processed', { cause: error });
+    }
+  };
+
+  return Object.freeze({
+    verify,
+    async verifyAuthorizationHeader(header: string | undefined): Promise<Principal> {
+      return verify(parseBearer(header));
+    },
+  });
+}
+
+async function verifyToken(
+  token: unknown,
+  config: ResolvedVerifierOptions,
+  getKey: JWTVerifyGetKey,
+): Promise<Principal> {
+  if (token === undefined || token === null || token === '') throw new TokenMissingError();
+  if (typeof token !== 'string') throw new TokenMalformedError('the token is not a string');
+
+  const now = config.clock();
+  precheck(token, config);
+
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, getKey, joseOptions(config, now)));
+  } catch (error) {
+    throw joseError(error, config);
+  }
+
+  const principal = principalFields(payload, config, now);
+  await checkRevocation(principal, config);
+  return registerVerifiedPrincipal(principal);
+}
+
+/**
+ * What jose does not check, or checks only after it has parsed leniently: size, canonical encoding,
+ * duplicate members, nesting and the algorithm allowlist, all before any key is looked up.
+ */
+function precheck(token: string, config: ResolvedVerifierOptions): void {
+  // `length` first so a huge string is refused without being measured.
+  if (token.length > config.maxTokenBytes || Buffer.byteLength(token, 'utf8') > config.maxTokenBytes) {
+    throw new TokenTooLargeError(config.maxTokenBytes);
+  }
+  const segments = token.split('.');
+  if (segments.length !== 3) throw new TokenMalformedError('the token is not three dot-separated segments');
+  const [headerSegment, payloadSegment, signatureSegment] = segments as [string, string, string];
+
+  const header = decodeJsonSegment(headerSegment, 'header', HEADER_MAX_DEPTH);
+  const alg = header['alg'];
+  if (typeof alg !== 'string') throw new TokenMalformedError('the header has no "alg"');
+  if (!(config.algorithms as ReadonlyArray<string>).includes(alg)) throw new AlgorithmNotAllowedError();
+
+  decodeJsonSegment(payloadSegment, 'payload', config.maxPayloadDepth);
+  decodeSegment(signatureSegment, 'signature');
+}
+
+function decodeSegment(segment: string, part: 'header' | 'payload' | 'signature'): Buffer {
+  if (!BASE64URL.test(segment)) throw new TokenMalformedError(`the ${part} is not base64url`);
+  const bytes = Buffer.from(segment, 'base64url');
+  // Only one spelling per byte string: no padding, no stray low bits in the last character.
+  if (bytes.toString('base64url') !== segment) throw new TokenMalformedError(`the ${part} is not canonical base64url`);
+  return bytes;
+}
+
+function decodeJsonSegment(segment: string, part: 'header' | 'payload', maxDepth: number): Record<string, unknown> {
+  const bytes = decodeSegment(segment, part);
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    throw new TokenMalformedError(`the ${part} is not UTF-8`);
+  }
+  const result = parseStrictJsonObject(text, { maxDepth });
+  if (result.ok) return result.value;
+  const { issue } = result;
+  switch (issue.code) {
+    case 'invalid_json':
+      throw new TokenMalformedError(`the ${part} is not JSON`);
+    case 'not_an_object':
+      throw new TokenMalformedError(`the ${part} is not a JSON object`);
+    case 'duplicate_member':
+      throw new DuplicateMemberError(part, REPORTABLE_NAME.test(issue.member) ? issue.member : null);
+    case 'too_deep':
+      throw new PayloadTooDeepError(part, issue.maxDepth);
+  }
+}
+
+function joseOptions(config: ResolvedVerifierOptions, now: Date): JWTVerifyOptions {
+  const options: JWTVerifyOptions = {
+    algorithms: [...config.algorithms],
+    issuer: config.issuer,
+    audience: [...config.audience],
+    clockTolerance: config.clockToleranceSeconds,
+    requiredClaims: ['exp', 'sub', 'iss', 'aud', config.orgClaim],
+    currentDate: now,
+  };
+  if (config.requiredType !== null) options.typ = config.requiredType;
+  if (config.maxTokenAgeSeconds !== null) options.maxTokenAge = config.maxTokenAgeSeconds;
+  return options;
+}
+
+/** Maps what jose throws to this package's errors. Nothing of the jose error (it holds the payload) is kept. */
+function joseError(error: unknown, config: ResolvedVerifierOptions): IdentityError {
+  if (error instanceof IdentityError) return error; // from the key resolver
+  if (error instanceof errors.JWTExpired) return new TokenExpiredError(error.claim === 'iat' ? 'iat' : 'exp');
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === 'nbf' && error.reason === 'check_failed') return new TokenNotYetValidError();
+    if (error.claim === config.orgClaim) return new TenantClaimInvalidError(config.orgClaim, 'missing');
+    return new ClaimInvalidError(knownClaim(error.claim, config), claimIssue(error.reason));
+  }
+  if (error instanceof errors.JWSSignatureVerificationFailed) return new SignatureInvalidError();
+  if (error instanceof errors.JOSEAlgNotAllowed) return new AlgorithmNotAllowedError();
+  if (error instanceof errors.JWKSNoMatchingKey) return new KeyNotFoundError('no_matching_key');
+  if (error instanceof errors.JWKSMultipleMatchingKeys) return new KeyNotFoundError('several_matching_keys');
+  if (error instanceof errors.JWKSTimeout) return new KeysUnavailableError('timeout', { cause: error });
+  if (error instanceof errors.JWKSInvalid) return new KeysUnavailableError('invalid_key_set', { cause: error });
+  if (error instanceof errors.JOSENotSupported) return new TokenMalformedError('the token uses an unsupported feature');
+  if (error instanceof errors.JWSInvalid) return new TokenMalformedError('the token is not a valid JWS');
+  if (error instanceof errors.JWTInvalid) return new TokenMalformedError('the token is not a valid JWT');
+  if (error instanceof errors.JOSEError) return new TokenMalformedError('the token was refused by the JOSE layer');
+  return new TokenMalformedError('the token could not be processed', { cause: error });
+}
+
+/** jose names the claim it refused; keep the name only when it is one this verifier asked about. */
+function knownClaim(claim: string, config: ResolvedVerifierOptions): string {
+  const known = ['iss', 'aud', 'sub', 'exp', 'nbf', 'iat', 'typ', config.orgClaim, config.workspaceClaim];
+  return known.includes(claim) ? claim : 'unknown';
+}
+
+function claimIssue(reason: string): ClaimIssue {
+  return reason === 'missing' ? 'missing' : reason === 'check_failed' ? 'mismatch' : 'invalid';
+}
+
+/** The claim rules jose does not know: types and shapes of `sub`, `sid`, `jti`, `iat` and the tenant. */
+function principalFields(payload: JWTPayload, config: ResolvedVerifierOptions, now: Date): Principal {
+  const claim = (name: string): unknown => (Object.hasOwn(payload, name) ? payload[name] : undefined);
+
+  const subject = claim('sub');
+  if (!isId(subject)) throw new ClaimInvalidError('sub', 'invalid');
+  const session = optionalId(claim('sid'), 'sid');
+  const tokenId = optionalId(claim('jti'), 'jti');
+
+  const exp = claim('exp');
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new ClaimInvalidError('exp', 'invalid');
+
+  const iat = claim('iat');
+  if (iat !== undefined) {
+    if (typeof iat !== 'number' || !Number.isFinite(iat)) throw new ClaimInvalidError('iat', 'invalid');
+    // A token issued in the future is either forged with a skewed clock or meant to outlive its policy.
+    if (iat > now.getTime() / 1000 + config.clockToleranceSeconds) throw new ClaimInvalidError('iat', 'invalid');
+  }
+
+  const org = claim(config.orgClaim);
+  if (typeof org !== 'string' || !TENANT_ID.test(org)) {
+    throw new TenantClaimInvalidError(config.orgClaim, org === undefined ? 'missing' : 'invalid');
+  }
+  const workspace = claim(config.workspaceClaim);
+  if (workspace !== undefined && (typeof workspace !== 'string' || !TENANT_ID.test(workspace))) {
+    throw new TenantClaimInvalidError(config.workspaceClaim, 'invalid');
+  }
+
+  return {
+    subject,
+    tenant: { org, workspace: workspace ?? null },
+    session,
+    tokenId,
+    issuer: config.issuer,
+    issuedAt: iat ?? null,
+    expiresAt: exp,
+  };
+}
+
+function isId(value: unknown): value is string {
+  return typeof value === 'string' && value !== '' && value.length <= MAX_ID_LENGTH && !CONTROL_CHARS.test(value);
+}
+
+function optionalId(value: unknown, name: 'sid' | 'jti'): string | null {
+  if (value === undefined) return null;
+  if (!isId(value)) throw new ClaimInvalidError(name, 'invalid');
+  return value;
+}
+
+/** Asks the revocation port on claims. Anything but a clean `false` from it refuses the token. */
+async function checkRevocation(principal: Principal, config: ResolvedVerifierOptions): Promise<void> {
+  if (config.revocation === null) return;
+  const subject: RevocationSubject = Object.freeze({
+    issuer: principal.issuer,
+    subject: principal.subject,
+    session: principal.session,
+    tokenId: principal.tokenId,
+    issuedAt: principal.issuedAt,
+  });
+  let revoked: unknown;
+  try {
+    revoked = await config.revocation.isRevoked(subject);
+  } catch (error) {
+    throw new RevocationUnavailableError({ cause: error });
+  }
+  if (typeof revoked !== 'boolean') throw new RevocationUnavailableError();
+  if (revoked) throw new TokenRevokedError();
+}

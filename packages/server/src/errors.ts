@@ -1,0 +1,91 @@
+import { SecurityError } from '@covenant/errors';
+
+/** A tenancy key (`orgId`, `workspaceId`, `tenantId` …) in the raw input: the tenant comes from the session. */
+export class TenancyKeyInInputError extends SecurityError {
+  override readonly name = 'TenancyKeyInInputError';
+  readonly code = 'ERR_TENANCY_KEY_IN_INPUT' as const;
+  readonly status = 400 as const;
+  readonly wireMessage: string;
+  /** Where the key was found, e.g. `ticket.orgId`. A key name, never a value. */
+  readonly at: string;
+
+  constructor(at: string) {
+    super(`tenancy key in the input at "${at}"`);
+    this.at = at;
+    this.wireMessage = `"${at}" is not accepted: the tenant comes from the verified session, never from the input`;
+  }
+}
+
+/** The principal lacks the capability (or access to the resource) the procedure requires. */
+export class AccessDeniedError extends SecurityError {
+  override readonly name = 'AccessDeniedError';
+  readonly code = 'ERR_AUTHZ_DENIED' as const;
+  readonly status = 403 as const;
+  readonly wireMessage = 'The caller is not allowed to perform this operation';
+  readonly decisionCode: string;
+
+  constructor(decisionCode: string, capability: string) {
+    super(`access denied (${decisionCode}) for capability "${capability}"`);
+    this.decisionCode = decisionCode;
+  }
+}
+
+/**
+ * A server-side caller passed a principal that the identity package did not verify, or one that has
+ * expired. Contexts cannot be forged: a principal comes from a verified token or not at all.
+ */
+export class UnverifiedPrincipalError extends SecurityError {
+  override readonly name = 'UnverifiedPrincipalError';
+  readonly code = 'ERR_IDENTITY_PRINCIPAL_UNVERIFIED' as const;
+  readonly status = 401 as const;
+  readonly wireMessage = 'Authentication required';
+  override get wireCode(): string {
+    return 'ERR_IDENTITY_TOKEN_INVALID';
+  }
+
+  constructor(reason: 'forged' | 'expired') {
+    super(`the caller's principal is ${reason === 'forged' ? 'not one the identity package verified' : 'expired'}`);
+  }
+}
+
+/** The audit intent could not be made durable, so the action did not run (fail closed). */
+export class AuditUnavailableError extends SecurityError {
+  override readonly name = 'AuditUnavailableError';
+  readonly code = 'ERR_AUDIT_UNAVAILABLE' as const;
+  readonly status = 503 as const;
+  readonly wireMessage = 'The operation was not performed: its audit record could not be written';
+
+  constructor(options?: { cause?: unknown }) {
+    super('the audit record could not be written', options);
+  }
+}
+
+/**
+ * An error a handler raises on purpose (through `ctx.fail(code)`). Only codes declared in the procedure's
+ * contract exist; the message on the wire is the declared one.
+ */
+export class DeclaredError extends Error {
+  override readonly name = 'DeclaredError';
+  readonly code: string;
+  readonly status: number;
+  readonly wireMessage: string;
+
+  constructor(code: string, status: number, wireMessage: string) {
+    super(`declared error ${code}`);
+    this.code = code;
+    this.status = status;
+    this.wireMessage = wireMessage;
+  }
+}
+
+/** The authorization port failed to answer. The call is refused (fail closed), not allowed. */
+export class AuthorizationUnavailableError extends SecurityError {
+  override readonly name = 'AuthorizationUnavailableError';
+  readonly code = 'ERR_AUTHZ_UNAVAILABLE' as const;
+  readonly status = 503 as const;
+  readonly wireMessage = 'The operation was not performed: authorization is unavailable';
+
+  constructor(options?: { cause?: unknown }) {
+    super('the authorization port failed', options);
+  }
+}

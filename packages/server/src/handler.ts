@@ -1,0 +1,32 @@
+import type { ErrorCodeOf, HandlerOutputOf, IsAuthenticated, ParsedInputOf, Procedure } from '@covenant/contract';
+import type { Principal } from '@covenant/identity';
+import type { Logger } from 'pino';
+
+export interface Tenant {
+  readonly org: string;
+  readonly workspace: string | null;
+}
+
+/**
+ * What a handler receives besides its input. The tenant is the verified principal's: there is no other
+ * way for a handler to learn it, so it cannot come from the body.
+ */
+export interface HandlerContext<P extends Procedure = Procedure> {
+  readonly principal: IsAuthenticated<P> extends true ? Principal : Principal | null;
+  readonly tenant: IsAuthenticated<P> extends true ? Tenant : Tenant | null;
+  readonly requestId: string;
+  /** A child logger bound to the request id and procedure path. Do not log classified fields. */
+  readonly logger: Logger;
+  readonly signal: AbortSignal | undefined;
+  /** Raises an error declared in the contract; its declared status and message reach the client. */
+  fail(code: ErrorCodeOf<P>): never;
+}
+
+/**
+ * The function a team writes for a procedure. The generated handler interfaces are made of these, so a
+ * missing handler, a wrong input type or a wrong return type is a type error.
+ */
+export type Handler<P extends Procedure> = (args: {
+  readonly input: ParsedInputOf<P>;
+  readonly ctx: HandlerContext<P>;
+}) => HandlerOutputOf<P> | Promise<HandlerOutputOf<P>>;

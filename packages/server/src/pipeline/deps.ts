@@ -1,0 +1,30 @@
+import type { TokenVerifier } from '@covenant/identity';
+import type { Principal } from '@covenant/identity';
+import type { TRPCMiddlewareFunction } from '@trpc/server';
+import type { Logger } from 'pino';
+import type { AuditPort, AuthorizationPort } from '../ports.ts';
+import type { Seal } from '../seal.ts';
+
+/** What the steps need from the assembled server. Validated once, in `createCovenantRuntime`. */
+export interface PipelineDeps {
+  readonly identity: TokenVerifier;
+  readonly authorization: AuthorizationPort;
+  readonly audit: AuditPort;
+  readonly logger: Logger;
+  readonly clock: () => Date;
+  readonly requestId: () => string;
+}
+
+/**
+ * What a transport hands the pipeline: the Authorization header as received, or, for server-side
+ * callers, a principal the identity package verified. Nothing else from a request is read.
+ */
+export interface TransportContext {
+  readonly authorization?: string | undefined;
+  readonly principal?: Principal | undefined;
+}
+
+/** A pipeline step as tRPC sees it. Steps keep their state in the call state, not in typed context. */
+export type Step = TRPCMiddlewareFunction<TransportContext, Seal, object, object, unknown>;
+export type StepOptions = Parameters<Step>[0];
+export type StepResult = Awaited<ReturnType<Step>>;

@@ -1,0 +1,32 @@
+import { describeFailure, rememberRequestId } from '../wire-error.ts';
+import { CALL_STATE, type CallState } from './call-state.ts';
+import type { PipelineDeps, StepOptions, StepResult } from './deps.ts';
+
+/**
+ * Step 1: a request id, the clock reading and a logger bound to both. On the way back every failure of
+ * the chain is logged here, once, with its cause (server side only), and tagged with the request id the
+ * wire error will carry.
+ */
+export function requestContextStep(deps: PipelineDeps, path: string) {
+  return async function requestContext(opts: StepOptions): Promise<StepResult> {
+    const requestId = deps.requestId();
+    const state: CallState = {
+      requestId,
+      path,
+      logger: deps.logger.child({ requestId, procedure: path }),
+      startedAt: deps.clock(),
+      principal: null,
+    };
+    const result = await opts.next({ ctx: { [CALL_STATE]: state } });
+    if (!result.ok) {
+      rememberRequestId(result.error, requestId);
+      const failure = describeFailure(result.error);
+      if (failure.level === 'error') {
+        state.logger.error({ err: result.error.cause ?? result.error, code: failure.code }, 'call failed');
+      } else {
+        state.logger[failure.level]({ code: failure.code }, 'call refused');
+      }
+    }
+    return result;
+  };
+}

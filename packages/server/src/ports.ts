@@ -1,0 +1,89 @@
+import type { Principal } from '@covenant/identity';
+
+/**
+ * A resource an authorization check is about. At the entry check of a resource-scoped procedure the id
+ * is not known yet (the input is not parsed): `id: null` asks "may this principal hold the capability on
+ * some resource of this type?"; the resource check after parsing asks about the exact id.
+ */
+export interface ResourceSelector {
+  readonly type: string;
+  readonly id: string | null;
+}
+
+export interface AuthorizationRequest {
+  readonly principal: Principal;
+  readonly capability: string;
+  readonly resource: ResourceSelector | null;
+}
+
+/** Decisions are records: the same object is logged, returned to the pipeline and written to the ledger. */
+export type AuthorizationDecision =
+  | {
+      readonly allowed: true;
+      readonly code: string;
+      readonly capability: string;
+      readonly resource: ResourceSelector | null;
+      /** What granted it (a role or binding id), for the audit trail. */
+      readonly matched?: string;
+    }
+  | {
+      readonly allowed: false;
+      readonly code: string;
+      readonly capability: string;
+      readonly resource: ResourceSelector | null;
+    };
+
+/**
+ * The authorization port. The server cannot be assembled without one and there is no allow-all default:
+ * the RBAC package provides the real implementation, the testkit a static one for tests.
+ */
+export interface AuthorizationPort {
+  check(request: AuthorizationRequest): AuthorizationDecision | Promise<AuthorizationDecision>;
+}
+
+/** Who did it, in which tenant: always taken from the verified principal. */
+export interface AuditActor {
+  readonly subject: string;
+  readonly session: string | null;
+}
+
+export interface AuditIntent {
+  readonly requestId: string;
+  readonly procedure: string;
+  readonly kind: 'query' | 'mutation';
+  readonly actor: AuditActor | null;
+  readonly tenant: { readonly org: string; readonly workspace: string | null } | null;
+  readonly resource: ResourceSelector | null;
+  /** `sha256:<hex>` of the canonical input with classified fields redacted: never the raw input. */
+  readonly inputDigest: string;
+  readonly at: Date;
+}
+
+export interface DenialRecord {
+  readonly requestId: string;
+  readonly procedure: string;
+  readonly actor: AuditActor;
+  readonly tenant: { readonly org: string; readonly workspace: string | null };
+  readonly decision: AuthorizationDecision;
+  readonly at: Date;
+}
+
+/** The outcome of an audited action, as the pipeline saw it: `ok` is tRPC's result flag, never "no exception". */
+export interface ActionResult {
+  readonly ok: boolean;
+}
+
+/**
+ * The audit port. `audited` must:
+ * 1. make the intent durable before it calls `action`; if it cannot, reject with `AuditUnavailableError`
+ *    and never call `action` (fail closed);
+ * 2. run `action` (the ledger implementation runs it in a transaction);
+ * 3. when the result is ok, record the outcome together with the action's effects; if that cannot be
+ *    committed, roll back and reject with `AuditUnavailableError`;
+ * 4. when the result is not ok, roll the effects back, record a failure outcome, and return the result.
+ */
+export interface AuditPort {
+  audited<R extends ActionResult>(intent: AuditIntent, action: () => Promise<R>): Promise<R>;
+  /** Records a refused authorization. Best effort: the call is refused whether or not this succeeds. */
+  recordDenial(record: DenialRecord): Promise<void>;
+}
