@@ -27,7 +27,7 @@ function emitTree(tree: PlanTree, depth: number): string[] {
       const { manifest, reference } = value.leaf;
       const security = manifest.security;
       const who = !security.requireAuth
-        ? 'public (sanctioned)'
+        ? 'public (requireAuth: false; needs a sanction)'
         : security.capability !== null
           ? `requires ${security.capability}${security.resource ? ` on ${security.resource.type}` : ''}`
           : 'any signed-in principal';

@@ -1,6 +1,13 @@
 /**
  * Who is calling, as proven by a verified token. Every field comes from a signed claim; nothing here
- * comes from what the caller sends in a request body.
+ * comes from what the caller sends in a request body. Only the verifier makes one (deeply frozen);
+ * check a value with {@link isVerifiedPrincipal} before trusting it.
+ *
+ * @example
+ * ```ts
+ * const principal: Principal = await verifier.verify(token);
+ * db.tickets.list({ org: principal.tenant.org }); // the tenant comes from the token, never the input
+ * ```
  */
 export interface Principal {
   /** `sub`: the subject, unique within the issuer. */

@@ -6,6 +6,12 @@ import type { RevocationCheck } from './revocation.ts';
  * The JWS algorithms a verifier may accept: asymmetric only. `none` is no signature at all, and `HS*`
  * would make the verification key a shared secret that every verifier can sign with (and that a
  * confused verifier might take from a public key). ML-DSA is left out until the runtime ships it.
+ *
+ * @example
+ * ```ts
+ * ASYMMETRIC_ALGORITHMS.includes('ES256'); // true
+ * ASYMMETRIC_ALGORITHMS.includes('HS256' as AsymmetricAlgorithm); // false
+ * ```
  */
 export const ASYMMETRIC_ALGORITHMS = Object.freeze([
   'ES256',
@@ -48,6 +54,22 @@ export interface TenantClaimNames {
   readonly workspace?: string;
 }
 
+/**
+ * Options of {@link createTokenVerifier}. Every one is validated when the verifier is created; unknown
+ * keys are refused too, so a misspelt security setting cannot be silently ignored.
+ *
+ * @example
+ * ```ts
+ * const options: TokenVerifierOptions = {
+ *   issuer: 'https://id.example.com',
+ *   audience: 'https://api.example.com',
+ *   algorithms: ['ES256', 'EdDSA'],
+ *   keys: { jwksUrl: 'https://id.example.com/.well-known/jwks.json', timeoutMs: 2000 },
+ *   requiredType: 'at+jwt',
+ *   revocation: createMemoryRevocationList(),
+ * };
+ * ```
+ */
 export interface TokenVerifierOptions {
   /** The exact `iss` every token must carry. */
   readonly issuer: string;
@@ -204,7 +226,10 @@ export function resolveVerifierOptions(options: TokenVerifierOptions): ResolvedV
   const { orgClaim, workspaceClaim } = resolveClaimNames(options.claims);
 
   const revocation = options.revocation;
-  if (revocation !== undefined && (typeof revocation !== 'object' || revocation === null || typeof revocation.isRevoked !== 'function')) {
+  if (
+    revocation !== undefined &&
+    (typeof revocation !== 'object' || revocation === null || typeof revocation.isRevoked !== 'function')
+  ) {
     fail('"revocation" must be an object with an isRevoked(token) method');
   }
 
@@ -298,7 +323,9 @@ function resolveLocalJwks(value: unknown, algorithms: ReadonlyArray<AsymmetricAl
     const kty = key['kty'];
     if (kty === 'oct') fail(`${at} is a symmetric ("oct") key; only public keys are accepted`);
     for (const member of PRIVATE_KEY_MEMBERS) {
-      if (Object.hasOwn(key, member)) fail(`${at} contains private key material ("${member}"); publish public keys only`);
+      if (Object.hasOwn(key, member)) {
+        fail(`${at} contains private key material ("${member}"); publish public keys only`);
+      }
     }
     if (kty !== 'EC' && kty !== 'OKP' && kty !== 'RSA') fail(`${at} has an unsupported "kty"`);
     const kid = key['kid'];

@@ -381,12 +381,13 @@ for (const alg of ALGORITHMS) {
       });
 
       it('nesting deeper than the limit, and exactly the limit', async () => {
-        const deep = await issuer.forge.rawSigned(issuer.headerJson(), payloadPlus(`"x":${'['.repeat(8)}${']'.repeat(8)}`));
+        const nested = (depth: number): string => payloadPlus(`"x":${'['.repeat(depth)}${']'.repeat(depth)}`);
+        const deep = await issuer.forge.rawSigned(issuer.headerJson(), nested(8));
         await expectDenied(verifier.verify(deep), PayloadTooDeepError, {
           code: 'ERR_IDENTITY_PAYLOAD_TOO_DEEP',
           status: 401,
         }, [deep]);
-        const edge = await issuer.forge.rawSigned(issuer.headerJson(), payloadPlus(`"x":${'['.repeat(7)}${']'.repeat(7)}`));
+        const edge = await issuer.forge.rawSigned(issuer.headerJson(), nested(7));
         await expect(verifier.verify(edge)).resolves.toMatchObject({ subject: SECRET_SUB });
       });
 
@@ -426,7 +427,13 @@ for (const alg of ALGORITHMS) {
         expect(error.claim).toBe('org');
       });
 
-      it.each([['an array', ['w1', 'w2']], ['an object', {}], ['a number', 1], ['an empty string', ''], ['null', null]])(
+      it.each([
+        ['an array', ['w1', 'w2']],
+        ['an object', {}],
+        ['a number', 1],
+        ['an empty string', ''],
+        ['null', null],
+      ])(
         'workspace as %s',
         async (_name, workspace) => {
           const token = await issuer.forge.rawSigned(issuer.headerJson(), payloadWith({ workspace }));

@@ -29,7 +29,15 @@ import { parseStrictJsonObject } from './strict-json.ts';
 import { resolveVerifierOptions } from './verifier-options.ts';
 import type { ResolvedVerifierOptions, TokenVerifierOptions } from './verifier-options.ts';
 
-/** Turns bearer tokens into verified principals. Every failure is an `IdentityError`. */
+/**
+ * Turns bearer tokens into verified principals. Every failure is an `IdentityError` (401, or 503 when
+ * keys or the revocation check are unavailable); nothing else escapes.
+ *
+ * @example
+ * ```ts
+ * const principal = await verifier.verifyAuthorizationHeader(req.headers.authorization);
+ * ```
+ */
 export interface TokenVerifier {
   /** Verifies a compact JWS JWT and returns the frozen, verified principal it proves. */
   verify(token: string): Promise<Principal>;

@@ -47,7 +47,10 @@ export function inspectRouter(router: AnyTRPCRouter, registry: BuildRegistry): R
     const meta = def.meta;
     const sealed = meta !== null && typeof meta === 'object' ? registry.seals.get(meta) : undefined;
     if (sealed === undefined) {
-      if (meta !== null && typeof meta === 'object' && 'definitionHash' in meta) {
+      const keys = meta !== null && typeof meta === 'object' ? Object.keys(meta).sort().join(',') : '';
+      if (keys === 'contract,definitionHash,path') {
+        add('procedure_not_generated', 'sealed by another Covenant runtime: build the router with the runtime that serves it');
+      } else if (keys.includes('definitionHash')) {
         add('meta_modified', 'its meta is not the one the generator set: a hand-written .meta() replaced it');
       } else {
         add('procedure_not_generated', 'not built by covenant gen: it would bypass the security pipeline');

@@ -8,7 +8,7 @@ import type { platform } from '../../../../contracts/platform/platform.contract.
 
 export interface Handlers {
   readonly platform: {
-    /** platform.health: query · public (sanctioned) · Liveness for load balancers and orchestrators; reveals nothing about the service. */
+    /** platform.health: query · public (requireAuth: false; needs a sanction) · Liveness for load balancers and orchestrators; reveals nothing about the service. */
     readonly health: Handler<typeof platform.health>;
     /** platform.whoami: query · any signed-in principal · The verified principal of the caller, as the server sees it. */
     readonly whoami: Handler<typeof platform.whoami>;
