@@ -20,6 +20,8 @@ covenant gen --check --contracts apps/service/test/fixtures/contracts --out apps
 
 echo "== covenant lint (this repository's contracts: a public procedure needs a sanction here too)"
 covenant lint
+covenant lint --contracts apps/service/test/fixtures/contracts --sanctions apps/service/test/fixtures/sanctions.json \
+  --generated apps/service/test/fixtures/generated
 
 echo "== type-check"
 pnpm exec tsc --noEmit -p .

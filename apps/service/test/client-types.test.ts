@@ -75,7 +75,12 @@ describe('the generated handler interface follows the contract', () => {
       // @ts-expect-error: create declares DUPLICATE_TITLE, not TICKET_NOT_FOUND
       tickets: { ...complete.tickets, create: ({ ctx }) => ctx.fail('TICKET_NOT_FOUND') },
     };
+    const undeclared: Handlers = {
+      // @ts-expect-error: list declares no errors, so there is no code to fail with
+      tickets: { ...complete.tickets, list: ({ ctx }) => ctx.fail('ANYTHING') },
+    };
     expectTypeOf(missing).toEqualTypeOf<Handlers>();
+    expectTypeOf(undeclared).toEqualTypeOf<Handlers>();
     expectTypeOf(wrongOutput).toEqualTypeOf<Handlers>();
     expectTypeOf(wrongError).toEqualTypeOf<Handlers>();
   });

@@ -29,7 +29,8 @@ export interface ContractDef<N extends string = string> {
   readonly procedures: ReadonlyArray<ContractProcedure>;
 }
 
-export type Contract<N extends string = string, T extends ProcedureTree = ProcedureTree> = T & {
+/** `Contract` with no arguments accepts any contract (its procedures are not known to the type). */
+export type Contract<N extends string = string, T extends ProcedureTree = {}> = T & {
   readonly '~covenant': ContractDef<N>;
 };
 
@@ -169,6 +170,9 @@ function validateProcedure(path: string, def: ProcedureDef): DefinitionIssue[] {
     }
     if (capabilityGiven && anyPrincipal) {
       add('conflicting_security', '', 'capability and anyPrincipal exclude each other: choose one');
+    }
+    if (anyPrincipal && 'resource' in options && options['resource'] !== undefined) {
+      add('conflicting_security', 'resource', 'a resource is authorized with a capability: anyPrincipal has none to check');
     }
   } else {
     if (capabilityGiven || anyPrincipal || 'resource' in options) {

@@ -178,7 +178,20 @@ function createProcedure(
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`${kind}() expects an options object`);
   }
-  const raw = { ...options } as Record<string, unknown>;
+  // One snapshot of the options, nested declarations copied too: what `defineContract` validates is
+  // exactly what enforcement uses, whatever the caller does with its objects afterwards.
+  const raw: Record<string, unknown> = { ...options };
+  if (isPlainObject(raw['resource'])) raw['resource'] = Object.freeze({ ...raw['resource'] });
+  if (isPlainObject(raw['errors'])) {
+    raw['errors'] = Object.freeze(
+      Object.fromEntries(
+        Object.entries(raw['errors']).map(([code, declaration]) => [
+          code,
+          isPlainObject(declaration) ? Object.freeze({ ...declaration }) : declaration,
+        ]),
+      ),
+    );
+  }
   if (!isZodSchema(raw['input'])) throw new TypeError(`${kind}(): "input" must be a zod schema`);
   if (!isZodSchema(raw['output'])) throw new TypeError(`${kind}(): "output" must be a zod schema`);
 
@@ -187,17 +200,16 @@ function createProcedure(
     requireAuth: raw['requireAuth'] !== false,
     capability: typeof raw['capability'] === 'string' ? raw['capability'] : null,
     anyPrincipal: raw['anyPrincipal'] === true,
-    resource: isResourceRef(raw['resource']) ? Object.freeze({ ...raw['resource'] }) : null,
+    resource: isResourceRef(raw['resource']) ? raw['resource'] : null,
     audit: typeof raw['audit'] === 'boolean' ? raw['audit'] : kind === 'mutation',
   });
-  const errors = freezeErrors(raw['errors']);
   const def: ProcedureDef = Object.freeze({
     type: 'procedure',
     kind,
     input: options.input,
     output: options.output,
     summary: typeof raw['summary'] === 'string' ? raw['summary'] : null,
-    errors,
+    errors: isPlainObject(raw['errors']) ? (raw['errors'] as ErrorDeclarations) : Object.freeze({}),
     security,
     options: Object.freeze(raw),
   });
@@ -225,12 +237,8 @@ function isResourceRef(value: unknown): value is ResourceRef {
   );
 }
 
-function freezeErrors(value: unknown): ErrorDeclarations {
-  if (value === undefined) return Object.freeze({});
-  if (value === null || typeof value !== 'object') return Object.freeze({});
-  const out: Record<string, ErrorDeclaration> = {};
-  for (const [code, declaration] of Object.entries(value)) {
-    out[code] = Object.freeze({ ...(declaration as ErrorDeclaration) });
-  }
-  return Object.freeze(out);
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }

@@ -176,8 +176,8 @@ function classify(
 
 /**
  * Resolves a dotted path through object shapes to the schema declared there, or `undefined` when the path
- * does not name a field. Objects on the way may be optional or nullable; the field itself is returned as
- * declared, so the caller can tell a required field from an optional one.
+ * does not name a field or passes through an optional or nullable object (then the field may be absent).
+ * The field itself is returned as declared, so the caller can tell a required field from an optional one.
  */
 export function schemaAtPath(schema: AnySchema, path: ReadonlyArray<string>): AnySchema | undefined {
   let current: AnySchema = schema;
@@ -195,7 +195,7 @@ function unwrap(schema: AnySchema): AnySchema {
   let current = schema;
   for (;;) {
     const def = current._zod.def as Def;
-    if (def.type === 'optional' || def.type === 'nullable' || def.type === 'readonly') {
+    if (def.type === 'readonly') {
       current = def['innerType'] as AnySchema;
     } else if (def.type === 'pipe') {
       current = def['in'] as AnySchema;

@@ -10,8 +10,19 @@ export function canonicalJson(value: unknown): string {
     if (!Number.isFinite(value)) throw new TypeError('canonicalJson: non-finite number');
     return JSON.stringify(value);
   }
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (Array.isArray(value)) {
+    const items: string[] = [];
+    for (let i = 0; i < value.length; i += 1) {
+      if (!(i in value)) throw new TypeError('canonicalJson: sparse array');
+      items.push(canonicalJson(value[i]));
+    }
+    return `[${items.join(',')}]`;
+  }
   if (typeof value === 'object') {
+    const prototype = Object.getPrototypeOf(value);
+    if (prototype !== Object.prototype && prototype !== null) {
+      throw new TypeError(`canonicalJson: ${prototype?.constructor?.name ?? 'object'} is not plain JSON data`);
+    }
     const keys = Object.keys(value).filter((key) => (value as Record<string, unknown>)[key] !== undefined);
     keys.sort();
     return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`).join(',')}}`;
