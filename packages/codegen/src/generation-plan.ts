@@ -36,7 +36,8 @@ export interface GenerationPlan {
  */
 export function planGeneration(loaded: ReadonlyArray<LoadedContract>, outDir: string): GenerationPlan {
   const taken = new Map<string, number>();
-  const contracts = loaded.map((item): PlannedContract => {
+  const ordered = [...loaded].sort((a, b) => compare(a.contract['~covenant'].name, b.contract['~covenant'].name) || compare(a.file, b.file));
+  const contracts = ordered.map((item): PlannedContract => {
     const def = item.contract['~covenant'];
     const used = taken.get(item.exportName) ?? 0;
     taken.set(item.exportName, used + 1);
@@ -85,4 +86,8 @@ function sortTree(tree: PlanTree): PlanTree {
     sorted.set(key, value instanceof Map ? sortTree(value) : value);
   }
   return sorted;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -58,10 +58,7 @@ export async function loadContracts(options: { readonly dir: string; readonly ro
       }
       continue;
     }
-    const found = Object.keys(namespace)
-      .sort()
-      .filter((name) => isContract(namespace[name]))
-      .map((exportName) => ({ file, absoluteFile, exportName, contract: namespace[exportName] as Contract }));
+    const found = contractExports(namespace).map(({ exportName, contract }) => ({ file, absoluteFile, exportName, contract }));
     if (found.length === 0) {
       problems.push({
         code: 'not_a_contract',
@@ -74,6 +71,31 @@ export async function loadContracts(options: { readonly dir: string; readonly ro
   problems.push(...duplicates(contracts));
   contracts.sort((a, b) => compare(a.contract['~covenant'].name, b.contract['~covenant'].name));
   return { contracts, problems };
+}
+
+/**
+ * The contracts a module exports, each once (an alias `export const b = a` is the same contract), under
+ * its first export name in sorted order. A TypeScript file loaded as CommonJS (a package without
+ * `"type": "module"`) exposes its exports as properties of `default`; those count too.
+ */
+function contractExports(namespace: Record<string, unknown>): Array<{ exportName: string; contract: Contract }> {
+  const candidates = Object.keys(namespace)
+    .sort()
+    .map((exportName) => ({ exportName, value: namespace[exportName] }));
+  const fallback = namespace['default'];
+  if (fallback !== null && typeof fallback === 'object' && !isContract(fallback)) {
+    for (const exportName of Object.keys(fallback).sort()) {
+      candidates.push({ exportName, value: (fallback as Record<string, unknown>)[exportName] });
+    }
+  }
+  const seen = new Set<unknown>();
+  const found: Array<{ exportName: string; contract: Contract }> = [];
+  for (const { exportName, value } of candidates) {
+    if (!isContract(value) || seen.has(value)) continue;
+    seen.add(value);
+    found.push({ exportName, contract: value });
+  }
+  return found;
 }
 
 function duplicates(contracts: ReadonlyArray<LoadedContract>): LoadProblem[] {

@@ -59,7 +59,7 @@ function sarifResult(v: Violation, ruleIndex: number) {
           locations: [
             {
               physicalLocation: {
-                artifactLocation: { uri: v.file, uriBaseId: '%SRCROOT%' },
+                artifactLocation: { uri: v.file.split('/').map(encodeURIComponent).join('/'), uriBaseId: '%SRCROOT%' },
                 region: { startLine: v.line ?? 1 },
               },
             },

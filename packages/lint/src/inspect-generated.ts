@@ -1,4 +1,5 @@
-import { access } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createCovenantRuntime, type CovenantRuntime, type RouterFinding } from '@covenant/server';
@@ -20,7 +21,10 @@ export async function inspectGeneratedRouter(dir: string): Promise<RouterFinding
   } catch {
     return null;
   }
-  const module = (await import(pathToFileURL(file).href)) as { createRouter?: unknown };
+  // The content hash makes a long-lived process (a test, a watch mode) see an edited router.ts. The
+  // contract modules it imports stay cached per process; the CLI runs once per process.
+  const hash = createHash('sha256').update(await readFile(file)).digest('hex').slice(0, 16);
+  const module = (await import(`${pathToFileURL(file).href}?covenant=${hash}`)) as { createRouter?: unknown };
   if (typeof module.createRouter !== 'function') {
     return [{ code: 'procedure_not_generated', path: '(router.ts)', message: 'router.ts does not export createRouter' }];
   }

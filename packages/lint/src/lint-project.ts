@@ -3,7 +3,7 @@ import { collectProcedures } from '@covenant/contract';
 import { describeProcedure } from '@covenant/contract/manifest';
 import { loadContracts } from '@covenant/codegen';
 import { inspectGeneratedRouter } from './inspect-generated.ts';
-import { locate, procedureKeyPatterns, sanctionPattern } from './locate.ts';
+import { locate, procedureKeyPatterns, sanctionPattern, sealPattern } from './locate.ts';
 import { ruleForDefinitionIssue, ruleForRouterFinding } from './rules.ts';
 import { readSanctions } from './sanctions.ts';
 import type { LintReport, Violation } from './violation.ts';
@@ -133,7 +133,7 @@ export async function lintProject(options: LintOptions): Promise<LintReport> {
         rule: ruleForRouterFinding(finding.code),
         message: `${finding.path}: ${finding.message}`,
         file: rel(resolve(generatedDir, 'router.ts')),
-        line: await locate(root, rel(resolve(generatedDir, 'router.ts')), new RegExp(`seal\\(${JSON.stringify(finding.path).replace(/[.]/g, '\\.')}`)),
+        line: await locate(root, rel(resolve(generatedDir, 'router.ts')), sealPattern(finding.path)),
         procedure: finding.path,
       });
     }

@@ -26,6 +26,11 @@ export function procedureKeyPatterns(path: string): RegExp[] {
   ];
 }
 
+/** The generated `.meta(covenant.seal('tickets.list', …))` line of a procedure, either quote style. */
+export function sealPattern(path: string): RegExp {
+  return new RegExp(`seal\\(['"]${escape(path)}['"]`);
+}
+
 export function sanctionPattern(path: string): RegExp {
   return new RegExp(`"procedure"\\s*:\\s*"${escape(path)}"`);
 }

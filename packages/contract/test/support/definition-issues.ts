@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { ContractDefinitionError, isContract, type Contract, type DefinitionIssue } from '../../src/index.ts';
+import { ContractDefinitionError, type DefinitionIssue } from '../../src/index.ts';
 
 /** An issue without its prose: what tests compare, since the message text is for humans. */
 export type IssueWhere = Pick<DefinitionIssue, 'code' | 'procedure' | 'at'>;
