@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readdir, realpath, rm, symlink, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { realpath } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createTempProject as createProject, type TempProject as BaseProject } from '@covenant/testkit';
 import { main } from '../src/main.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -18,18 +19,11 @@ export interface RunResult {
   readonly stderr: string;
 }
 
-export interface TempProject {
-  readonly root: string;
-  write(path: string, text: string): Promise<void>;
-  read(path: string): Promise<string>;
-  remove(path: string): Promise<void>;
-  /** Every file under `path` (relative, sorted) with its content: a before/after picture of a folder. */
-  snapshot(path: string): Promise<Record<string, string>>;
+export interface TempProject extends BaseProject {
   /** `main(argv, io)` in this process, with the project as working directory. */
   run(...argv: string[]): Promise<RunResult>;
   /** `node packages/cli/bin/covenant.mjs …` in a child process: proves the command works outside vitest. */
   spawn(...argv: string[]): Promise<RunResult>;
-  dispose(): Promise<void>;
 }
 
 /**
@@ -42,41 +36,20 @@ export async function createTempProject(
   name: string,
   config: Record<string, string> | null = PROJECT_CONFIG,
 ): Promise<TempProject> {
-  const root = await mkdtemp(join(HERE, `.tmp-${name}-`));
-  await mkdir(join(root, 'node_modules/@covenant'), { recursive: true });
-  await symlink(join(REPO, 'packages/contract'), join(root, 'node_modules/@covenant/contract'), 'dir');
-  await symlink(await realpath(join(REPO, 'packages/contract/node_modules/zod')), join(root, 'node_modules/zod'), 'dir');
-  await writeFile(
-    join(root, 'package.json'),
-    `${JSON.stringify({ name: `tmp-${name}`, private: true, type: 'module', ...(config ? { covenant: config } : {}) }, null, 2)}\n`,
-  );
-
-  const project: TempProject = {
-    root,
-    async write(path, text) {
-      await mkdir(dirname(join(root, path)), { recursive: true });
-      await writeFile(join(root, path), text, 'utf8');
+  const project = await createProject({
+    parent: HERE,
+    name,
+    links: {
+      '@covenant/contract': join(REPO, 'packages/contract'),
+      zod: await realpath(join(REPO, 'packages/contract/node_modules/zod')),
     },
-    read: (path) => readFile(join(root, path), 'utf8'),
-    remove: (path) => rm(join(root, path), { recursive: true, force: true }),
-    async snapshot(path) {
-      const out: Record<string, string> = {};
-      const walk = async (dir: string): Promise<void> => {
-        const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-        for (const entry of entries) {
-          const full = join(dir, entry.name);
-          if (entry.isDirectory()) await walk(full);
-          else out[relative(join(root, path), full)] = await readFile(full, 'utf8');
-        }
-      };
-      await walk(join(root, path));
-      return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
-    },
-    run: (...argv) => runInProcess(argv, root),
-    spawn: (...argv) => runBinary(argv, root),
-    dispose: () => rm(root, { recursive: true, force: true }),
+    packageJson: { name: `tmp-${name}`, private: true, type: 'module', ...(config ? { covenant: config } : {}) },
+  });
+  return {
+    ...project,
+    run: (...argv) => runInProcess(argv, project.root),
+    spawn: (...argv) => runBinary(argv, project.root),
   };
-  return project;
 }
 
 export async function runInProcess(argv: ReadonlyArray<string>, cwd: string): Promise<RunResult> {

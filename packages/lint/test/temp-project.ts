@@ -1,23 +1,22 @@
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generate, writeGenerated } from '@covenant/codegen';
+import { createTempProject as createProject, type TempProject as BaseProject } from '@covenant/testkit';
 import { lintProject } from '../src/index.ts';
 import type { LintReport } from '../src/index.ts';
 
+export { contractSource } from '@covenant/testkit';
+
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-export interface TempProject {
-  readonly root: string;
-  write(path: string, text: string): Promise<void>;
-  read(path: string): Promise<string>;
+export interface TempProject extends BaseProject {
   /** `lintProject` over `contracts/` with `sanctions.json`, and the generated router in `generated` if given. */
   lint(generated?: string): Promise<LintReport>;
   /** Runs the generator into `folder`. */
   gen(folder: string): Promise<void>;
   /** Copies a generated folder and edits the copy's router.ts (a fresh path: modules load once per path). */
   tamper(from: string, to: string, edit: (router: string) => string): Promise<void>;
-  dispose(): Promise<void>;
 }
 
 /**
@@ -25,14 +24,10 @@ export interface TempProject {
  * Contract files resolve `@covenant/contract` and `zod` through this package's node_modules.
  */
 export async function createTempProject(name: string): Promise<TempProject> {
-  const root = await mkdtemp(join(HERE, `.tmp-${name}-`));
-  const project: TempProject = {
-    root,
-    async write(path, text) {
-      await mkdir(dirname(join(root, path)), { recursive: true });
-      await writeFile(join(root, path), text, 'utf8');
-    },
-    read: (path) => readFile(join(root, path), 'utf8'),
+  const project = await createProject({ parent: HERE, name });
+  const root = project.root;
+  return {
+    ...project,
     lint: (generated) =>
       lintProject({
         root,
@@ -50,22 +45,7 @@ export async function createTempProject(name: string): Promise<TempProject> {
       if (after === before) throw new Error('tamper: the edit did not change router.ts');
       await writeFile(join(root, to, 'router.ts'), after);
     },
-    dispose: () => rm(root, { recursive: true, force: true }),
   };
-  return project;
-}
-
-/** A contract file with one contract; `procedures` is the source of its procedure object's entries. */
-export function contractSource(exportName: string, name: string, procedures: string): string {
-  return [
-    "import { defineContract, mutation, query } from '@covenant/contract';",
-    "import * as z from 'zod';",
-    '',
-    `export const ${exportName} = defineContract('${name}', {`,
-    procedures,
-    '});',
-    '',
-  ].join('\n');
 }
 
 /** The 1-based line of the first line containing `needle`. */

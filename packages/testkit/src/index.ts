@@ -4,3 +4,5 @@ export { createStaticAuthorization } from './static-authorization.ts';
 export type { StaticGrants } from './static-authorization.ts';
 export { createTestIssuer } from '@covenant/identity/testing';
 export type { TestIssuer } from '@covenant/identity/testing';
+export { contractSource, createTempProject } from './temp-project.ts';
+export type { TempProject, TempProjectOptions } from './temp-project.ts';
