@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Procedure } from '@covenant/contract';
+import type { PipelineStep, Procedure } from '@covenant/contract';
 import type { TokenVerifier } from '@covenant/identity';
 import type { Principal } from '@covenant/identity';
 import { initTRPC, type AnyTRPCRouter } from '@trpc/server';
@@ -120,7 +120,7 @@ export function createCovenantRuntime(options: CovenantRuntimeOptions): Covenant
   };
   const t = createTRPC();
   const registry = createBuildRegistry();
-  const register = <F extends Function>(step: Parameters<typeof registry.steps.set>[1]['step'], procedure: Procedure | null, fn: F): F => {
+  const register = <F extends Function>(step: PipelineStep, procedure: Procedure | null, fn: F): F => {
     registry.steps.set(fn, { step, procedure });
     return fn;
   };
@@ -136,7 +136,10 @@ export function createCovenantRuntime(options: CovenantRuntimeOptions): Covenant
   };
 
   const inspect = (router: AnyTRPCRouter): RouterFinding[] => inspectRouter(router, registry);
+  // Routers are immutable: one that passed is not inspected again (createCaller may be called per job).
+  const sealedRouters = new WeakSet<AnyTRPCRouter>();
   const assertSealed = (router: AnyTRPCRouter): void => {
+    if (sealedRouters.has(router)) return;
     const findings = inspect(router);
     if (findings.length > 0) {
       throw new TypeError(
@@ -144,6 +147,7 @@ export function createCovenantRuntime(options: CovenantRuntimeOptions): Covenant
           findings.map((f) => `  - ${f.path}: ${f.message} [${f.code}]`).join('\n'),
       );
     }
+    sealedRouters.add(router);
   };
 
   return {
@@ -165,7 +169,7 @@ export function createCovenantRuntime(options: CovenantRuntimeOptions): Covenant
           : { authorization: `Bearer ${credentials.token}` };
       return t.createCallerFactory(router)(ctx) as DecorateRouterRecord<typeof router['_def']['record']>;
     },
-    contextFromHeaders: (authorization) => contextFromHeaders(authorization),
+    contextFromHeaders,
   };
 }
 
