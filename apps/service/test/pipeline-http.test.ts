@@ -309,3 +309,23 @@ describe('input validation', () => {
     expect(isCovenantError((missing as PromiseRejectedResult).reason, 'TICKET_NOT_FOUND')).toBe(true);
   });
 });
+
+describe('security errors raised inside a handler', () => {
+  it('keep their status and fixed wire text (never a generic 500, never the server-side message)', async () => {
+    const { AccessDeniedError } = await import('@covenant/server');
+    server.override('create', () => {
+      throw new AccessDeniedError('rbac.escalation for subject alice', 'tickets.admin');
+    });
+    try {
+      const result = await rawCall(server.url, 'tickets.create', {
+        token: await server.issuer.mint(alice),
+        input: { title: 'x', requesterEmail: 'a@example.com' },
+        method: 'POST',
+      });
+      expectRefusal(result, 403, 'ERR_AUTHZ_DENIED', ['rbac.escalation', 'tickets.admin']);
+      expect(server.audit.events.filter((e) => e.type === 'outcome')).toEqual([expect.objectContaining({ ok: false })]);
+    } finally {
+      server.override('create', undefined as never);
+    }
+  });
+});

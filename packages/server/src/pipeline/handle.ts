@@ -1,4 +1,5 @@
 import type { Procedure } from '@covenant/contract';
+import { isSecurityError } from '@covenant/errors';
 import { TRPCError } from '@trpc/server';
 import { DeclaredError } from '../errors.ts';
 import type { Handler, HandlerContext } from '../handler.ts';
@@ -7,7 +8,7 @@ import { trpcCodeFor } from './trpc-codes.ts';
 
 /**
  * Step 9 (the resolver): runs the team's handler with the verified principal's tenant. A declared error
- * keeps its status and message; anything else the handler throws becomes an internal error whose cause
+ * keeps its status and message, a security error its status and fixed wire text; anything else the handler throws becomes an internal error whose cause
  * is logged by the first step and never reaches the wire.
  */
 export function handleStep<P extends Procedure>(procedure: P, handler: Handler<P>) {
@@ -36,6 +37,9 @@ export function handleStep<P extends Procedure>(procedure: P, handler: Handler<P
       if (error instanceof DeclaredError && Object.hasOwn(errors, error.code) && errors[error.code]?.status === error.status) {
         throw new TRPCError({ code: trpcCodeFor(error.status), cause: error });
       }
+      // A security refusal raised inside a handler (an escalation the RBAC store refuses, say) keeps its
+      // status: its wire text is fixed by construction.
+      if (isSecurityError(error)) throw new TRPCError({ code: trpcCodeFor(error.status), cause: error });
       throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: error });
     }
   };

@@ -1,0 +1,3 @@
+export { createDatabase } from './create-database.ts';
+export type { DatabaseOptions } from './create-database.ts';
+export { MIGRATIONS, MigrationError, migrateToLatest } from './migrate.ts';
