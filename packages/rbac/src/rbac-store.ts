@@ -101,34 +101,13 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
       cache.set(key, cached);
       return cached.grants;
     }
-    // The epoch and the rows are read in one transaction, so the entry is filed under the epoch its rows
-    // belong to (a change committing in between would otherwise file new rows under an old epoch, or old
-    // rows under … the old epoch: harmless, but the pairing keeps the invariant simple to state).
-    const loaded = await db.transaction().execute(async (trx) => {
-      const current = await readEpoch(trx, org);
-      const rows = await trx
-        .selectFrom('rbac_bindings as b')
-        .innerJoin('rbac_roles as r', (join) => join.onRef('r.id', '=', 'b.role_id').onRef('r.org', '=', 'b.org'))
-        .innerJoin('rbac_role_capabilities as rc', 'rc.role_id', 'r.id')
-        .select(['b.id', 'b.effect', 'b.resource_type', 'b.resource_id', 'b.expires_at', 'rc.capability'])
-        .where('b.org', '=', org)
-        .where('b.subject', '=', subject)
-        .where((eb) => (workspace === null ? eb('b.workspace', 'is', null) : eb.or([eb('b.workspace', 'is', null), eb('b.workspace', '=', workspace)])))
-        .where((eb) => eb.or([eb('b.expires_at', 'is', null), eb('b.expires_at', '>', new Date(now).toISOString())]))
-        .execute();
-      return { epoch: current, rows };
-    });
-    let validUntil = Number.POSITIVE_INFINITY;
-    const grants: Grant[] = loaded.rows.map((row) => {
-      if (row.expires_at !== null) validUntil = Math.min(validUntil, Date.parse(row.expires_at));
-      return {
-        bindingId: row.id,
-        capability: row.capability,
-        effect: row.effect,
-        resourceType: row.resource_type,
-        resourceId: row.resource_id,
-      };
-    });
+    // The epoch and the rows are read in one transaction, so an entry is always filed under the epoch its
+    // rows belong to, even when a change commits between the first epoch read and the load.
+    const loaded = await db.transaction().execute(async (trx) => ({
+      epoch: await readEpoch(trx, org),
+      ...(await loadGrants(trx, org, subject, workspace, now)),
+    }));
+    const { grants, validUntil } = loaded;
     if (cacheSize > 0) {
       cache.set(`${org}\u0000${loaded.epoch}\u0000${subject}\u0000${workspace ?? ''}`, { grants, validUntil });
       while (cache.size > cacheSize) cache.delete(cache.keys().next().value!);
@@ -153,35 +132,47 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
     return evaluate(grants, capability, resource);
   };
 
-  /** What `actor` may grant: the capabilities it holds itself in the scope of the change. */
+  /**
+   * The capabilities in `capabilities` that `actor` does not hold in the scope of a change. Read inside the
+   * change's own transaction (never from the cache), so a right revoked a moment earlier cannot be used.
+   */
   const missingCapabilities = async (
+    trx: Kysely<RbacTables>,
     actor: RbacActor,
     org: string,
     capabilities: ReadonlyArray<string>,
     scope: { workspace: string | null; resource: ResourceScope | null },
   ): Promise<string[]> => {
-    if (actor.subject === null) return []; // the operator's bootstrap: there is no principal to bound it
-    const grants = await grantsFor(org, actor.subject, scope.workspace);
-    const resource = scope.resource === null ? null : { type: scope.resource.type, id: scope.resource.id === '*' ? null : scope.resource.id };
+    if (actor.subject === null || capabilities.length === 0) return []; // the operator's bootstrap has no principal
+    const { grants } = await loadGrants(trx, org, actor.subject, scope.workspace, clock().getTime());
+    const wholeType = scope.resource?.id === '*';
+    const resource = scope.resource === null ? null : { type: scope.resource.type, id: wholeType ? null : scope.resource.id };
     return capabilities.filter((capability) => {
+      if (!evaluate(grants, capability, resource).allowed) return true;
       // Granting on every resource of a type needs the capability tenant-wide or on the whole type.
-      const decision = evaluate(grants, capability, resource);
-      if (!decision.allowed) return true;
-      if (scope.resource?.id === '*') {
-        return !grants.some(
-          (g) => g.capability === capability && g.effect === 'allow' && (g.resourceType === null || (g.resourceType === scope.resource!.type && g.resourceId === '*')),
-        );
-      }
-      return false;
+      return (
+        wholeType &&
+        !grants.some(
+          (g) =>
+            g.capability === capability &&
+            g.effect === 'allow' &&
+            (g.resourceType === null || (g.resourceType === scope.resource!.type && g.resourceId === '*')),
+        )
+      );
     });
   };
 
-  const refuse = async (actor: RbacActor, org: string, action: string, reason: string, attempted: unknown, missing: string[]): Promise<never> => {
-    await db
-      .insertInto('rbac_changes')
-      .values(changeRow(actor, org, action, 'refused', reason, null, { attempted, missing }, clock()))
-      .execute();
-    throw new EscalationRefusedError(missing);
+  /** Throws a refusal (recorded by `change` after the rollback) unless the actor holds every capability. */
+  const requireHeld = async (
+    trx: Kysely<RbacTables>,
+    actor: RbacActor,
+    org: string,
+    capabilities: ReadonlyArray<string>,
+    scope: { workspace: string | null; resource: ResourceScope | null },
+    attempted: unknown,
+  ): Promise<void> => {
+    const missing = await missingCapabilities(trx, actor, org, capabilities, scope);
+    if (missing.length > 0) throw new Refusal(attempted, missing);
   };
 
   const validateCapabilities = async (capabilities: ReadonlyArray<string>): Promise<string[]> => {
@@ -200,7 +191,10 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
     return toRole(row, capabilities.map((c) => c.capability));
   };
 
-  /** Runs a change in one transaction with its record and the epoch bump: all of it commits, or none. */
+  /**
+   * Runs a change in one transaction with its record and the epoch bump: all of it commits, or none. A
+   * refusal rolls the change back and is then recorded on its own, so refused attempts stay on file.
+   */
   const change = async <T>(
     actor: RbacActor,
     org: string,
@@ -209,16 +203,23 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
     apply: (trx: Transaction<RbacTables>) => Promise<{ result: T; before: unknown; after: unknown }>,
   ): Promise<T> => {
     requireReason(reason);
-    return db.transaction().execute(async (trx) => {
-      const { result, before, after } = await apply(trx);
-      await trx
-        .insertInto('rbac_epochs')
-        .values({ org, epoch: 1 })
-        .onConflict((oc) => oc.column('org').doUpdateSet((eb) => ({ epoch: eb('rbac_epochs.epoch', '+', 1) })))
-        .execute();
-      await trx.insertInto('rbac_changes').values(changeRow(actor, org, action, 'applied', reason, before, after, clock())).execute();
-      return result;
-    });
+    try {
+      return await db.transaction().execute(async (trx) => {
+        const { result, before, after } = await apply(trx);
+        await trx
+          .insertInto('rbac_epochs')
+          .values({ org, epoch: 1 })
+          .onConflict((oc) => oc.column('org').doUpdateSet((eb) => ({ epoch: eb('rbac_epochs.epoch', '+', 1) })))
+          .execute();
+        await trx.insertInto('rbac_changes').values(changeRow(actor, org, action, 'applied', reason, before, after, clock())).execute();
+        return result;
+      });
+    } catch (error) {
+      if (!(error instanceof Refusal)) throw error;
+      const record = { attempted: error.attempted, missing: error.missing };
+      await db.insertInto('rbac_changes').values(changeRow(actor, org, action, 'refused', reason, null, record, clock())).execute();
+      throw new EscalationRefusedError(error.missing);
+    }
   };
 
   const store: RbacStore = {
@@ -258,37 +259,33 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
         throw new RbacChangeError('INVALID_BINDING', 'a role name is lower-case letters, digits and dashes, starting with a letter');
       }
       const capabilities = await validateCapabilities(role.capabilities);
-      const missing = await missingCapabilities(actor, org, capabilities, { workspace: null, resource: null });
-      if (missing.length > 0) return refuse(actor, org, 'roles.create', reason, { name: role.name, capabilities }, missing);
       return change(actor, org, 'roles.create', reason, async (trx) => {
+        await requireHeld(trx, actor, org, capabilities, ORG_WIDE, { name: role.name, capabilities });
         const existing = await trx.selectFrom('rbac_roles').select('id').where('org', '=', org).where('name', '=', role.name).executeTakeFirst();
         if (existing !== undefined) throw new RbacChangeError('ROLE_EXISTS', `a role named "${role.name}" exists in this org`);
         const created: Role = { id: `role_${ids()}`, name: role.name, description: role.description ?? null, capabilities, createdAt: clock().toISOString() };
         await trx.insertInto('rbac_roles').values({ id: created.id, org, name: created.name, description: created.description, created_at: created.createdAt }).execute();
-        if (capabilities.length > 0) {
-          await trx.insertInto('rbac_role_capabilities').values(capabilities.map((capability) => ({ role_id: created.id, capability }))).execute();
-        }
+        await insertCapabilities(trx, created.id, capabilities);
         return { result: created, before: null, after: created };
       });
     },
 
     async updateRole(actor, org, roleId, changes, reason) {
-      const current = await loadRole(db, org, roleId);
-      if (current === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', 'no such role in this org');
-      const capabilities = changes.capabilities === undefined ? current.capabilities : await validateCapabilities(changes.capabilities);
-      // Adding a capability to a role grants it to everyone bound to the role: the actor must hold it.
-      const added = capabilities.filter((c) => !current.capabilities.includes(c));
-      const missing = await missingCapabilities(actor, org, added, { workspace: null, resource: null });
-      if (missing.length > 0) return refuse(actor, org, 'roles.update', reason, { roleId, capabilities }, missing);
+      const requested = changes.capabilities === undefined ? undefined : await validateCapabilities(changes.capabilities);
       return change(actor, org, 'roles.update', reason, async (trx) => {
         const before = await loadRole(trx, org, roleId);
         if (before === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', 'no such role in this org');
+        const capabilities = requested ?? before.capabilities;
+        // Adding a capability grants it to everyone bound to the role; removing one from a role used in deny
+        // bindings gives it back to everyone denied. Either way the actor must hold what it hands out.
+        const added = capabilities.filter((c) => !before.capabilities.includes(c));
+        const removed = before.capabilities.filter((c) => !capabilities.includes(c));
+        const lifted = (await hasDenyBindings(trx, org, roleId)) ? removed : [];
+        await requireHeld(trx, actor, org, [...added, ...lifted], ORG_WIDE, { roleId, capabilities });
         const description = changes.description === undefined ? before.description : changes.description;
         await trx.updateTable('rbac_roles').set({ description }).where('org', '=', org).where('id', '=', roleId).execute();
         await trx.deleteFrom('rbac_role_capabilities').where('role_id', '=', roleId).execute();
-        if (capabilities.length > 0) {
-          await trx.insertInto('rbac_role_capabilities').values(capabilities.map((capability) => ({ role_id: roleId, capability }))).execute();
-        }
+        await insertCapabilities(trx, roleId, capabilities);
         const after: Role = { ...before, description, capabilities };
         return { result: after, before, after };
       });
@@ -298,6 +295,8 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
       await change(actor, org, 'roles.delete', reason, async (trx) => {
         const before = await loadRole(trx, org, roleId);
         if (before === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', 'no such role in this org');
+        // Deleting a role drops its deny bindings too, which gives the denied capabilities back.
+        if (await hasDenyBindings(trx, org, roleId)) await requireHeld(trx, actor, org, before.capabilities, ORG_WIDE, { roleId });
         const bindings = await trx.selectFrom('rbac_bindings').selectAll().where('org', '=', org).where('role_id', '=', roleId).execute();
         await trx.deleteFrom('rbac_roles').where('org', '=', org).where('id', '=', roleId).execute();
         return { result: undefined, before: { role: before, bindings: bindings.map(toBinding) }, after: null };
@@ -315,16 +314,13 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
       const workspace = binding.workspace ?? null;
       const resource = binding.resource ?? null;
       validateBinding(binding, effect, workspace, resource);
-      const role = await loadRole(db, org, binding.roleId);
-      if (role === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', 'no such role in this org');
-      if (effect === 'allow') {
-        const missing = await missingCapabilities(actor, org, role.capabilities, { workspace, resource });
-        if (missing.length > 0) {
-          return refuse(actor, org, 'bindings.grant', reason, { subject: binding.subject, roleId: role.id, workspace, resource }, missing);
-        }
-      }
       return change(actor, org, 'bindings.grant', reason, async (trx) => {
-        if ((await loadRole(trx, org, binding.roleId)) === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', 'no such role in this org');
+        const role = await loadRole(trx, org, binding.roleId);
+        if (role === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', 'no such role in this org');
+        // A deny only takes access away: it needs the manage capability, not the capabilities it denies.
+        if (effect === 'allow') {
+          await requireHeld(trx, actor, org, role.capabilities, { workspace, resource }, { subject: binding.subject, roleId: role.id, workspace, resource });
+        }
         const created: Binding = {
           id: `bind_${ids()}`,
           subject: binding.subject,
@@ -336,22 +332,7 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
           createdAt: clock().toISOString(),
           createdBy: actor.id,
         };
-        await trx
-          .insertInto('rbac_bindings')
-          .values({
-            id: created.id,
-            org,
-            workspace,
-            subject: created.subject,
-            role_id: created.roleId,
-            effect,
-            resource_type: resource?.type ?? null,
-            resource_id: resource?.id ?? null,
-            expires_at: created.expiresAt,
-            created_at: created.createdAt,
-            created_by: created.createdBy,
-          })
-          .execute();
+        await insertBinding(trx, org, created);
         return { result: created, before: null, after: created };
       });
     },
@@ -360,8 +341,14 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
       await change(actor, org, 'bindings.revoke', reason, async (trx) => {
         const row = await trx.selectFrom('rbac_bindings').selectAll().where('org', '=', org).where('id', '=', bindingId).executeTakeFirst();
         if (row === undefined) throw new RbacChangeError('BINDING_NOT_FOUND', 'no such binding in this org');
+        const before = toBinding(row);
+        if (before.effect === 'deny') {
+          // Lifting a deny gives its capabilities back: the actor must hold them in the binding's scope.
+          const role = await loadRole(trx, org, before.roleId);
+          await requireHeld(trx, actor, org, role?.capabilities ?? [], { workspace: before.workspace, resource: before.resource }, { bindingId });
+        }
         await trx.deleteFrom('rbac_bindings').where('org', '=', org).where('id', '=', bindingId).execute();
-        return { result: undefined, before: toBinding(row), after: null };
+        return { result: undefined, before, after: null };
       });
     },
 
@@ -399,9 +386,7 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
         const at = clock().toISOString();
         const role: Role = { id: `role_${ids()}`, name: 'admin', description: 'First administrator (bootstrap)', capabilities, createdAt: at };
         await trx.insertInto('rbac_roles').values({ id: role.id, org, name: role.name, description: role.description, created_at: at }).execute();
-        if (capabilities.length > 0) {
-          await trx.insertInto('rbac_role_capabilities').values(capabilities.map((capability) => ({ role_id: role.id, capability }))).execute();
-        }
+        await insertCapabilities(trx, role.id, capabilities);
         const binding: Binding = {
           id: `bind_${ids()}`,
           subject: adminSubject,
@@ -413,15 +398,87 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
           createdAt: at,
           createdBy: actor.id,
         };
-        await trx
-          .insertInto('rbac_bindings')
-          .values({ id: binding.id, org, workspace: null, subject: adminSubject, role_id: role.id, effect: 'allow', resource_type: null, resource_id: null, expires_at: null, created_at: at, created_by: actor.id })
-          .execute();
+        await insertBinding(trx, org, binding);
         return { result: { role, binding }, before: null, after: { role, binding } };
       });
     },
   };
   return store;
+}
+
+const ORG_WIDE = Object.freeze({ workspace: null, resource: null });
+
+/** A refused change, carried out of the transaction so that `change` can roll back and then record it. */
+class Refusal {
+  constructor(
+    readonly attempted: unknown,
+    readonly missing: ReadonlyArray<string>,
+  ) {}
+}
+
+/**
+ * One subject's grants in an org (and workspace), unexpired at `now`, with the time the earliest of them
+ * expires. Roles are joined on (org, id), so a binding can only ever reach a role of its own org.
+ */
+async function loadGrants(
+  db: Kysely<RbacTables>,
+  org: string,
+  subject: string,
+  workspace: string | null,
+  now: number,
+): Promise<{ grants: Grant[]; validUntil: number }> {
+  const rows = await db
+    .selectFrom('rbac_bindings as b')
+    .innerJoin('rbac_roles as r', (join) => join.onRef('r.id', '=', 'b.role_id').onRef('r.org', '=', 'b.org'))
+    .innerJoin('rbac_role_capabilities as rc', 'rc.role_id', 'r.id')
+    .select(['b.id', 'b.effect', 'b.resource_type', 'b.resource_id', 'b.expires_at', 'rc.capability'])
+    .where('b.org', '=', org)
+    .where('b.subject', '=', subject)
+    .where((eb) => (workspace === null ? eb('b.workspace', 'is', null) : eb.or([eb('b.workspace', 'is', null), eb('b.workspace', '=', workspace)])))
+    .where((eb) => eb.or([eb('b.expires_at', 'is', null), eb('b.expires_at', '>', new Date(now).toISOString())]))
+    .execute();
+  let validUntil = Number.POSITIVE_INFINITY;
+  const grants = rows.map((row): Grant => {
+    if (row.expires_at !== null) validUntil = Math.min(validUntil, Date.parse(row.expires_at));
+    return { bindingId: row.id, capability: row.capability, effect: row.effect, resourceType: row.resource_type, resourceId: row.resource_id };
+  });
+  return { grants, validUntil };
+}
+
+async function insertCapabilities(trx: Kysely<RbacTables>, roleId: string, capabilities: ReadonlyArray<string>): Promise<void> {
+  if (capabilities.length === 0) return;
+  await trx.insertInto('rbac_role_capabilities').values(capabilities.map((capability) => ({ role_id: roleId, capability }))).execute();
+}
+
+async function insertBinding(trx: Kysely<RbacTables>, org: string, binding: Binding): Promise<void> {
+  await trx
+    .insertInto('rbac_bindings')
+    .values({
+      id: binding.id,
+      org,
+      workspace: binding.workspace,
+      subject: binding.subject,
+      role_id: binding.roleId,
+      effect: binding.effect,
+      resource_type: binding.resource?.type ?? null,
+      resource_id: binding.resource?.id ?? null,
+      expires_at: binding.expiresAt,
+      created_at: binding.createdAt,
+      created_by: binding.createdBy,
+    })
+    .execute();
+}
+
+async function hasDenyBindings(db: Kysely<RbacTables>, org: string, roleId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('rbac_bindings')
+    .select('id')
+    .where('org', '=', org)
+    .where('role_id', '=', roleId)
+    .where('effect', '=', 'deny')
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 async function readEpoch(db: Kysely<RbacTables>, org: string): Promise<number> {
