@@ -1,4 +1,4 @@
-import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration } from 'kysely';
 import { rbacMigration } from './migrations/0001-rbac.ts';
 
 /** Every store's migrations, in order. Names sort in the order they run; never rename or reorder one. */
@@ -12,40 +12,60 @@ export class MigrationError extends Error {
   readonly code = 'ERR_DB_MIGRATION' as const;
 }
 
+const TABLE = 'covenant_migrations';
+
 /**
- * Brings the database to the latest schema this build knows, in one transaction per migration. Refuses
- * a database that has migrations this build does not know (a newer build wrote it): starting anyway could
- * run old code against a schema it does not understand.
+ * Brings the database to the latest schema this build knows.
+ *
+ * - All pending migrations and their bookkeeping run in ONE immediate transaction: SQLite's DDL is
+ *   transactional, so a migration that fails part-way leaves nothing behind and a retry starts clean.
+ *   (kysely's Migrator runs SQLite migrations outside a transaction, which is why this is ours.)
+ * - `BEGIN IMMEDIATE` takes the write lock before reading what was applied, so two processes starting
+ *   at once on a fresh file serialise: the second waits (busy timeout), then finds nothing to do.
+ * - A database carrying a migration this build does not know (a newer build wrote it) is refused:
+ *   starting anyway would run old code against a schema it does not understand.
+ *
+ * Returns the names of the migrations this call ran.
  *
  * @example
  * ```ts
  * await migrateToLatest(db); // at start-up, before serving
  * ```
  */
-export async function migrateToLatest(db: Kysely<any>, migrations: Readonly<Record<string, Migration>> = MIGRATIONS): Promise<string[]> {
-  const provider: MigrationProvider = { getMigrations: async () => ({ ...migrations }) };
-  const migrator = new Migrator({ db, provider });
-  const known = new Set(Object.keys(migrations));
-  const newer = (await executedNames(db)).filter((name) => !known.has(name));
-  if (newer.length > 0) {
-    throw new MigrationError(
-      `the database was migrated by a newer build (unknown migrations: ${newer.join(', ')}); refusing to start`,
-    );
-  }
-  const { error, results } = await migrator.migrateToLatest();
-  if (error !== undefined) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new MigrationError(`migration ${failed} failed: ${(error as Error).message ?? String(error)}`, { cause: error });
-  }
-  // The names of the migrations this call ran (none when the schema was already current).
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
-}
-
-async function executedNames(db: Kysely<any>): Promise<string[]> {
-  try {
-    const rows = await db.selectFrom('kysely_migration').select('name').execute();
-    return rows.map((row: { name: string }) => row.name);
-  } catch {
-    return []; // a new database: no migration table yet
-  }
+export async function migrateToLatest(
+  db: Kysely<any>,
+  migrations: Readonly<Record<string, Migration>> = MIGRATIONS,
+): Promise<string[]> {
+  const names = Object.keys(migrations).sort();
+  return db.connection().execute(async (connection) => {
+    await sql`begin immediate`.execute(connection);
+    try {
+      await sql`create table if not exists ${sql.table(TABLE)} (name text primary key, applied_at text not null)`.execute(connection);
+      const applied = new Set(
+        (await connection.selectFrom(TABLE).select('name').execute()).map((row: { name: string }) => row.name),
+      );
+      const unknown = [...applied].filter((name) => !Object.hasOwn(migrations, name)).sort();
+      if (unknown.length > 0) {
+        throw new MigrationError(
+          `the database was migrated by a newer build (unknown migrations: ${unknown.join(', ')}); refusing to start`,
+        );
+      }
+      const ran: string[] = [];
+      for (const name of names) {
+        if (applied.has(name)) continue;
+        try {
+          await migrations[name]!.up(connection);
+        } catch (error) {
+          throw new MigrationError(`migration ${name} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+        }
+        await connection.insertInto(TABLE).values({ name, applied_at: new Date().toISOString() }).execute();
+        ran.push(name);
+      }
+      await sql`commit`.execute(connection);
+      return ran;
+    } catch (error) {
+      await sql`rollback`.execute(connection);
+      throw error;
+    }
+  });
 }

@@ -1,5 +1,7 @@
 export { EscalationRefusedError, RbacChangeError } from './errors.ts';
 export type { RbacErrorCode } from './errors.ts';
+export { ungrantable } from './escalation.ts';
+export type { ActorGrant, GrantScope } from './escalation.ts';
 export { evaluate } from './evaluate.ts';
 export type { Grant } from './evaluate.ts';
 export type { Binding, ChangeRecord, RbacActor, ResourceScope, Role } from './model.ts';

@@ -3,6 +3,7 @@ import { isValidCapability } from '@covenant/contract';
 import type { AuthorizationDecision, AuthorizationPort, AuthorizationRequest } from '@covenant/server';
 import type { Kysely, Transaction } from 'kysely';
 import { EscalationRefusedError, RbacChangeError } from './errors.ts';
+import { ungrantable, type ActorGrant, type GrantScope } from './escalation.ts';
 import { evaluate, type Grant } from './evaluate.ts';
 import type { Binding, ChangeRecord, RbacActor, ResourceScope, Role } from './model.ts';
 import type { RbacTables } from './tables.ts';
@@ -64,6 +65,7 @@ const NAME = /^[a-z][a-z0-9-]{0,63}$/;
 const ID_TEXT = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,254}$/;
 const RESOURCE_TYPE = /^[a-z][a-zA-Z0-9-]{0,63}$/;
 const RESOURCE_ID = /^(\*|[A-Za-z0-9][A-Za-z0-9._:-]{0,127})$/;
+const MAX_EXPIRY = Date.UTC(10000, 0, 1);
 
 interface CachedGrants {
   readonly grants: ReadonlyArray<Grant>;
@@ -133,33 +135,37 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
   };
 
   /**
-   * The capabilities in `capabilities` that `actor` does not hold in the scope of a change. Read inside the
-   * change's own transaction (never from the cache), so a right revoked a moment earlier cannot be used.
+   * The capabilities in `capabilities` that `actor` may not hand out in `scope` (see `ungrantable`). Read
+   * inside the change's own transaction, never from the cache, so a right revoked a moment earlier cannot
+   * be used.
    */
   const missingCapabilities = async (
     trx: Kysely<RbacTables>,
     actor: RbacActor,
     org: string,
     capabilities: ReadonlyArray<string>,
-    scope: { workspace: string | null; resource: ResourceScope | null },
+    scope: GrantScope,
   ): Promise<string[]> => {
     if (actor.subject === null || capabilities.length === 0) return []; // the operator's bootstrap has no principal
-    const { grants } = await loadGrants(trx, org, actor.subject, scope.workspace, clock().getTime());
-    const wholeType = scope.resource?.id === '*';
-    const resource = scope.resource === null ? null : { type: scope.resource.type, id: wholeType ? null : scope.resource.id };
-    return capabilities.filter((capability) => {
-      if (!evaluate(grants, capability, resource).allowed) return true;
-      // Granting on every resource of a type needs the capability tenant-wide or on the whole type.
-      return (
-        wholeType &&
-        !grants.some(
-          (g) =>
-            g.capability === capability &&
-            g.effect === 'allow' &&
-            (g.resourceType === null || (g.resourceType === scope.resource!.type && g.resourceId === '*')),
-        )
-      );
-    });
+    const now = clock().toISOString();
+    const rows = await trx
+      .selectFrom('rbac_bindings as b')
+      .innerJoin('rbac_roles as r', (join) => join.onRef('r.id', '=', 'b.role_id').onRef('r.org', '=', 'b.org'))
+      .innerJoin('rbac_role_capabilities as rc', 'rc.role_id', 'r.id')
+      .select(['b.effect', 'b.workspace', 'b.resource_type', 'b.resource_id', 'b.expires_at', 'rc.capability'])
+      .where('b.org', '=', org)
+      .where('b.subject', '=', actor.subject)
+      .where((eb) => eb.or([eb('b.expires_at', 'is', null), eb('b.expires_at', '>', now)]))
+      .execute();
+    const grants: ActorGrant[] = rows.map((row) => ({
+      capability: row.capability,
+      effect: row.effect,
+      workspace: row.workspace,
+      resourceType: row.resource_type,
+      resourceId: row.resource_id,
+      expiresAt: row.expires_at === null ? null : Date.parse(row.expires_at),
+    }));
+    return ungrantable(grants, capabilities, scope);
   };
 
   /** Throws a refusal (recorded by `change` after the rollback) unless the actor holds every capability. */
@@ -168,7 +174,7 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
     actor: RbacActor,
     org: string,
     capabilities: ReadonlyArray<string>,
-    scope: { workspace: string | null; resource: ResourceScope | null },
+    scope: GrantScope,
     attempted: unknown,
   ): Promise<void> => {
     const missing = await missingCapabilities(trx, actor, org, capabilities, scope);
@@ -319,7 +325,9 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
         if (role === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', 'no such role in this org');
         // A deny only takes access away: it needs the manage capability, not the capabilities it denies.
         if (effect === 'allow') {
-          await requireHeld(trx, actor, org, role.capabilities, { workspace, resource }, { subject: binding.subject, roleId: role.id, workspace, resource });
+          const expiresAt = binding.expiresAt ? binding.expiresAt.getTime() : null;
+          const attempted = { subject: binding.subject, roleId: role.id, workspace, resource, expiresAt: binding.expiresAt ?? null };
+          await requireHeld(trx, actor, org, role.capabilities, { workspace, resource, expiresAt }, attempted);
         }
         const created: Binding = {
           id: `bind_${ids()}`,
@@ -345,7 +353,8 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
         if (before.effect === 'deny') {
           // Lifting a deny gives its capabilities back: the actor must hold them in the binding's scope.
           const role = await loadRole(trx, org, before.roleId);
-          await requireHeld(trx, actor, org, role?.capabilities ?? [], { workspace: before.workspace, resource: before.resource }, { bindingId });
+          const scope = { workspace: before.workspace, resource: before.resource, expiresAt: null };
+          await requireHeld(trx, actor, org, role?.capabilities ?? [], scope, { bindingId });
         }
         await trx.deleteFrom('rbac_bindings').where('org', '=', org).where('id', '=', bindingId).execute();
         return { result: undefined, before, after: null };
@@ -406,7 +415,7 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
   return store;
 }
 
-const ORG_WIDE = Object.freeze({ workspace: null, resource: null });
+const ORG_WIDE: GrantScope = Object.freeze({ workspace: null, resource: null, expiresAt: null });
 
 /** A refused change, carried out of the transaction so that `change` can roll back and then record it. */
 class Refusal {
@@ -500,8 +509,10 @@ function validateBinding(binding: NewBinding, effect: string, workspace: string 
   if (resource !== null && (!RESOURCE_TYPE.test(String(resource.type)) || !RESOURCE_ID.test(String(resource.id)))) {
     invalid('a resource is { type, id } with id an identifier or "*"');
   }
-  if (binding.expiresAt != null && !(binding.expiresAt instanceof Date && Number.isFinite(binding.expiresAt.getTime()))) {
-    invalid('expiresAt must be a valid date');
+  if (binding.expiresAt != null) {
+    const time = binding.expiresAt instanceof Date ? binding.expiresAt.getTime() : Number.NaN;
+    // Expiry is stored as ISO text and compared as text: only four-digit years keep that order.
+    if (!Number.isFinite(time) || time >= MAX_EXPIRY) invalid('expiresAt must be a valid date before the year 10000');
   }
 }
 

@@ -76,5 +76,10 @@ export const rbacMigration: Migration = {
       begin select raise(abort, 'rbac_changes is append-only'); end`.execute(db);
     await sql`create trigger rbac_changes_no_delete before delete on rbac_changes
       begin select raise(abort, 'rbac_changes is append-only'); end`.execute(db);
+    // INSERT OR REPLACE deletes the old row without firing delete triggers (unless recursive triggers are
+    // on): refuse an insert that names an existing sequence number.
+    await sql`create trigger rbac_changes_no_replace before insert on rbac_changes
+      when new.seq is not null and exists (select 1 from rbac_changes where seq = new.seq)
+      begin select raise(abort, 'rbac_changes is append-only'); end`.execute(db);
   },
 };

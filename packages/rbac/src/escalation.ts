@@ -1,0 +1,60 @@
+import type { ResourceScope } from './model.ts';
+
+/** One capability the actor holds or is denied, with everything that bounds it. */
+export interface ActorGrant {
+  readonly capability: string;
+  readonly effect: 'allow' | 'deny';
+  readonly workspace: string | null;
+  readonly resourceType: string | null;
+  readonly resourceId: string | null;
+  /** Milliseconds since the epoch, or null for no expiry. */
+  readonly expiresAt: number | null;
+}
+
+/** What a change would hand out: capabilities, where, and until when. */
+export interface GrantScope {
+  readonly workspace: string | null;
+  readonly resource: ResourceScope | null;
+  /** Milliseconds since the epoch, or null for no expiry. */
+  readonly expiresAt: number | null;
+}
+
+/**
+ * The capabilities an actor may not hand out in `scope`: "no one grants more than they hold". The actor
+ * must hold each capability everywhere the grant reaches and for as long as it lasts:
+ * - an unexpired allow that covers the whole scope (its workspace, its resources) and does not expire
+ *   before the grant does;
+ * - and no deny of its own anywhere inside the scope (a deny in one workspace or on one resource is a
+ *   hole in what the actor holds, which an org-wide grant would paper over).
+ *
+ * `grants` are the actor's unexpired grants in the org, in every workspace.
+ */
+export function ungrantable(grants: ReadonlyArray<ActorGrant>, capabilities: ReadonlyArray<string>, scope: GrantScope): string[] {
+  return capabilities.filter((capability) => {
+    const own = grants.filter((g) => g.capability === capability);
+    const covered = own.some((g) => g.effect === 'allow' && covers(g, scope) && outlasts(g.expiresAt, scope.expiresAt));
+    const holed = own.some((g) => g.effect === 'deny' && overlaps(g, scope));
+    return !covered || holed;
+  });
+}
+
+/** Does the grant `g` apply to every point of `scope`? */
+function covers(g: ActorGrant, scope: GrantScope): boolean {
+  if (g.workspace !== null && g.workspace !== scope.workspace) return false;
+  if (g.resourceType === null) return true;
+  if (scope.resource === null || scope.resource.type !== g.resourceType) return false;
+  return g.resourceId === '*' || (scope.resource.id !== '*' && g.resourceId === scope.resource.id);
+}
+
+/** Does the grant `g` apply to some point of `scope`? */
+function overlaps(g: ActorGrant, scope: GrantScope): boolean {
+  if (g.workspace !== null && scope.workspace !== null && g.workspace !== scope.workspace) return false;
+  if (g.resourceType === null || scope.resource === null) return true;
+  if (g.resourceType !== scope.resource.type) return false;
+  return g.resourceId === '*' || scope.resource.id === '*' || g.resourceId === scope.resource.id;
+}
+
+function outlasts(held: number | null, granted: number | null): boolean {
+  if (held === null) return true;
+  return granted !== null && held >= granted;
+}
