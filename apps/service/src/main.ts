@@ -1,29 +1,28 @@
 import { createTokenVerifier, type TokenVerifierOptions } from '@covenant/identity';
 import { createTestIssuer } from '@covenant/identity/testing';
-import { createCovenantRuntime, createHttpServer } from '@covenant/server';
-import { createRouter } from './generated/router.ts';
-import { handlers } from './handlers.ts';
-import { denyAllAuthorization, noLedgerAudit } from './unavailable-ports.ts';
+import { databaseUrl } from './database.ts';
+import { bootstrapDemoOrg, createService } from './service.ts';
 
 /**
- * The smallest real Covenant service: the platform contracts over HTTP.
+ * The smallest real Covenant service: the platform and RBAC administration contracts over HTTP, on a
+ * SQLite database (COVENANT_DATABASE_URL, else apps/service/data/covenant.db), migrated at start-up.
  *
- * With COVENANT_ISSUER, COVENANT_AUDIENCE and COVENANT_JWKS_URL set it trusts that issuer. Without them
- * it runs a development identity (in-memory keys, new at each start) and prints a token to try; that
- * mode refuses to start when NODE_ENV=production.
+ * With COVENANT_ISSUER, COVENANT_AUDIENCE and COVENANT_JWKS_URL set it trusts that issuer, and a tenant's
+ * first admin is made with `covenant rbac bootstrap`. Without them it runs a development identity
+ * (in-memory keys, new at each start), prints a token for `demo-user` in `org_demo`, and — on a database
+ * where that org has no roles yet — bootstraps `demo-user` as the org's first admin, recorded in the
+ * org's change log like any bootstrap. That mode refuses to start when NODE_ENV=production.
  */
 async function start(): Promise<void> {
   const port = Number(process.env['PORT'] ?? 3000);
   const host = process.env['HOST'] ?? '127.0.0.1';
   const { verifierOptions, demoToken } = await identityConfig();
 
-  const covenant = createCovenantRuntime({
-    identity: createTokenVerifier(verifierOptions),
-    authorization: denyAllAuthorization,
-    audit: noLedgerAudit,
-  });
-  const server = createHttpServer(covenant, createRouter(covenant, handlers));
-  server.listen(port, host, () => {
+  const service = await createService({ identity: createTokenVerifier(verifierOptions), databaseUrl: databaseUrl(process.env) });
+  // Development mode only (identityConfig refuses it under NODE_ENV=production).
+  if (demoToken !== null) await bootstrapDemoOrg(service.rbac);
+
+  service.server.listen(port, host, () => {
     const url = `http://${host}:${port}`;
     process.stdout.write(
       [
@@ -32,6 +31,7 @@ async function start(): Promise<void> {
         ...(demoToken
           ? [
               `  authenticated: curl -H 'authorization: Bearer ${demoToken}' '${url}/platform.whoami?input=%7B%7D'`,
+              `  rbac admin:    curl -H 'authorization: Bearer ${demoToken}' '${url}/rbac.roles.list?input=%7B%7D'`,
               '  (development identity: keys live in memory and change at every start; never use it in production)',
             ]
           : []),
@@ -40,7 +40,10 @@ async function start(): Promise<void> {
     );
   });
   const stop = (): void => {
-    server.close(() => process.exit(0));
+    service.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

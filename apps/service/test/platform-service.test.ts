@@ -2,33 +2,27 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCovenantError } from '@covenant/client';
 import { createTokenVerifier } from '@covenant/identity';
-import { createCovenantRuntime, createHttpServer } from '@covenant/server';
 import { createTestIssuer, type TestIssuer } from '@covenant/testkit';
-import type { Server } from 'node:http';
 import { pino } from 'pino';
 import { createClient } from '../src/generated/client.ts';
-import { createRouter } from '../src/generated/router.ts';
-import { handlers } from '../src/handlers.ts';
-import { denyAllAuthorization, noLedgerAudit } from '../src/unavailable-ports.ts';
+import { createService, type Service } from '../src/service.ts';
 
-// The service `npm start` runs, assembled the same way as src/main.ts, with a test issuer.
+// The service `npm start` runs, assembled by the same createService as src/main.ts, with a test issuer.
 let issuer: TestIssuer;
-let server: Server;
+let service: Service;
 let url: string;
 
 beforeAll(async () => {
   issuer = await createTestIssuer();
-  const covenant = createCovenantRuntime({
+  service = await createService({
     identity: createTokenVerifier(issuer.verifierOptions()),
-    authorization: denyAllAuthorization,
-    audit: noLedgerAudit,
+    databaseUrl: ':memory:',
     logger: pino({ level: 'silent' }),
   });
-  server = createHttpServer(covenant, createRouter(covenant, handlers));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  await new Promise<void>((resolve) => service.server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(service.server.address() as AddressInfo).port}`;
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => service.close());
 
 describe('the platform service', () => {
   it('answers the sanctioned health check without a token', async () => {
@@ -47,16 +41,10 @@ describe('the platform service', () => {
     expect((error as { httpStatus: number }).httpStatus).toBe(401);
   });
 
-  it('fails closed on its placeholder ports: capability checks are denied, audited calls refused', async () => {
-    const denied = await denyAllAuthorization.check({
-      principal: await createTokenVerifier(issuer.verifierOptions()).verify(await issuer.mint({ sub: 'a', org: 'o' })),
-      capability: 'tickets.read',
-      resource: null,
-    });
-    expect(denied.allowed).toBe(false);
-    let ran = false;
-    const action = async () => ((ran = true), { ok: true });
-    await expect(noLedgerAudit.audited({} as never, action)).rejects.toMatchObject({ code: 'ERR_AUDIT_UNAVAILABLE' });
-    expect(ran).toBe(false);
+  it('denies a capability nobody granted (default deny): 403, not the handler', async () => {
+    const token = await issuer.mint({ sub: 'dana', org: 'org_x' });
+    const error = await createClient({ url, token: () => token }).rbac.roles.list.query({}).catch((e: unknown) => e);
+    expect(isCovenantError(error, 'ERR_AUTHZ_DENIED')).toBe(true);
+    expect((error as { httpStatus: number }).httpStatus).toBe(403);
   });
 });

@@ -1,17 +1,20 @@
 import { relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ContractLoadError, checkGenerated, generate, writeGenerated } from '@covenant/codegen';
 import { formatReport, lintProject, type LintFormat } from '@covenant/lint';
 import { readProjectConfig } from './config.ts';
+import { rbacCommand } from './rbac-bootstrap.ts';
+import { UsageError, parseFlags as parse } from './usage-error.ts';
 
 const USAGE = `covenant — contract-first RPC with the security policy built in
 
 Usage:
   covenant gen  [--contracts <dir>] [--out <dir>] [--check]
   covenant lint [--contracts <dir>] [--sanctions <file>] [--generated <dir>] [--format text|json|sarif]
+  covenant rbac bootstrap --database <sqlite file> --org <org> --admin <subject> --reason <text> --operator <name>
+                          [--contracts <dir>]
 
 Defaults come from the "covenant" field of the nearest package.json.
-Exit codes: 0 ok, 1 violations or drift or invalid contracts, 2 usage error.
+Exit codes: 0 ok, 1 violations or drift or invalid contracts or a refused bootstrap, 2 usage error.
 `;
 
 export interface Io {
@@ -35,6 +38,8 @@ export async function main(argv: ReadonlyArray<string>, io: Io = defaultIo): Pro
         return await gen(rest, io);
       case 'lint':
         return await lint(rest, io);
+      case 'rbac':
+        return await rbacCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':
@@ -51,16 +56,6 @@ export async function main(argv: ReadonlyArray<string>, io: Io = defaultIo): Pro
       return 2;
     }
     throw error;
-  }
-}
-
-class UsageError extends Error {}
-
-function parse<T extends Record<string, { type: 'string' | 'boolean' }>>(args: ReadonlyArray<string>, options: T) {
-  try {
-    return parseArgs({ args: [...args], options, strict: true, allowPositionals: false }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
   }
 }
 

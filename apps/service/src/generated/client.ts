@@ -2,9 +2,11 @@
 // The typed client. It imports contracts as types only: nothing server-side reaches a bundle.
 // `covenant gen --check` fails when this file and the contracts disagree. Sources:
 //   contracts/platform/platform.contract.ts
+//   contracts/platform/rbac.contract.ts
 
 import { createCovenantClient, type CovenantClientOptions } from '@covenant/client';
 import type { platform } from '../../../../contracts/platform/platform.contract.ts';
+import type { rbac } from '../../../../contracts/platform/rbac.contract.ts';
 
 /**
  * @example
@@ -18,6 +20,22 @@ export function createClient(options: CovenantClientOptions) {
     platform: {
       health: client.query<typeof platform.health>('platform.health'),
       whoami: client.query<typeof platform.whoami>('platform.whoami'),
+    },
+    rbac: {
+      bindings: {
+        grant: client.mutation<typeof rbac.bindings.grant>('rbac.bindings.grant'),
+        list: client.query<typeof rbac.bindings.list>('rbac.bindings.list'),
+        revoke: client.mutation<typeof rbac.bindings.revoke>('rbac.bindings.revoke'),
+      },
+      changes: {
+        list: client.query<typeof rbac.changes.list>('rbac.changes.list'),
+      },
+      roles: {
+        create: client.mutation<typeof rbac.roles.create>('rbac.roles.create'),
+        delete: client.mutation<typeof rbac.roles.delete>('rbac.roles.delete'),
+        list: client.query<typeof rbac.roles.list>('rbac.roles.list'),
+        update: client.mutation<typeof rbac.roles.update>('rbac.roles.update'),
+      },
     },
   };
 }

@@ -2,9 +2,11 @@
 // The handler interfaces to implement, one entry per procedure.
 // `covenant gen --check` fails when this file and the contracts disagree. Sources:
 //   contracts/platform/platform.contract.ts
+//   contracts/platform/rbac.contract.ts
 
 import type { Handler } from '@covenant/server';
 import type { platform } from '../../../../contracts/platform/platform.contract.ts';
+import type { rbac } from '../../../../contracts/platform/rbac.contract.ts';
 
 export interface Handlers {
   readonly platform: {
@@ -12,5 +14,29 @@ export interface Handlers {
     readonly health: Handler<typeof platform.health>;
     /** platform.whoami: query · any signed-in principal · The verified principal of the caller, as the server sees it. */
     readonly whoami: Handler<typeof platform.whoami>;
+  };
+  readonly rbac: {
+    readonly bindings: {
+      /** rbac.bindings.grant: mutation · requires rbac.bindings.manage · audited · Binds a subject to a role of the caller's organisation; an allow may not reach beyond what the caller holds. */
+      readonly grant: Handler<typeof rbac.bindings.grant>;
+      /** rbac.bindings.list: query · requires rbac.bindings.read · The bindings of the caller's organisation, optionally only one subject's. */
+      readonly list: Handler<typeof rbac.bindings.list>;
+      /** rbac.bindings.revoke: mutation · requires rbac.bindings.manage · audited · Removes a binding; it stops applying to every check that starts after this call returns. */
+      readonly revoke: Handler<typeof rbac.bindings.revoke>;
+    };
+    readonly changes: {
+      /** rbac.changes.list: query · requires rbac.changes.read · The latest recorded changes (applied and refused) to the caller's organisation's policy, newest first. */
+      readonly list: Handler<typeof rbac.changes.list>;
+    };
+    readonly roles: {
+      /** rbac.roles.create: mutation · requires rbac.roles.manage · audited · Creates a role from capabilities in the catalogue; the caller must hold each of them. */
+      readonly create: Handler<typeof rbac.roles.create>;
+      /** rbac.roles.delete: mutation · requires rbac.roles.manage · audited · Deletes a role and every binding to it. */
+      readonly delete: Handler<typeof rbac.roles.delete>;
+      /** rbac.roles.list: query · requires rbac.roles.read · The roles of the caller's organisation, with their capabilities. */
+      readonly list: Handler<typeof rbac.roles.list>;
+      /** rbac.roles.update: mutation · requires rbac.roles.manage · audited · Replaces a role's description and/or capabilities; added capabilities must be held by the caller. */
+      readonly update: Handler<typeof rbac.roles.update>;
+    };
   };
 }

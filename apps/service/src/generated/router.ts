@@ -2,9 +2,11 @@
 // The tRPC v11 router: one fixed security pipeline per procedure.
 // `covenant gen --check` fails when this file and the contracts disagree. Sources:
 //   contracts/platform/platform.contract.ts
+//   contracts/platform/rbac.contract.ts
 
 import type { CovenantRuntime } from '@covenant/server';
 import { platform } from '../../../../contracts/platform/platform.contract.ts';
+import { rbac } from '../../../../contracts/platform/rbac.contract.ts';
 import type { Handlers } from './handlers.ts';
 
 /**
@@ -31,6 +33,91 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .input(platform.whoami['~covenant'].input)
         .output(platform.whoami['~covenant'].output)
         .query(step.handle(platform.whoami, handlers.platform.whoami)),
+    },
+    rbac: {
+      bindings: {
+        grant: procedure
+          .meta(covenant.seal('rbac.bindings.grant', 'rbac', rbac.bindings.grant, 'sha256:da1eea07fae7a7404d75a6197f6e6b423715013ba67fabe9efae844aaeb6dd38'))
+          .use(step.requestContext('rbac.bindings.grant'))
+          .use(step.authenticate(rbac.bindings.grant))
+          .use(step.authorize(rbac.bindings.grant))
+          .use(step.refuseTenancyKeys())
+          .input(rbac.bindings.grant['~covenant'].input)
+          .use(step.audit(rbac.bindings.grant))
+          .output(rbac.bindings.grant['~covenant'].output)
+          .mutation(step.handle(rbac.bindings.grant, handlers.rbac.bindings.grant)),
+        list: procedure
+          .meta(covenant.seal('rbac.bindings.list', 'rbac', rbac.bindings.list, 'sha256:b81583fd12d21c4cda8b26d573515d4147d42a6289dd4ac92b7218d30c5e7520'))
+          .use(step.requestContext('rbac.bindings.list'))
+          .use(step.authenticate(rbac.bindings.list))
+          .use(step.authorize(rbac.bindings.list))
+          .use(step.refuseTenancyKeys())
+          .input(rbac.bindings.list['~covenant'].input)
+          .output(rbac.bindings.list['~covenant'].output)
+          .query(step.handle(rbac.bindings.list, handlers.rbac.bindings.list)),
+        revoke: procedure
+          .meta(covenant.seal('rbac.bindings.revoke', 'rbac', rbac.bindings.revoke, 'sha256:6fa370f42f4294d9988fcc9e42055661b81b9bc21c35cc88a2d5dd56b72588c8'))
+          .use(step.requestContext('rbac.bindings.revoke'))
+          .use(step.authenticate(rbac.bindings.revoke))
+          .use(step.authorize(rbac.bindings.revoke))
+          .use(step.refuseTenancyKeys())
+          .input(rbac.bindings.revoke['~covenant'].input)
+          .use(step.audit(rbac.bindings.revoke))
+          .output(rbac.bindings.revoke['~covenant'].output)
+          .mutation(step.handle(rbac.bindings.revoke, handlers.rbac.bindings.revoke)),
+      },
+      changes: {
+        list: procedure
+          .meta(covenant.seal('rbac.changes.list', 'rbac', rbac.changes.list, 'sha256:44976d790e83eb0f7d12bde00a1059fcd0ad39a3412315e40171932c97d836ab'))
+          .use(step.requestContext('rbac.changes.list'))
+          .use(step.authenticate(rbac.changes.list))
+          .use(step.authorize(rbac.changes.list))
+          .use(step.refuseTenancyKeys())
+          .input(rbac.changes.list['~covenant'].input)
+          .output(rbac.changes.list['~covenant'].output)
+          .query(step.handle(rbac.changes.list, handlers.rbac.changes.list)),
+      },
+      roles: {
+        create: procedure
+          .meta(covenant.seal('rbac.roles.create', 'rbac', rbac.roles.create, 'sha256:c765398b62c59406819fabbc025bdfd7981bac54381529ff053ef7bc2d605162'))
+          .use(step.requestContext('rbac.roles.create'))
+          .use(step.authenticate(rbac.roles.create))
+          .use(step.authorize(rbac.roles.create))
+          .use(step.refuseTenancyKeys())
+          .input(rbac.roles.create['~covenant'].input)
+          .use(step.audit(rbac.roles.create))
+          .output(rbac.roles.create['~covenant'].output)
+          .mutation(step.handle(rbac.roles.create, handlers.rbac.roles.create)),
+        delete: procedure
+          .meta(covenant.seal('rbac.roles.delete', 'rbac', rbac.roles.delete, 'sha256:0d8c1c9c65f920af258ab66761ea3f35a0868e422a30b290b629037c828c9973'))
+          .use(step.requestContext('rbac.roles.delete'))
+          .use(step.authenticate(rbac.roles.delete))
+          .use(step.authorize(rbac.roles.delete))
+          .use(step.refuseTenancyKeys())
+          .input(rbac.roles.delete['~covenant'].input)
+          .use(step.audit(rbac.roles.delete))
+          .output(rbac.roles.delete['~covenant'].output)
+          .mutation(step.handle(rbac.roles.delete, handlers.rbac.roles.delete)),
+        list: procedure
+          .meta(covenant.seal('rbac.roles.list', 'rbac', rbac.roles.list, 'sha256:186c16f44c3e4df1c56c40dfe513d4fe5503e0fade5c7cefcbb93a1e90de13e3'))
+          .use(step.requestContext('rbac.roles.list'))
+          .use(step.authenticate(rbac.roles.list))
+          .use(step.authorize(rbac.roles.list))
+          .use(step.refuseTenancyKeys())
+          .input(rbac.roles.list['~covenant'].input)
+          .output(rbac.roles.list['~covenant'].output)
+          .query(step.handle(rbac.roles.list, handlers.rbac.roles.list)),
+        update: procedure
+          .meta(covenant.seal('rbac.roles.update', 'rbac', rbac.roles.update, 'sha256:7c1a2f2b839f8aa6cb3a0fdaf9a05fa979ac520c5431f87875dc2b980a9b4e92'))
+          .use(step.requestContext('rbac.roles.update'))
+          .use(step.authenticate(rbac.roles.update))
+          .use(step.authorize(rbac.roles.update))
+          .use(step.refuseTenancyKeys())
+          .input(rbac.roles.update['~covenant'].input)
+          .use(step.audit(rbac.roles.update))
+          .output(rbac.roles.update['~covenant'].output)
+          .mutation(step.handle(rbac.roles.update, handlers.rbac.roles.update)),
+      },
     },
   });
 }

@@ -1,0 +1,40 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createDatabase, migrateToLatest } from '@covenant/db';
+import type { Kysely } from 'kysely';
+
+/** Where `npm start` keeps its data when COVENANT_DATABASE_URL is not set: `apps/service/data/` (git-ignored). */
+export const DEFAULT_DATABASE_FILE = fileURLToPath(new URL('../data/covenant.db', import.meta.url));
+
+/**
+ * The database the service runs on: COVENANT_DATABASE_URL (a SQLite file path, or `:memory:`), else
+ * `apps/service/data/covenant.db`. A relative path is taken from the working directory.
+ */
+export function databaseUrl(env: NodeJS.ProcessEnv): string {
+  const configured = env['COVENANT_DATABASE_URL'];
+  if (configured === undefined || configured === '') return DEFAULT_DATABASE_FILE;
+  return configured === ':memory:' || isAbsolute(configured) ? configured : resolve(configured);
+}
+
+/**
+ * Opens the database and brings its schema to the version this build knows, before anything is served:
+ * a database written by a newer build is refused here (`MigrationError`), not on the first request.
+ * The folder of a file database is created if missing.
+ *
+ * @example
+ * ```ts
+ * const db = await openDatabase(databaseUrl(process.env));
+ * ```
+ */
+export async function openDatabase<T>(url: string): Promise<Kysely<T>> {
+  if (url !== ':memory:') mkdirSync(dirname(url), { recursive: true });
+  const db = createDatabase<T>({ url });
+  try {
+    await migrateToLatest(db);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  return db;
+}

@@ -1,0 +1,127 @@
+import type { ErrorCodeOf, Procedure } from '@covenant/contract';
+import { RbacChangeError, type Binding, type RbacActor, type RbacStore, type Role } from '@covenant/rbac';
+import type { HandlerContext } from '@covenant/server';
+import { rbac } from '../../../contracts/platform/rbac.contract.ts';
+import type { Handlers } from './generated/handlers.ts';
+
+/**
+ * The handlers of the `rbac` platform contract over an RBAC store.
+ *
+ * - The org is always the verified caller's (`ctx.tenant.org`): there is no other source, so another
+ *   tenant's role and binding ids are simply not found.
+ * - The actor is the caller's principal; the store bounds what it may grant by what it holds, and
+ *   records every change (and every refused one) with the request id.
+ * - A store refusal with a code the procedure declares becomes that declared error (`ctx.fail`); an
+ *   escalation refusal is a security error and is rethrown as it is (the pipeline answers 403
+ *   ERR_RBAC_ESCALATION_REFUSED); anything else is an internal error whose cause stays in the log.
+ *
+ * The workspace of the caller's session does not limit what it administers: roles and bindings belong to
+ * the org, and a workspace-scoped grant names its workspace (`inWorkspace`). What the caller may hand out
+ * in that workspace is still bounded by what it holds there.
+ *
+ * @example
+ * ```ts
+ * const handlers: Handlers = { platform, rbac: createRbacAdminHandlers(store) };
+ * ```
+ */
+export function createRbacAdminHandlers(store: RbacStore): Handlers['rbac'] {
+  return {
+    roles: {
+      list: async ({ ctx }) => ({ roles: (await store.listRoles(ctx.tenant.org)).map(role) }),
+      create: ({ input, ctx }) =>
+        refusals(rbac.roles.create, ctx, async () => {
+          const created = await store.createRole(
+            actor(ctx),
+            ctx.tenant.org,
+            { name: input.name, description: input.description ?? null, capabilities: input.capabilities },
+            input.reason,
+          );
+          return role(created);
+        }),
+      update: ({ input, ctx }) =>
+        refusals(rbac.roles.update, ctx, async () => {
+          const changes = {
+            ...(input.description !== undefined ? { description: input.description } : {}),
+            ...(input.capabilities !== undefined ? { capabilities: input.capabilities } : {}),
+          };
+          return role(await store.updateRole(actor(ctx), ctx.tenant.org, input.roleId, changes, input.reason));
+        }),
+      delete: ({ input, ctx }) =>
+        refusals(rbac.roles.delete, ctx, async () => {
+          await store.deleteRole(actor(ctx), ctx.tenant.org, input.roleId, input.reason);
+          return { id: input.roleId, deleted: true as const };
+        }),
+    },
+    bindings: {
+      list: async ({ input, ctx }) => {
+        const filter = input.subject !== undefined ? { subject: input.subject } : {};
+        return { bindings: (await store.listBindings(ctx.tenant.org, filter)).map(binding) };
+      },
+      grant: ({ input, ctx }) =>
+        refusals(rbac.bindings.grant, ctx, async () => {
+          const created = await store.grant(
+            actor(ctx),
+            ctx.tenant.org,
+            {
+              subject: input.subject,
+              roleId: input.roleId,
+              effect: input.effect,
+              workspace: input.inWorkspace ?? null,
+              resource: input.resource ? { type: input.resource.type, id: input.resource.id } : null,
+              expiresAt: input.expiresAt !== undefined ? new Date(input.expiresAt) : null,
+            },
+            input.reason,
+          );
+          return binding(created);
+        }),
+      revoke: ({ input, ctx }) =>
+        refusals(rbac.bindings.revoke, ctx, async () => {
+          await store.revoke(actor(ctx), ctx.tenant.org, input.bindingId, input.reason);
+          return { id: input.bindingId, revoked: true as const };
+        }),
+    },
+    changes: {
+      list: async ({ input, ctx }) => ({ changes: [...(await store.changes(ctx.tenant.org, { limit: input.limit }))] }),
+    },
+  };
+}
+
+/** The caller as the store records it: `user:<subject>`, its subject (what bounds its grants), the request. */
+function actor(ctx: { readonly principal: { readonly subject: string }; readonly requestId: string }): RbacActor {
+  return { id: `user:${ctx.principal.subject}`, subject: ctx.principal.subject, requestId: ctx.requestId };
+}
+
+/**
+ * Runs a store operation; a refusal whose code `procedure` declares becomes that declared error. Codes a
+ * procedure does not declare (they cannot arise from its input) and every other error are rethrown as
+ * they are: an `EscalationRefusedError` keeps its 403, anything else becomes a generic 500.
+ */
+async function refusals<P extends Procedure, T>(procedure: P, ctx: HandlerContext<P>, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof RbacChangeError && Object.hasOwn(procedure['~covenant'].errors, error.code)) {
+      ctx.fail(error.code as ErrorCodeOf<P>);
+    }
+    throw error;
+  }
+}
+
+/** Copies, so the wire shape is exactly the contract's whatever else a store's records carry. */
+function role(r: Role) {
+  return { id: r.id, name: r.name, description: r.description, capabilities: [...r.capabilities], createdAt: r.createdAt };
+}
+
+function binding(b: Binding) {
+  return {
+    id: b.id,
+    subject: b.subject,
+    roleId: b.roleId,
+    effect: b.effect,
+    workspace: b.workspace,
+    resource: b.resource === null ? null : { type: b.resource.type, id: b.resource.id },
+    expiresAt: b.expiresAt,
+    createdAt: b.createdAt,
+    createdBy: b.createdBy,
+  };
+}

@@ -1,0 +1,431 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isCovenantError, type CovenantClientError } from '@covenant/client';
+import { createTokenVerifier } from '@covenant/identity';
+import { createTestIssuer, type TestIssuer } from '@covenant/testkit';
+import { sql, type Kysely } from 'kysely';
+import { pino } from 'pino';
+import { createClient } from '../src/generated/client.ts';
+import { bootstrapDemoOrg, createService, SERVED_CAPABILITIES, type Service } from '../src/service.ts';
+import { rawCall } from './harness.ts';
+
+// The service exactly as `npm start` assembles it (createService), on a temp SQLite file, over real HTTP,
+// with a test issuer. org_a's first admin is alice, org_b's is mallory; both are bootstrapped explicitly.
+let dir: string;
+let service: Service;
+let issuer: TestIssuer;
+let url: string;
+const db = (): Kysely<any> => service.db as unknown as Kysely<any>;
+
+/** Capabilities no served procedure declares: registered by hand, as an app with a helpdesk would. */
+const TICKETS = ['tickets.read', 'tickets.write'];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'covenant-rbac-admin-'));
+  issuer = await createTestIssuer();
+  service = await createService({
+    identity: createTokenVerifier(issuer.verifierOptions()),
+    databaseUrl: join(dir, 'covenant.db'),
+    logger: pino({ level: 'silent' }),
+  });
+  await service.rbac.registerCapabilities(TICKETS, 'registered');
+  await service.rbac.bootstrapTenant('test-operator', 'org_a', 'alice', 'first admin of org_a (test)');
+  await service.rbac.bootstrapTenant('test-operator', 'org_b', 'mallory', 'first admin of org_b (test)');
+  await new Promise<void>((resolve) => service.server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(service.server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await service.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function token(sub: string, org: string, workspace?: string): Promise<string> {
+  return issuer.mint({ sub, org, ...(workspace !== undefined ? { workspace } : {}) });
+}
+
+async function as(sub: string, org: string, workspace?: string) {
+  const t = await token(sub, org, workspace);
+  return createClient({ url, token: () => t });
+}
+
+/** The error a call fails with; fails the test if it succeeds. */
+async function refusal(call: Promise<unknown>): Promise<CovenantClientError> {
+  const outcome = await call.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  if (!('error' in outcome)) throw new Error(`expected a refusal, got ${JSON.stringify(outcome.value)}`);
+  expect(isCovenantError(outcome.error)).toBe(true);
+  return outcome.error as CovenantClientError;
+}
+
+async function expectRefused(call: Promise<unknown>, httpStatus: number, code: string): Promise<CovenantClientError> {
+  const error = await refusal(call);
+  expect({ httpStatus: error.httpStatus, code: error.code }).toEqual({ httpStatus, code });
+  expect(error.requestId).toMatch(/^[0-9a-f-]{36}$/);
+  return error;
+}
+
+/** Everything an org's policy is: roles, bindings and the change log, as the store holds them. */
+async function policyOf(org: string) {
+  return {
+    roles: await service.rbac.listRoles(org),
+    bindings: await service.rbac.listBindings(org),
+    changes: await service.rbac.changes(org, { limit: 1000 }),
+  };
+}
+
+async function intent(requestId: string) {
+  return db().selectFrom('interim_audit_intents').selectAll().where('request_id', '=', requestId).executeTakeFirst();
+}
+
+async function outcome(requestId: string) {
+  return db().selectFrom('interim_audit_outcomes').selectAll().where('request_id', '=', requestId).executeTakeFirst();
+}
+
+describe('bootstrapped admins', () => {
+  it('alice holds every catalogue capability in org_a: the contracts’ and the registered ones', async () => {
+    const alice = await as('alice', 'org_a');
+    const { roles } = await alice.rbac.roles.list.query({});
+    expect(roles).toEqual([expect.objectContaining({ name: 'admin', capabilities: [...SERVED_CAPABILITIES, ...TICKETS].sort() })]);
+    expect(SERVED_CAPABILITIES).toEqual([
+      'rbac.bindings.manage',
+      'rbac.bindings.read',
+      'rbac.changes.read',
+      'rbac.roles.manage',
+      'rbac.roles.read',
+    ]);
+    const { bindings } = await alice.rbac.bindings.list.query({ subject: 'alice' });
+    expect(bindings).toEqual([
+      expect.objectContaining({ subject: 'alice', roleId: roles[0]!.id, effect: 'allow', workspace: null, resource: null, createdBy: 'operator:test-operator' }),
+    ]);
+  });
+
+  it('the development bootstrap of org_demo is explicit, recorded and done once', async () => {
+    expect(await bootstrapDemoOrg(service.rbac)).toBe(true);
+    expect(await bootstrapDemoOrg(service.rbac)).toBe(false);
+    const demo = await as('demo-user', 'org_demo');
+    const { changes } = await demo.rbac.changes.list.query({});
+    expect(changes).toEqual([
+      expect.objectContaining({ action: 'tenant.bootstrap', outcome: 'applied', actor: 'operator:npm-start', reason: 'development mode: first admin of the demo org' }),
+    ]);
+    // Nothing of it reaches another org.
+    await expectRefused((await as('demo-user', 'org_a')).rbac.roles.list.query({}), 403, 'ERR_AUTHZ_DENIED');
+  });
+});
+
+describe('roles and bindings over HTTP', () => {
+  it('creates, updates and deletes a role; every change is recorded with who, why, before/after, and audited first', async () => {
+    const alice = await as('alice', 'org_a');
+    const created = await alice.rbac.roles.create.mutate({
+      name: 'auditor',
+      description: 'reads roles',
+      capabilities: ['rbac.roles.read'],
+      reason: 'quarterly access review',
+    });
+    expect(created).toMatchObject({ name: 'auditor', description: 'reads roles', capabilities: ['rbac.roles.read'] });
+    const updated = await alice.rbac.roles.update.mutate({
+      roleId: created.id,
+      capabilities: ['rbac.roles.read', 'rbac.changes.read'],
+      reason: 'auditors read the change log too',
+    });
+    expect(updated).toMatchObject({ id: created.id, description: 'reads roles', capabilities: ['rbac.changes.read', 'rbac.roles.read'] });
+    const cleared = await alice.rbac.roles.update.mutate({ roleId: created.id, description: null, reason: 'no description' });
+    expect(cleared).toMatchObject({ description: null, capabilities: ['rbac.changes.read', 'rbac.roles.read'] });
+
+    const { changes } = await alice.rbac.changes.list.query({ limit: 3 });
+    expect(changes.map((c) => [c.action, c.outcome, c.actor, c.reason])).toEqual([
+      ['roles.update', 'applied', 'user:alice', 'no description'],
+      ['roles.update', 'applied', 'user:alice', 'auditors read the change log too'],
+      ['roles.create', 'applied', 'user:alice', 'quarterly access review'],
+    ]);
+    expect(changes[1]).toMatchObject({
+      before: { capabilities: ['rbac.roles.read'] },
+      after: { capabilities: ['rbac.changes.read', 'rbac.roles.read'] },
+    });
+    // The change record and the audit trail name the same request: intent written, outcome ok.
+    for (const change of changes) {
+      expect(await intent(change.requestId!)).toMatchObject({ subject: 'alice', org: 'org_a', kind: 'mutation' });
+      expect(await outcome(change.requestId!)).toMatchObject({ ok: 1 });
+    }
+    expect(await intent(changes[2]!.requestId!)).toMatchObject({ procedure: 'rbac.roles.create' });
+
+    await expect(alice.rbac.roles.delete.mutate({ roleId: created.id, reason: 'review done' })).resolves.toEqual({ id: created.id, deleted: true });
+    expect((await alice.rbac.roles.list.query({})).roles.map((r) => r.name)).not.toContain('auditor');
+    expect((await alice.rbac.changes.list.query({ limit: 1 })).changes[0]).toMatchObject({
+      action: 'roles.delete',
+      before: { role: { id: created.id } },
+      after: null,
+    });
+  });
+
+  it('answers the declared errors: ROLE_EXISTS 409, UNKNOWN_CAPABILITY 422, ROLE_NOT_FOUND and BINDING_NOT_FOUND 404, INVALID_BINDING 422', async () => {
+    const alice = await as('alice', 'org_a');
+    await alice.rbac.roles.create.mutate({ name: 'dup', capabilities: [], reason: 'first of its name' });
+    const reason = 'testing refusals';
+    await expectRefused(alice.rbac.roles.create.mutate({ name: 'dup', capabilities: [], reason }), 409, 'ROLE_EXISTS');
+    await expectRefused(alice.rbac.roles.create.mutate({ name: 'ghost', capabilities: ['tickets.delete'], reason }), 422, 'UNKNOWN_CAPABILITY');
+    await expectRefused(alice.rbac.roles.create.mutate({ name: 'wild', capabilities: ['tickets.*'], reason }), 422, 'UNKNOWN_CAPABILITY');
+    await expectRefused(alice.rbac.roles.update.mutate({ roleId: 'role_nope', capabilities: [], reason }), 404, 'ROLE_NOT_FOUND');
+    await expectRefused(alice.rbac.roles.delete.mutate({ roleId: 'role_nope', reason }), 404, 'ROLE_NOT_FOUND');
+    await expectRefused(alice.rbac.bindings.grant.mutate({ subject: 'bob', roleId: 'role_nope', reason }), 404, 'ROLE_NOT_FOUND');
+    await expectRefused(alice.rbac.bindings.revoke.mutate({ bindingId: 'bind_nope', reason }), 404, 'BINDING_NOT_FOUND');
+    const dup = (await alice.rbac.roles.list.query({})).roles.find((r) => r.name === 'dup')!;
+    for (const bad of [
+      { subject: 'two words' },
+      { subject: 'bob', inWorkspace: 'ws 1' },
+      { subject: 'bob', resource: { type: 'Ticket', id: 't1' } },
+      { subject: 'bob', resource: { type: 'ticket', id: 't*' } },
+    ]) {
+      await expectRefused(alice.rbac.bindings.grant.mutate({ roleId: dup.id, reason, ...bad }), 422, 'INVALID_BINDING');
+    }
+    expect(await service.rbac.listBindings('org_a', { subject: 'bob' })).toEqual([]);
+  });
+
+  it('refuses invalid input with 400 before anything changes: reason required (3–500), strict objects, bounded sizes', async () => {
+    const alice = await as('alice', 'org_a');
+    const before = await policyOf('org_a');
+    const invalid: Array<[string, Promise<unknown>]> = [
+      ['no reason', alice.rbac.roles.create.mutate({ name: 'x', capabilities: [] } as never)],
+      ['a blank reason', alice.rbac.roles.create.mutate({ name: 'x', capabilities: [], reason: '   ' })],
+      ['a two-letter reason', alice.rbac.bindings.revoke.mutate({ bindingId: 'b', reason: 'no' })],
+      ['a 501-character reason', alice.rbac.roles.delete.mutate({ roleId: 'r', reason: 'x'.repeat(501) })],
+      ['an unknown key', alice.rbac.roles.create.mutate({ name: 'x', capabilities: [], reason: 'ok ok', admin: true } as never)],
+      ['an upper-case role name', alice.rbac.roles.create.mutate({ name: 'Admin', capabilities: [], reason: 'ok ok' })],
+      ['201 capabilities', alice.rbac.roles.create.mutate({ name: 'x', capabilities: Array(201).fill('rbac.roles.read'), reason: 'ok ok' })],
+      ['an effect other than allow or deny', alice.rbac.bindings.grant.mutate({ subject: 'b', roleId: 'r', effect: 'maybe', reason: 'ok ok' } as never)],
+      ['a non-ISO expiry', alice.rbac.bindings.grant.mutate({ subject: 'b', roleId: 'r', expiresAt: 'tomorrow', reason: 'ok ok' })],
+      ['an unknown key in the resource', alice.rbac.bindings.grant.mutate({ subject: 'b', roleId: 'r', resource: { type: 't', id: '1', org: 'x' }, reason: 'ok ok' } as never)],
+      ['a 256-character subject', alice.rbac.bindings.list.query({ subject: 's'.repeat(256) })],
+      ['a limit over 200', alice.rbac.changes.list.query({ limit: 201 })],
+    ];
+    for (const [what, call] of invalid) {
+      const error = await refusal(call);
+      expect({ what, status: error.httpStatus, code: error.code }).toEqual({ what, status: 400, code: 'ERR_INPUT_INVALID' });
+    }
+    expect(await policyOf('org_a')).toEqual(before);
+  });
+
+  it("a grant takes effect for the grantee's very next call; a revoke makes the next call 403", async () => {
+    const alice = await as('alice', 'org_a');
+    const bob = await as('bob', 'org_a');
+    await expectRefused(bob.rbac.bindings.list.query({}), 403, 'ERR_AUTHZ_DENIED');
+    const role = await alice.rbac.roles.create.mutate({ name: 'binding-reader', capabilities: ['rbac.bindings.read'], reason: 'bob reads bindings' });
+    // Several rounds, each call right after the change: a cached decision would show up as a stale answer.
+    for (let round = 0; round < 5; round += 1) {
+      const granted = await alice.rbac.bindings.grant.mutate({ subject: 'bob', roleId: role.id, reason: `round ${round}: grant` });
+      expect(granted).toMatchObject({ subject: 'bob', roleId: role.id, effect: 'allow', workspace: null, resource: null, expiresAt: null, createdBy: 'user:alice' });
+      const { bindings } = await bob.rbac.bindings.list.query({ subject: 'bob' });
+      expect(bindings.map((b) => b.id)).toEqual([granted.id]);
+      await expect(alice.rbac.bindings.revoke.mutate({ bindingId: granted.id, reason: `round ${round}: revoke` })).resolves.toEqual({
+        id: granted.id,
+        revoked: true,
+      });
+      await expectRefused(bob.rbac.bindings.list.query({}), 403, 'ERR_AUTHZ_DENIED');
+    }
+  });
+
+  it('a deny binding wins over an allow; an expired binding grants nothing; a workspace binding only in that workspace', async () => {
+    const alice = await as('alice', 'org_a');
+    const role = await alice.rbac.roles.create.mutate({ name: 'role-reader', capabilities: ['rbac.roles.read'], reason: 'scoping tests' });
+
+    const carl = await as('carl', 'org_a');
+    await alice.rbac.bindings.grant.mutate({ subject: 'carl', roleId: role.id, reason: 'allow carl' });
+    await expect(carl.rbac.roles.list.query({})).resolves.toBeDefined();
+    const deny = await alice.rbac.bindings.grant.mutate({ subject: 'carl', roleId: role.id, effect: 'deny', reason: 'deny carl' });
+    expect(deny.effect).toBe('deny');
+    await expectRefused(carl.rbac.roles.list.query({}), 403, 'ERR_AUTHZ_DENIED');
+
+    await alice.rbac.bindings.grant.mutate({ subject: 'erin', roleId: role.id, expiresAt: '2001-01-01T00:00:00Z', reason: 'already expired' });
+    await expectRefused((await as('erin', 'org_a')).rbac.roles.list.query({}), 403, 'ERR_AUTHZ_DENIED');
+    const later = await alice.rbac.bindings.grant.mutate({ subject: 'erin', roleId: role.id, expiresAt: '2999-01-01T00:00:00+02:00', reason: 'until 2999' });
+    expect(later.expiresAt).toBe('2998-12-31T22:00:00.000Z');
+    await expect((await as('erin', 'org_a')).rbac.roles.list.query({})).resolves.toBeDefined();
+
+    const scoped = await alice.rbac.bindings.grant.mutate({ subject: 'finn', roleId: role.id, inWorkspace: 'ws_1', reason: 'only in ws_1' });
+    expect(scoped.workspace).toBe('ws_1');
+    await expect((await as('finn', 'org_a', 'ws_1')).rbac.roles.list.query({})).resolves.toBeDefined();
+    await expectRefused((await as('finn', 'org_a', 'ws_2')).rbac.roles.list.query({}), 403, 'ERR_AUTHZ_DENIED');
+    await expectRefused((await as('finn', 'org_a')).rbac.roles.list.query({}), 403, 'ERR_AUTHZ_DENIED');
+  });
+});
+
+describe('cross-tenant: mallory (org_b admin) and org_a', () => {
+  it("every admin procedure called with org_a's role and binding ids is refused as not found, and org_a is unchanged", async () => {
+    const alice = await as('alice', 'org_a');
+    const target = await alice.rbac.roles.create.mutate({ name: 'org-a-secret', capabilities: ['rbac.roles.read'], reason: 'target of the test' });
+    const targetBinding = await alice.rbac.bindings.grant.mutate({ subject: 'gina', roleId: target.id, reason: 'target binding' });
+    const [adminBinding] = await service.rbac.listBindings('org_a', { subject: 'alice' });
+    const before = await policyOf('org_a');
+
+    const mallory = await as('mallory', 'org_b');
+    const reason = 'cross-tenant attempt';
+    for (const roleId of [target.id, before.roles.find((r) => r.name === 'admin')!.id]) {
+      await expectRefused(mallory.rbac.roles.update.mutate({ roleId, capabilities: [], reason }), 404, 'ROLE_NOT_FOUND');
+      await expectRefused(mallory.rbac.roles.update.mutate({ roleId, description: 'pwned', reason }), 404, 'ROLE_NOT_FOUND');
+      await expectRefused(mallory.rbac.roles.delete.mutate({ roleId, reason }), 404, 'ROLE_NOT_FOUND');
+      await expectRefused(mallory.rbac.bindings.grant.mutate({ subject: 'mallory', roleId, reason }), 404, 'ROLE_NOT_FOUND');
+      await expectRefused(mallory.rbac.bindings.grant.mutate({ subject: 'mallory', roleId, effect: 'deny', reason }), 404, 'ROLE_NOT_FOUND');
+    }
+    for (const bindingId of [targetBinding.id, adminBinding!.id]) {
+      await expectRefused(mallory.rbac.bindings.revoke.mutate({ bindingId, reason }), 404, 'BINDING_NOT_FOUND');
+    }
+    expect(await policyOf('org_a')).toEqual(before);
+
+    // A role of the same name in org_b is org_b's own: no conflict, no effect on org_a.
+    await expect(mallory.rbac.roles.create.mutate({ name: 'org-a-secret', capabilities: [], reason: 'same name, other org' })).resolves.toBeDefined();
+    expect(await policyOf('org_a')).toEqual(before);
+  });
+
+  it("mallory's lists show nothing of org_a", async () => {
+    const mallory = await as('mallory', 'org_b');
+    const orgA = await policyOf('org_a');
+    const { roles } = await mallory.rbac.roles.list.query({});
+    const { bindings } = await mallory.rbac.bindings.list.query({});
+    const { changes } = await mallory.rbac.changes.list.query({ limit: 200 });
+    const roleIdsA = new Set(orgA.roles.map((r) => r.id));
+    const bindingIdsA = new Set(orgA.bindings.map((b) => b.id));
+    expect(roles.some((r) => roleIdsA.has(r.id))).toBe(false);
+    expect(bindings.some((b) => bindingIdsA.has(b.id) || roleIdsA.has(b.roleId))).toBe(false);
+    expect(await mallory.rbac.bindings.list.query({ subject: 'alice' })).toEqual({ bindings: [] });
+    expect(await mallory.rbac.bindings.list.query({ subject: 'gina' })).toEqual({ bindings: [] });
+    const text = JSON.stringify(changes);
+    for (const id of [...roleIdsA, ...bindingIdsA]) expect(text).not.toContain(id);
+    expect(text).not.toContain('user:alice');
+  });
+
+  it('a token of org_a does not make mallory an org_a admin, nor does anything mallory grants in org_b', async () => {
+    const mallory = await as('mallory', 'org_b');
+    const admin = (await mallory.rbac.roles.list.query({})).roles.find((r) => r.name === 'admin')!;
+    await mallory.rbac.bindings.grant.mutate({ subject: 'mallory', roleId: admin.id, reason: 'my own org only' });
+    await expectRefused((await as('mallory', 'org_a')).rbac.roles.list.query({}), 403, 'ERR_AUTHZ_DENIED');
+  });
+});
+
+describe('tenancy keys in rbac inputs', () => {
+  const PROCEDURES: Array<[string, 'GET' | 'POST', Record<string, unknown>]> = [
+    ['rbac.roles.list', 'GET', {}],
+    ['rbac.roles.create', 'POST', { name: 'x', capabilities: [], reason: 'ok ok' }],
+    ['rbac.roles.update', 'POST', { roleId: 'r', reason: 'ok ok' }],
+    ['rbac.roles.delete', 'POST', { roleId: 'r', reason: 'ok ok' }],
+    ['rbac.bindings.list', 'GET', {}],
+    ['rbac.bindings.grant', 'POST', { subject: 's', roleId: 'r', resource: { type: 't', id: '1' }, reason: 'ok ok' }],
+    ['rbac.bindings.revoke', 'POST', { bindingId: 'b', reason: 'ok ok' }],
+    ['rbac.changes.list', 'GET', {}],
+  ];
+  for (const [path, method, input] of PROCEDURES) {
+    it(`${path}: orgId, workspace_id, TenantID at any depth → 400, nothing changed`, async () => {
+      const t = await token('alice', 'org_a');
+      const before = await policyOf('org_b');
+      const hostile: Array<[Record<string, unknown>, string]> = [
+        [{ ...input, orgId: 'org_b' }, 'orgId'],
+        [{ ...input, workspace_id: 'ws_1' }, 'workspace_id'],
+        [{ ...input, nested: [{ TenantID: 'org_b' }] }, 'nested.0.TenantID'],
+        ...(path === 'rbac.bindings.grant' ? [[{ ...input, resource: { type: 't', id: '1', 'org-id': 'org_b' } }, 'resource.org-id'] as [Record<string, unknown>, string]] : []),
+      ];
+      for (const [body, at] of hostile) {
+        const result = await rawCall(url, path, { token: t, method, input: body });
+        expect(result.status).toBe(400);
+        expect(result.body.error.data.code).toBe('ERR_TENANCY_KEY_IN_INPUT');
+        expect(result.body.error.message).toContain(`"${at}"`);
+      }
+      expect(await policyOf('org_b')).toEqual(before);
+    });
+  }
+});
+
+describe('escalation through delegation', () => {
+  it('a user holding only rbac.bindings.manage + tickets.read cannot grant a role with tickets.write: 403, recorded as refused', async () => {
+    const alice = await as('alice', 'org_a');
+    const binder = await alice.rbac.roles.create.mutate({ name: 'binder', capabilities: ['rbac.bindings.manage', 'tickets.read'], reason: 'helpdesk lead' });
+    const writer = await alice.rbac.roles.create.mutate({ name: 'ticket-writer', capabilities: ['tickets.write'], reason: 'agents' });
+    const reader = await alice.rbac.roles.create.mutate({ name: 'ticket-reader', capabilities: ['tickets.read'], reason: 'viewers' });
+    await alice.rbac.bindings.grant.mutate({ subject: 'carol', roleId: binder.id, reason: 'carol leads the helpdesk' });
+
+    const carol = await as('carol', 'org_a');
+    const error = await expectRefused(
+      carol.rbac.bindings.grant.mutate({ subject: 'dave', roleId: writer.id, reason: 'dave needs to write' }),
+      403,
+      'ERR_RBAC_ESCALATION_REFUSED',
+    );
+    expect(error.message).toBe('You cannot grant capabilities you do not hold');
+    expect(await service.rbac.listBindings('org_a', { subject: 'dave' })).toEqual([]);
+
+    const { changes } = await alice.rbac.changes.list.query({ limit: 1 });
+    expect(changes[0]).toMatchObject({
+      action: 'bindings.grant',
+      outcome: 'refused',
+      actor: 'user:carol',
+      reason: 'dave needs to write',
+      requestId: error.requestId,
+      after: { attempted: { subject: 'dave', roleId: writer.id }, missing: ['tickets.write'] },
+    });
+    expect(await intent(error.requestId!)).toMatchObject({ procedure: 'rbac.bindings.grant', subject: 'carol' });
+    expect(await outcome(error.requestId!)).toMatchObject({ ok: 0 });
+
+    // What carol holds, she may hand out — within her scope: not beyond her own (org-wide, unexpiring) grant.
+    await expect(carol.rbac.bindings.grant.mutate({ subject: 'dave', roleId: reader.id, reason: 'dave reads tickets' })).resolves.toMatchObject({
+      subject: 'dave',
+      createdBy: 'user:carol',
+    });
+    // Nor can she make a role that holds what she lacks (she has no rbac.roles.manage at all).
+    await expectRefused(
+      carol.rbac.roles.update.mutate({ roleId: reader.id, capabilities: ['tickets.read', 'tickets.write'], reason: 'widen' }),
+      403,
+      'ERR_AUTHZ_DENIED',
+    );
+  });
+
+  it('a role manager cannot put a capability it lacks into a role: 403 ERR_RBAC_ESCALATION_REFUSED, role unchanged', async () => {
+    const alice = await as('alice', 'org_a');
+    const shaper = await alice.rbac.roles.create.mutate({ name: 'shaper', capabilities: ['rbac.roles.manage', 'rbac.roles.read', 'tickets.read'], reason: 'role manager' });
+    await alice.rbac.bindings.grant.mutate({ subject: 'hank', roleId: shaper.id, reason: 'hank shapes roles' });
+    const hank = await as('hank', 'org_a');
+    await expectRefused(hank.rbac.roles.create.mutate({ name: 'sneaky', capabilities: ['tickets.write'], reason: 'try' }), 403, 'ERR_RBAC_ESCALATION_REFUSED');
+    const own = await hank.rbac.roles.create.mutate({ name: 'hank-readers', capabilities: ['tickets.read'], reason: 'fine' });
+    await expectRefused(
+      hank.rbac.roles.update.mutate({ roleId: own.id, capabilities: ['tickets.read', 'tickets.write'], reason: 'widen' }),
+      403,
+      'ERR_RBAC_ESCALATION_REFUSED',
+    );
+    expect((await service.rbac.listRoles('org_a')).find((r) => r.id === own.id)?.capabilities).toEqual(['tickets.read']);
+    expect((await service.rbac.listRoles('org_a')).some((r) => r.name === 'sneaky')).toBe(false);
+  });
+
+  it('a user without rbac.roles.manage gets 403 before validation (an invalid input still answers 403), and the denial is recorded', async () => {
+    const carol = await as('carol', 'org_a');
+    const error = await expectRefused(carol.rbac.roles.create.mutate({ nonsense: 1 } as never), 403, 'ERR_AUTHZ_DENIED');
+    expect(error.issues).toEqual([]);
+    const denial = await db().selectFrom('interim_audit_denials').selectAll().where('request_id', '=', error.requestId!).executeTakeFirst();
+    expect(denial).toMatchObject({ procedure: 'rbac.roles.create', subject: 'carol', org: 'org_a' });
+    expect(JSON.parse(denial!.decision)).toMatchObject({ allowed: false, code: 'rbac.missing_capability', capability: 'rbac.roles.manage' });
+    expect(await intent(error.requestId!)).toBeUndefined();
+  });
+});
+
+describe('audit before action (interim audit port)', () => {
+  it('when the intent cannot be written the change does not happen: 503 ERR_AUDIT_UNAVAILABLE', async () => {
+    const alice = await as('alice', 'org_a');
+    const before = await policyOf('org_a');
+    await sql`create trigger test_intents_down before insert on interim_audit_intents begin select raise(abort, 'disk full'); end`.execute(db());
+    try {
+      await expectRefused(alice.rbac.roles.create.mutate({ name: 'unaudited', capabilities: [], reason: 'must not happen' }), 503, 'ERR_AUDIT_UNAVAILABLE');
+    } finally {
+      await sql`drop trigger test_intents_down`.execute(db());
+    }
+    expect(await policyOf('org_a')).toEqual(before);
+  });
+
+  it('the audit tables are append-only', async () => {
+    await expect(sql`update interim_audit_intents set subject = 'x'`.execute(db())).rejects.toThrow(/append-only/);
+    await expect(sql`delete from interim_audit_outcomes`.execute(db())).rejects.toThrow(/append-only/);
+    const [row] = await db().selectFrom('interim_audit_intents').selectAll().limit(1).execute();
+    await expect(
+      db().insertInto('interim_audit_intents').values({ ...row, subject: 'forged' }).onConflict((oc: any) => oc.doNothing()).execute(),
+    ).rejects.toThrow(/append-only/);
+    await expect(sql`insert or replace into interim_audit_denials select * from interim_audit_denials limit 1`.execute(db())).rejects.toThrow(/append-only/);
+  });
+});

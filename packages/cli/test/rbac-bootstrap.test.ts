@@ -1,0 +1,168 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createDatabase } from '@covenant/db';
+import { createRbacStore, type RbacTables } from '@covenant/rbac';
+import { createTempProject, type TempProject } from './temp-project.ts';
+
+const projects: TempProject[] = [];
+afterEach(async () => {
+  await Promise.all(projects.splice(0).map((project) => project.dispose()));
+});
+
+const ORDERS = `import { defineContract, mutation, query } from '@covenant/contract';
+import * as z from 'zod';
+
+export const orders = defineContract('orders', {
+  list: query({ input: z.strictObject({}), output: z.object({ ids: z.array(z.string()) }), capability: 'orders.read' }),
+  place: mutation({ input: z.strictObject({ sku: z.string() }), output: z.object({ id: z.string() }), capability: 'orders.write' }),
+  live: query({ input: z.strictObject({}), output: z.object({ ok: z.boolean() }), requireAuth: false }),
+});
+`;
+
+/** A project with one contract (two capabilities) and no database yet. */
+async function project(name: string, contract = ORDERS): Promise<TempProject> {
+  const created = await createTempProject(name);
+  projects.push(created);
+  await created.write('contracts/orders.contract.ts', contract);
+  return created;
+}
+
+const flags = (overrides: Record<string, string | null> = {}): string[] => {
+  const values: Record<string, string | null> = {
+    database: 'data/covenant.db',
+    org: 'org_a',
+    admin: 'alice',
+    reason: 'first admin of org_a, ticket OPS-12',
+    operator: 'jane',
+    ...overrides,
+  };
+  return Object.entries(values).flatMap(([name, value]) => (value === null ? [] : [`--${name}`, value]));
+};
+
+/** What the database says about an org, read with the store (the same code the service runs). */
+async function policy(p: TempProject, org: string) {
+  const db = createDatabase<RbacTables>({ url: join(p.root, 'data/covenant.db') });
+  try {
+    const store = createRbacStore({ db });
+    return { roles: await store.listRoles(org), bindings: await store.listBindings(org), changes: await store.changes(org) };
+  } finally {
+    await db.destroy();
+  }
+}
+
+describe('covenant rbac bootstrap (in-process)', () => {
+  it("makes the org's first admin: an admin role with every capability the contracts declare, bound to --admin, recorded", async () => {
+    const p = await project('rbac-boot');
+    const result = await p.run('rbac', 'bootstrap', ...flags());
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toMatch(/^covenant rbac bootstrap: org_a: role admin \(role_[0-9a-f-]+, 2 capabilities\) bound to alice \(bind_[0-9a-f-]+\)\n/);
+    expect(result.stdout).toContain('recorded as operator:jane in ');
+    expect(result.stdout).toContain('(new database)');
+
+    const { roles, bindings, changes } = await policy(p, 'org_a');
+    expect(roles).toEqual([expect.objectContaining({ name: 'admin', capabilities: ['orders.read', 'orders.write'] })]);
+    expect(bindings).toEqual([
+      expect.objectContaining({ subject: 'alice', roleId: roles[0]!.id, effect: 'allow', workspace: null, resource: null, expiresAt: null, createdBy: 'operator:jane' }),
+    ]);
+    expect(changes).toEqual([
+      expect.objectContaining({
+        action: 'tenant.bootstrap',
+        outcome: 'applied',
+        actor: 'operator:jane',
+        reason: 'first admin of org_a, ticket OPS-12',
+        before: null,
+        after: expect.objectContaining({ role: expect.objectContaining({ id: roles[0]!.id }) }),
+      }),
+    ]);
+  });
+
+  it('is refused the second time for the same org (exit 1, nothing changed); another org is its own', async () => {
+    const p = await project('rbac-twice');
+    expect((await p.run('rbac', 'bootstrap', ...flags())).code).toBe(0);
+    const before = await policy(p, 'org_a');
+
+    const again = await p.run('rbac', 'bootstrap', ...flags({ admin: 'mallory', reason: 'another admin please' }));
+    expect(again).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'covenant rbac bootstrap: refused: org_a already has roles; grant admins through the rbac API instead\n',
+    });
+    expect(await policy(p, 'org_a')).toEqual(before);
+
+    expect((await p.run('rbac', 'bootstrap', ...flags({ org: 'org_b', admin: 'bea' }))).code).toBe(0);
+    expect((await policy(p, 'org_b')).bindings.map((b) => b.subject)).toEqual(['bea']);
+    expect(await policy(p, 'org_a')).toEqual(before);
+  });
+
+  it.each([
+    ['--reason', { reason: null }, /--reason is required/],
+    ['--operator', { operator: null }, /--operator is required/],
+    ['--database', { database: null }, /--database is required/],
+    ['--org and --admin', { org: null, admin: null }, /--org, --admin are required/],
+    ['a blank --reason', { reason: '   ' }, /--reason is required/],
+    ['a two-letter --reason', { reason: 'ok' }, /--reason is 3 to 500 characters/],
+    ['an in-memory database', { database: ':memory:' }, /--database is the path of a SQLite file/],
+    ['a database URL', { database: 'postgres://db/covenant' }, /--database is the path of a SQLite file/],
+  ])('without %s it exits 2 with the usage, and creates no database', async (_what, overrides, message) => {
+    const p = await project('rbac-usage');
+    const result = await p.run('rbac', 'bootstrap', ...flags(overrides));
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr).toContain('covenant rbac bootstrap --database <sqlite file>');
+    expect(existsSync(join(p.root, 'data/covenant.db'))).toBe(false);
+  });
+
+  it('an identifier the store refuses (org with a space) exits 2 and records nothing', async () => {
+    const p = await project('rbac-badorg');
+    const result = await p.run('rbac', 'bootstrap', ...flags({ org: 'org a' }));
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^covenant: rbac bootstrap: bootstrapTenant: org and subject must be identifiers/);
+    expect(await policy(p, 'org a')).toEqual({ roles: [], bindings: [], changes: [] });
+  });
+
+  it('unknown flags, a missing or unknown subcommand exit 2', async () => {
+    const p = await project('rbac-flags');
+    expect((await p.run('rbac', 'bootstrap', ...flags(), '--force')).code).toBe(2);
+    expect(await p.run('rbac')).toMatchObject({ code: 2, stderr: expect.stringMatching(/^covenant: rbac: name a subcommand \(bootstrap\)/) });
+    expect(await p.run('rbac', 'grant')).toMatchObject({ code: 2, stderr: expect.stringMatching(/^covenant: rbac: unknown subcommand "grant"/) });
+  });
+
+  it('refuses (exit 1, no database) when the contracts declare no capability: an admin of nothing could never administer', async () => {
+    const p = await project('rbac-nocaps', ORDERS.replace(/capability: 'orders\.(read|write)'/g, 'anyPrincipal: true'));
+    const result = await p.run('rbac', 'bootstrap', ...flags());
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/declares a capability, so an admin role would hold nothing/);
+    expect(existsSync(join(p.root, 'data/covenant.db'))).toBe(false);
+  });
+
+  it('refuses (exit 1) when the contracts cannot be loaded, naming the file', async () => {
+    const p = await project('rbac-badcontract', ORDERS.replace("capability: 'orders.read'", "capability: 'orders.*'"));
+    const result = await p.run('rbac', 'bootstrap', ...flags());
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('contracts/orders.contract.ts');
+    expect(existsSync(join(p.root, 'data/covenant.db'))).toBe(false);
+  });
+});
+
+describe('covenant rbac bootstrap (the real binary)', () => {
+  it('bootstraps, refuses the second time, and exits 2 without --reason', async () => {
+    const p = await project('rbac-bin');
+    const first = await p.spawn('rbac', 'bootstrap', ...flags());
+    expect(first).toMatchObject({ code: 0, stderr: '' });
+    expect(first.stdout).toContain('org_a: role admin');
+
+    const second = await p.spawn('rbac', 'bootstrap', ...flags({ admin: 'mallory' }));
+    expect(second).toMatchObject({ code: 1, stdout: '' });
+    expect(second.stderr).toContain('refused: org_a already has roles');
+
+    const noReason = await p.spawn('rbac', 'bootstrap', ...flags({ org: 'org_c', reason: null }));
+    expect(noReason.code).toBe(2);
+    expect(noReason.stderr).toContain('--reason is required');
+
+    expect((await policy(p, 'org_a')).bindings.map((b) => b.subject)).toEqual(['alice']);
+    expect(await policy(p, 'org_c')).toEqual({ roles: [], bindings: [], changes: [] });
+  });
+});
