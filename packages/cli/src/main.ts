@@ -11,6 +11,7 @@ Usage:
   covenant gen  [--contracts <dir>] [--out <dir>] [--check]
   covenant lint [--contracts <dir>] [--sanctions <file>] [--generated <dir>] [--format text|json|sarif]
   covenant rbac bootstrap --database <sqlite file> --org <org> --admin <subject> --reason <text> --operator <name>
+  covenant rbac extend-admin --database <sqlite file> --org <org> --reason <text> --operator <name>
                           [--contracts <dir>]
 
 Defaults come from the "covenant" field of the nearest package.json.

@@ -7,54 +7,55 @@ import { readProjectConfig } from './config.ts';
 import type { Io } from './main.ts';
 import { UsageError, parseFlags } from './usage-error.ts';
 
-/** `covenant rbac <subcommand>`: only `bootstrap` so far. */
+/** `covenant rbac <subcommand>`: `bootstrap` a new tenant, or `extend-admin` after new capabilities. */
 export async function rbacCommand(args: ReadonlyArray<string>, io: Io): Promise<number> {
   const [subcommand, ...rest] = args;
   if (subcommand === 'bootstrap') return rbacBootstrap(rest, io);
-  throw new UsageError(subcommand === undefined ? 'rbac: name a subcommand (bootstrap)' : `rbac: unknown subcommand "${subcommand}"`);
+  if (subcommand === 'extend-admin') return rbacExtendAdmin(rest, io);
+  throw new UsageError(
+    subcommand === undefined ? 'rbac: name a subcommand (bootstrap, extend-admin)' : `rbac: unknown subcommand "${subcommand}"`,
+  );
 }
 
-const REQUIRED = ['database', 'org', 'admin', 'reason', 'operator'] as const;
+const FLAGS = {
+  database: { type: 'string' },
+  org: { type: 'string' },
+  admin: { type: 'string' },
+  reason: { type: 'string' },
+  operator: { type: 'string' },
+  contracts: { type: 'string' },
+} as const;
+
+type Flag = keyof typeof FLAGS;
+
+/** Flags, checked: the named ones present, a reason of 3 to 500 characters, a SQLite file path. */
+function readFlags(command: string, args: ReadonlyArray<string>, required: ReadonlyArray<Flag>, io: Io) {
+  const values = parseFlags(args, FLAGS) as Partial<Record<Flag, string>>;
+  const missing = required.filter((name) => values[name] === undefined || values[name].trim() === '');
+  if (missing.length > 0) {
+    throw new UsageError(`rbac ${command}: ${missing.map((name) => `--${name}`).join(', ')} ${missing.length === 1 ? 'is' : 'are'} required`);
+  }
+  const reason = values.reason!.trim();
+  if (reason.length < 3 || reason.length > 500) throw new UsageError(`rbac ${command}: --reason is 3 to 500 characters`);
+  if (values.database === ':memory:' || /^[a-z][a-z0-9+.-]*:\/\//i.test(values.database!)) {
+    throw new UsageError(`rbac ${command}: --database is the path of a SQLite file`);
+  }
+  return { ...values, reason, database: resolve(io.cwd, values.database!) } as Record<Flag, string> & { contracts?: string };
+}
 
 /**
- * `covenant rbac bootstrap`: the explicit, recorded first-admin path for a new tenant (there is no
- * default admin and no default password). It
- * 1. opens the SQLite file (created, with its folder, if missing; the output says so) and migrates it, refusing a database a newer build wrote;
- * 2. registers every capability the project's contracts declare (as the service does at start-up), so the
- *    admin role holds the whole catalogue even on a database the service has not opened yet;
- * 3. creates the org's `admin` role and binds `--admin` to it, recorded in the org's change log as
- *    `operator:<--operator>` with `--reason`.
- * It is refused (exit 1, nothing changed) once the org has any role: later admins are granted through
- * the `rbac` API, by someone who holds what they grant.
+ * Opens (creating it, with its folder, if missing) and migrates the database, and registers every
+ * capability the project's contracts declare, as the service does at start-up. Returns `null` after
+ * reporting when that cannot be done; nothing has changed then.
  */
-async function rbacBootstrap(args: ReadonlyArray<string>, io: Io): Promise<number> {
-  const values = parseFlags(args, {
-    database: { type: 'string' },
-    org: { type: 'string' },
-    admin: { type: 'string' },
-    reason: { type: 'string' },
-    operator: { type: 'string' },
-    contracts: { type: 'string' },
-  });
-  const missing = REQUIRED.filter((name) => values[name] === undefined || values[name].trim() === '');
-  if (missing.length > 0) {
-    throw new UsageError(`rbac bootstrap: ${missing.map((name) => `--${name}`).join(', ')} ${missing.length === 1 ? 'is' : 'are'} required`);
-  }
-  const { org, admin, operator } = values as Record<(typeof REQUIRED)[number], string>;
-  const reason = values.reason!.trim();
-  if (reason.length < 3 || reason.length > 500) throw new UsageError('rbac bootstrap: --reason is 3 to 500 characters');
-  if (values.database === ':memory:' || /^[a-z][a-z0-9+.-]*:\/\//i.test(values.database!)) {
-    throw new UsageError('rbac bootstrap: --database is the path of a SQLite file');
-  }
-  const database = resolve(io.cwd, values.database!);
-
+async function openWithCatalogue(command: string, flags: { database: string; contracts?: string }, io: Io) {
   const config = await readProjectConfig(io.cwd);
-  const contractsDir = values.contracts !== undefined ? resolve(io.cwd, values.contracts) : resolve(config.root, config.contracts);
+  const contractsDir = flags.contracts !== undefined ? resolve(io.cwd, flags.contracts) : resolve(config.root, config.contracts);
   const loaded = await loadContracts({ dir: contractsDir, root: config.root });
   if (loaded.problems.length > 0) {
-    io.stderr(`covenant rbac bootstrap: nothing was changed; the contracts (the capability catalogue) cannot be loaded:\n`);
+    io.stderr(`covenant rbac ${command}: nothing was changed; the contracts (the capability catalogue) cannot be loaded:\n`);
     for (const problem of loaded.problems) io.stderr(`  ${problem.file}: ${problem.message.replace(/\n/g, '\n    ')}\n`);
-    return 1;
+    return null;
   }
   const capabilities = loaded.contracts.flatMap(({ contract }) =>
     contract['~covenant'].procedures.flatMap(({ procedure }) => {
@@ -63,46 +64,92 @@ async function rbacBootstrap(args: ReadonlyArray<string>, io: Io): Promise<numbe
     }),
   );
   if (capabilities.length === 0) {
-    io.stderr(`covenant rbac bootstrap: nothing was changed; no contract under ${contractsDir} declares a capability, so an admin role would hold nothing\n`);
-    return 1;
+    io.stderr(`covenant rbac ${command}: nothing was changed; no contract under ${contractsDir} declares a capability, so an admin role would hold nothing\n`);
+    return null;
   }
-
-  const created = !existsSync(database);
-  let db;
+  const created = !existsSync(flags.database);
+  let db: ReturnType<typeof createDatabase<RbacTables>>;
   try {
-    mkdirSync(dirname(database), { recursive: true });
-    db = createDatabase<RbacTables>({ url: database });
+    mkdirSync(dirname(flags.database), { recursive: true });
+    db = createDatabase<RbacTables>({ url: flags.database });
   } catch (error) {
-    io.stderr(`covenant rbac bootstrap: cannot open ${database}: ${(error as Error).message}\n`);
-    return 1;
+    io.stderr(`covenant rbac ${command}: cannot open ${flags.database}: ${(error as Error).message}\n`);
+    return null;
   }
   try {
     await migrateToLatest(db);
     const store = createRbacStore({ db });
     await store.registerCapabilities(capabilities, 'contract');
-    let result;
-    try {
-      result = await store.bootstrapTenant(operator, org, admin, reason);
-    } catch (error) {
-      if (error instanceof RbacChangeError && error.code === 'TENANT_ALREADY_BOOTSTRAPPED') {
-        io.stderr(`covenant rbac bootstrap: refused: ${org} already has roles; grant admins through the rbac API instead\n`);
-        return 1;
-      }
-      // The store refuses malformed identifiers with a TypeError before it changes anything.
-      if (error instanceof TypeError) throw new UsageError(`rbac bootstrap: ${error.message}`);
-      throw error;
-    }
-    const { role, binding } = result;
+    return { db, store, created };
+  } catch (error) {
+    await db.destroy();
+    io.stderr(`covenant rbac ${command}: failed, nothing was changed: ${(error as Error).message}\n`);
+    return null;
+  }
+}
+
+/**
+ * `covenant rbac bootstrap`: the explicit, recorded first-admin path for a new tenant (there is no
+ * default admin and no default password). It opens and migrates the database (refusing one a newer build
+ * wrote), registers the contracts' capabilities, then creates the org's `admin` role holding all of them
+ * and binds `--admin` to it, recorded in the org's change log as `operator:<--operator>` with `--reason`.
+ * Refused (exit 1, nothing changed) once the org has any role: later admins are granted through the
+ * `rbac` API, by someone who holds what they grant.
+ */
+async function rbacBootstrap(args: ReadonlyArray<string>, io: Io): Promise<number> {
+  const flags = readFlags('bootstrap', args, ['database', 'org', 'admin', 'reason', 'operator'], io);
+  const opened = await openWithCatalogue('bootstrap', flags, io);
+  if (opened === null) return 1;
+  try {
+    const { role, binding } = await opened.store.bootstrapTenant(flags.operator, flags.org, flags.admin, flags.reason);
     io.stdout(
-      `covenant rbac bootstrap: ${org}: role ${role.name} (${role.id}, ${role.capabilities.length} capabilities) bound to ${admin} (${binding.id})\n` +
-        `  recorded as operator:${operator} in ${database}${created ? ' (new database)' : ''}\n`,
+      `covenant rbac bootstrap: ${flags.org}: role ${role.name} (${role.id}, ${role.capabilities.length} capabilities) bound to ${flags.admin} (${binding.id})\n` +
+        `  recorded as operator:${flags.operator} in ${flags.database}${opened.created ? ' (new database)' : ''}\n`,
     );
     return 0;
   } catch (error) {
-    if (error instanceof UsageError) throw error;
-    io.stderr(`covenant rbac bootstrap: failed, no tenant was bootstrapped: ${(error as Error).message}\n`);
-    return 1;
+    if (error instanceof RbacChangeError && error.code === 'TENANT_ALREADY_BOOTSTRAPPED') {
+      io.stderr(`covenant rbac bootstrap: refused: ${flags.org} already has roles; grant admins through the rbac API instead\n`);
+      return 1;
+    }
+    return storeFailure('bootstrap', error, io);
   } finally {
-    await db.destroy();
+    await opened.db.destroy();
   }
+}
+
+/**
+ * `covenant rbac extend-admin`: after contracts declare new capabilities, adds them to the org's bootstrap
+ * role (nobody in the org holds them, so nobody could grant them otherwise). Recorded as
+ * `operator:<--operator>` with `--reason`; refused when the org was never bootstrapped or its bootstrap
+ * role was deleted.
+ */
+async function rbacExtendAdmin(args: ReadonlyArray<string>, io: Io): Promise<number> {
+  const flags = readFlags('extend-admin', args, ['database', 'org', 'reason', 'operator'], io);
+  const opened = await openWithCatalogue('extend-admin', flags, io);
+  if (opened === null) return 1;
+  try {
+    const added = await opened.store.extendBootstrapRole(flags.operator, flags.org, flags.reason);
+    io.stdout(
+      added.length === 0
+        ? `covenant rbac extend-admin: ${flags.org}: the bootstrap role already holds every capability\n`
+        : `covenant rbac extend-admin: ${flags.org}: added ${added.join(', ')}; recorded as operator:${flags.operator}\n`,
+    );
+    return 0;
+  } catch (error) {
+    if (error instanceof RbacChangeError && error.code === 'ROLE_NOT_FOUND') {
+      io.stderr(`covenant rbac extend-admin: refused: ${error.message}\n`);
+      return 1;
+    }
+    return storeFailure('extend-admin', error, io);
+  } finally {
+    await opened.db.destroy();
+  }
+}
+
+function storeFailure(command: string, error: unknown, io: Io): number {
+  // The store refuses malformed identifiers with a TypeError before it changes anything.
+  if (error instanceof TypeError) throw new UsageError(`rbac ${command}: ${error.message}`);
+  io.stderr(`covenant rbac ${command}: failed, nothing was changed: ${(error as Error).message}\n`);
+  return 1;
 }

@@ -126,7 +126,7 @@ describe('covenant rbac bootstrap (in-process)', () => {
   it('unknown flags, a missing or unknown subcommand exit 2', async () => {
     const p = await project('rbac-flags');
     expect((await p.run('rbac', 'bootstrap', ...flags(), '--force')).code).toBe(2);
-    expect(await p.run('rbac')).toMatchObject({ code: 2, stderr: expect.stringMatching(/^covenant: rbac: name a subcommand \(bootstrap\)/) });
+    expect(await p.run('rbac')).toMatchObject({ code: 2, stderr: expect.stringMatching(/^covenant: rbac: name a subcommand \(bootstrap, extend-admin\)/) });
     expect(await p.run('rbac', 'grant')).toMatchObject({ code: 2, stderr: expect.stringMatching(/^covenant: rbac: unknown subcommand "grant"/) });
   });
 
@@ -164,5 +164,38 @@ describe('covenant rbac bootstrap (the real binary)', () => {
 
     expect((await policy(p, 'org_a')).bindings.map((b) => b.subject)).toEqual(['alice']);
     expect(await policy(p, 'org_c')).toEqual({ roles: [], bindings: [], changes: [] });
+  });
+});
+
+describe('covenant rbac extend-admin', () => {
+  it('adds capabilities declared after the bootstrap to the bootstrap role, recorded; refused for an org never bootstrapped', async () => {
+    const p = await project('rbac-extend');
+    expect((await p.run('rbac', 'bootstrap', ...flags())).code).toBe(0);
+    await p.write(
+      'contracts/reports.contract.ts',
+      `import { defineContract, query } from '@covenant/contract';
+import * as z from 'zod';
+
+export const reports = defineContract('reports', {
+  export: query({ input: z.strictObject({}), output: z.object({ url: z.string() }), capability: 'reports.export' }),
+});
+`,
+    );
+    const extend = ['rbac', 'extend-admin', '--database', 'data/covenant.db', '--org', 'org_a', '--operator', 'jane', '--reason', 'reports contract added'];
+    const result = await p.spawn(...extend);
+    expect(result).toMatchObject({ code: 0, stdout: 'covenant rbac extend-admin: org_a: added reports.export; recorded as operator:jane\n' });
+    expect((await p.run(...extend)).stdout).toBe('covenant rbac extend-admin: org_a: the bootstrap role already holds every capability\n');
+
+    const db = createDatabase<RbacTables>({ url: join(p.root, 'data/covenant.db') });
+    try {
+      const store = createRbacStore({ db });
+      const [record] = await store.changes('org_a', { limit: 1 });
+      expect(record).toMatchObject({ actor: 'operator:jane', action: 'tenant.extend_bootstrap_role', reason: 'reports contract added' });
+    } finally {
+      await db.destroy();
+    }
+    const other = await p.run('rbac', 'extend-admin', '--database', 'data/covenant.db', '--org', 'org_z', '--operator', 'jane', '--reason', 'nope');
+    expect(other).toMatchObject({ code: 1, stderr: 'covenant rbac extend-admin: refused: this org was never bootstrapped\n' });
+    expect((await p.run('rbac', 'extend-admin', '--database', 'data/covenant.db', '--org', 'org_a', '--operator', 'jane')).code).toBe(2);
   });
 });

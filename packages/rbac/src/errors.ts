@@ -6,6 +6,7 @@ export type RbacErrorCode =
   | 'BINDING_NOT_FOUND'
   | 'UNKNOWN_CAPABILITY'
   | 'INVALID_BINDING'
+  | 'INVALID_ROLE'
   | 'TENANT_ALREADY_BOOTSTRAPPED';
 
 /**

@@ -59,6 +59,13 @@ export interface RbacStore extends AuthorizationPort {
    * catalogue and binds `adminSubject` to it. Refused once the org has any role. Recorded like any change.
    */
   bootstrapTenant(operator: string, org: string, adminSubject: string, reason: string): Promise<{ role: Role; binding: Binding }>;
+  /**
+   * The operator's path for capabilities declared after a tenant was bootstrapped: adds every catalogue
+   * capability the org's bootstrap role lacks (no one in the org could grant them otherwise, since nobody
+   * holds them). Recorded like any change; refused when the org was never bootstrapped or its bootstrap
+   * role was deleted. Returns the capabilities added.
+   */
+  extendBootstrapRole(operator: string, org: string, reason: string): Promise<ReadonlyArray<string>>;
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,63}$/;
@@ -262,7 +269,7 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
 
     async createRole(actor, org, role, reason) {
       if (typeof role?.name !== 'string' || !NAME.test(role.name)) {
-        throw new RbacChangeError('INVALID_BINDING', 'a role name is lower-case letters, digits and dashes, starting with a letter');
+        throw new RbacChangeError('INVALID_ROLE', 'a role name is lower-case letters, digits and dashes, starting with a letter');
       }
       const capabilities = await validateCapabilities(role.capabilities);
       return change(actor, org, 'roles.create', reason, async (trx) => {
@@ -384,8 +391,7 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
 
     async bootstrapTenant(operator, org, adminSubject, reason) {
       if (!ID_TEXT.test(org) || !ID_TEXT.test(adminSubject)) throw new TypeError('bootstrapTenant: org and subject must be identifiers');
-      if (typeof operator !== 'string' || operator.trim() === '') throw new TypeError('bootstrapTenant: name the operator');
-      const actor: RbacActor = { id: `operator:${operator}`, subject: null, requestId: null };
+      const actor = operatorActor(operator);
       const capabilities = [...(await knownCapabilities())].sort();
       return change(actor, org, 'tenant.bootstrap', reason, async (trx) => {
         const existing = await trx.selectFrom('rbac_roles').select('id').where('org', '=', org).limit(1).executeTakeFirst();
@@ -411,8 +417,35 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
         return { result: { role, binding }, before: null, after: { role, binding } };
       });
     },
+
+    async extendBootstrapRole(operator, org, reason) {
+      const actor = operatorActor(operator);
+      const catalogue = [...(await knownCapabilities())].sort();
+      return change(actor, org, 'tenant.extend_bootstrap_role', reason, async (trx) => {
+        const bootstrap = await trx
+          .selectFrom('rbac_changes')
+          .select('after')
+          .where('org', '=', org)
+          .where('action', '=', 'tenant.bootstrap')
+          .where('outcome', '=', 'applied')
+          .executeTakeFirst();
+        if (bootstrap === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', 'this org was never bootstrapped');
+        const roleId = (JSON.parse(bootstrap.after!) as { role: Role }).role.id;
+        const before = await loadRole(trx, org, roleId);
+        if (before === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', "the org's bootstrap role was deleted");
+        const added = catalogue.filter((capability) => !before.capabilities.includes(capability));
+        await insertCapabilities(trx, roleId, added);
+        const after: Role = { ...before, capabilities: [...before.capabilities, ...added].sort() };
+        return { result: added, before, after };
+      });
+    },
   };
   return store;
+}
+
+function operatorActor(operator: string): RbacActor {
+  if (typeof operator !== 'string' || !ID_TEXT.test(operator)) throw new TypeError('name the operator (an identifier)');
+  return { id: `operator:${operator}`, subject: null, requestId: null };
 }
 
 const ORG_WIDE: GrantScope = Object.freeze({ workspace: null, resource: null, expiresAt: null });

@@ -218,3 +218,31 @@ describe('rbac_changes is append-only', () => {
     expect(await changeCount(f.db)).toBe(records + 1);
   });
 });
+
+describe('capabilities declared after a tenant was bootstrapped', () => {
+  it('cannot be granted by anyone in the org until the operator extends the bootstrap role, which is recorded', async () => {
+    await f.rbac.bootstrapTenant('ops', 'org_a', 'alice', 'first admin');
+    await f.rbac.registerCapabilities(['reports.export'], 'contract');
+    // Nobody holds the new capability, so nobody may put it in a role.
+    await expect(f.rbac.createRole(ALICE, 'org_a', { name: 'exporter', capabilities: ['reports.export'] }, 'exports')).rejects.toMatchObject({
+      code: 'ERR_RBAC_ESCALATION_REFUSED',
+    });
+    const added = await f.rbac.extendBootstrapRole('ops', 'org_a', 'new contract: reports');
+    expect(added).toEqual(['reports.export']);
+    expect(await allowed(f.rbac, 'alice', 'org_a', 'reports.export')).toBe(true);
+    await f.rbac.createRole(ALICE, 'org_a', { name: 'exporter', capabilities: ['reports.export'] }, 'exports');
+    const [, extended] = await f.rbac.changes('org_a', { limit: 2 });
+    expect(extended).toMatchObject({ actor: 'operator:ops', action: 'tenant.extend_bootstrap_role', outcome: 'applied', reason: 'new contract: reports' });
+    expect(await f.rbac.extendBootstrapRole('ops', 'org_a', 'nothing new')).toEqual([]);
+  });
+
+  it('is refused for an org that was never bootstrapped or whose bootstrap role is gone', async () => {
+    await expect(f.rbac.extendBootstrapRole('ops', 'org_x', 'no such tenant')).rejects.toMatchObject({ code: 'ROLE_NOT_FOUND' });
+    const { role } = await f.rbac.bootstrapTenant('ops', 'org_a', 'alice', 'first admin');
+    await f.rbac.deleteRole(ALICE, 'org_a', role.id, 'start over');
+    const records = await changeCount(f.db);
+    await expect(f.rbac.extendBootstrapRole('ops', 'org_a', 'extend anyway')).rejects.toMatchObject({ code: 'ROLE_NOT_FOUND' });
+    expect(await changeCount(f.db)).toBe(records);
+    await expect(f.rbac.extendBootstrapRole('', 'org_a', 'who?')).rejects.toThrow(TypeError);
+  });
+});
