@@ -154,16 +154,8 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
     scope: GrantScope,
   ): Promise<string[]> => {
     if (actor.subject === null || capabilities.length === 0) return []; // the operator's bootstrap has no principal
-    const now = clock().toISOString();
-    const rows = await trx
-      .selectFrom('rbac_bindings as b')
-      .innerJoin('rbac_roles as r', (join) => join.onRef('r.id', '=', 'b.role_id').onRef('r.org', '=', 'b.org'))
-      .innerJoin('rbac_role_capabilities as rc', 'rc.role_id', 'r.id')
-      .select(['b.effect', 'b.workspace', 'b.resource_type', 'b.resource_id', 'b.expires_at', 'rc.capability'])
-      .where('b.org', '=', org)
-      .where('b.subject', '=', actor.subject)
-      .where((eb) => eb.or([eb('b.expires_at', 'is', null), eb('b.expires_at', '>', now)]))
-      .execute();
+    // Every workspace: a deny in any of them is a hole an org-wide grant would paper over.
+    const rows = await grantRows(trx, org, actor.subject, 'every', clock().getTime());
     const grants: ActorGrant[] = rows.map((row) => ({
       capability: row.capability,
       effect: row.effect,
@@ -458,10 +450,7 @@ class Refusal {
   ) {}
 }
 
-/**
- * One subject's grants in an org (and workspace), unexpired at `now`, with the time the earliest of them
- * expires. Roles are joined on (org, id), so a binding can only ever reach a role of its own org.
- */
+/** One subject's grants in an org (and workspace), unexpired at `now`, and when the earliest expires. */
 async function loadGrants(
   db: Kysely<RbacTables>,
   org: string,
@@ -469,22 +458,37 @@ async function loadGrants(
   workspace: string | null,
   now: number,
 ): Promise<{ grants: Grant[]; validUntil: number }> {
-  const rows = await db
-    .selectFrom('rbac_bindings as b')
-    .innerJoin('rbac_roles as r', (join) => join.onRef('r.id', '=', 'b.role_id').onRef('r.org', '=', 'b.org'))
-    .innerJoin('rbac_role_capabilities as rc', 'rc.role_id', 'r.id')
-    .select(['b.id', 'b.effect', 'b.resource_type', 'b.resource_id', 'b.expires_at', 'rc.capability'])
-    .where('b.org', '=', org)
-    .where('b.subject', '=', subject)
-    .where((eb) => (workspace === null ? eb('b.workspace', 'is', null) : eb.or([eb('b.workspace', 'is', null), eb('b.workspace', '=', workspace)])))
-    .where((eb) => eb.or([eb('b.expires_at', 'is', null), eb('b.expires_at', '>', new Date(now).toISOString())]))
-    .execute();
+  const rows = await grantRows(db, org, subject, workspace, now);
   let validUntil = Number.POSITIVE_INFINITY;
   const grants = rows.map((row): Grant => {
     if (row.expires_at !== null) validUntil = Math.min(validUntil, Date.parse(row.expires_at));
     return { bindingId: row.id, capability: row.capability, effect: row.effect, resourceType: row.resource_type, resourceId: row.resource_id };
   });
   return { grants, validUntil };
+}
+
+/**
+ * One row per (binding, capability) of a subject in an org, unexpired at `now`: bindings without a
+ * workspace plus those of `workspace` (or of every workspace). Roles are joined on (org, id), so a binding
+ * can only ever reach a role of its own org.
+ */
+function grantRows(db: Kysely<RbacTables>, org: string, subject: string, workspace: string | null | 'every', now: number) {
+  return db
+    .selectFrom('rbac_bindings as b')
+    .innerJoin('rbac_roles as r', (join) => join.onRef('r.id', '=', 'b.role_id').onRef('r.org', '=', 'b.org'))
+    .innerJoin('rbac_role_capabilities as rc', 'rc.role_id', 'r.id')
+    .select(['b.id', 'b.effect', 'b.workspace', 'b.resource_type', 'b.resource_id', 'b.expires_at', 'rc.capability'])
+    .where('b.org', '=', org)
+    .where('b.subject', '=', subject)
+    .where((eb) =>
+      workspace === 'every'
+        ? eb.lit(true)
+        : workspace === null
+          ? eb('b.workspace', 'is', null)
+          : eb.or([eb('b.workspace', 'is', null), eb('b.workspace', '=', workspace)]),
+    )
+    .where((eb) => eb.or([eb('b.expires_at', 'is', null), eb('b.expires_at', '>', new Date(now).toISOString())]))
+    .execute();
 }
 
 async function insertCapabilities(trx: Kysely<RbacTables>, roleId: string, capabilities: ReadonlyArray<string>): Promise<void> {
