@@ -2,6 +2,7 @@ import { relative, resolve } from 'node:path';
 import { ContractLoadError, checkGenerated, generate, writeGenerated } from '@covenant/codegen';
 import { formatReport, lintProject, type LintFormat } from '@covenant/lint';
 import { readProjectConfig } from './config.ts';
+import { ledgerCommand } from './ledger-command.ts';
 import { rbacCommand } from './rbac-bootstrap.ts';
 import { UsageError, parseFlags as parse } from './usage-error.ts';
 
@@ -13,9 +14,14 @@ Usage:
   covenant rbac bootstrap --database <sqlite file> --org <org> --admin <subject> --reason <text> --operator <name>
   covenant rbac extend-admin --database <sqlite file> --org <org> --reason <text> --operator <name>
                           [--contracts <dir>]
+  covenant ledger verify --database <sqlite file> --origin <origin> --key-name <name> --public-key <base64>
+                         [--trusted-checkpoint <file>]
+  covenant ledger prove <seq> --database <sqlite file> --origin <origin>
+  covenant ledger checkpoint --database <sqlite file>
 
 Defaults come from the "covenant" field of the nearest package.json.
-Exit codes: 0 ok, 1 violations or drift or invalid contracts or a refused bootstrap, 2 usage error.
+Exit codes: 0 ok, 1 violations or drift or invalid contracts or a refused bootstrap or a ledger that does not
+verify, 2 usage error.
 `;
 
 export interface Io {
@@ -41,6 +47,8 @@ export async function main(argv: ReadonlyArray<string>, io: Io = defaultIo): Pro
         return await lint(rest, io);
       case 'rbac':
         return await rbacCommand(rest, io);
+      case 'ledger':
+        return await ledgerCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

@@ -1,9 +1,11 @@
 import { sql, type Kysely, type Migration } from 'kysely';
 import { rbacMigration } from './migrations/0001-rbac.ts';
+import { ledgerMigration } from './migrations/0002-ledger.ts';
 
 /** Every store's migrations, in order. Names sort in the order they run; never rename or reorder one. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-rbac': rbacMigration,
+  '0002-ledger': ledgerMigration,
 });
 
 /** Thrown when the schema cannot be brought to the version this build knows. */

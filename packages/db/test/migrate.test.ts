@@ -33,11 +33,13 @@ async function tables(db: Kysely<any>): Promise<string[]> {
 }
 
 describe('migrateToLatest', () => {
-  it("runs '0001-rbac' on a fresh database and nothing the second time", async () => {
+  it('runs every migration on a fresh database and nothing the second time', async () => {
     const db = memory();
-    expect(await migrateToLatest(db)).toEqual(['0001-rbac']);
+    expect(await migrateToLatest(db)).toEqual(['0001-rbac', '0002-ledger']);
     expect(await tables(db)).toEqual([
       'covenant_migrations',
+      'ledger_checkpoints',
+      'ledger_entries',
       'rbac_bindings',
       'rbac_capabilities',
       'rbac_changes',
@@ -46,11 +48,11 @@ describe('migrateToLatest', () => {
       'rbac_roles',
     ]);
     expect(await migrateToLatest(db)).toEqual([]);
-    expect((await db.selectFrom('covenant_migrations').select('name').execute()).map((r) => r.name)).toEqual(['0001-rbac']);
+    expect((await db.selectFrom('covenant_migrations').select('name').execute()).map((r) => r.name)).toEqual(['0001-rbac', '0002-ledger']);
   });
 
   it('knows exactly the migrations this build ships, in order', () => {
-    expect(Object.keys(MIGRATIONS)).toEqual(['0001-rbac']);
+    expect(Object.keys(MIGRATIONS)).toEqual(['0001-rbac', '0002-ledger']);
     expect(Object.isFrozen(MIGRATIONS)).toBe(true);
   });
 
@@ -62,14 +64,14 @@ describe('migrateToLatest', () => {
     expect(error).toBeInstanceOf(MigrationError);
     expect(error).toMatchObject({ name: 'MigrationError', code: 'ERR_DB_MIGRATION' });
     expect((error as Error).message).toContain('9999-future');
-    expect((await db.selectFrom('covenant_migrations').select('name').orderBy('name').execute()).map((r) => r.name)).toEqual(['0001-rbac', '9999-future']);
+    expect((await db.selectFrom('covenant_migrations').select('name').orderBy('name').execute()).map((r) => r.name)).toEqual(['0001-rbac', '0002-ledger', '9999-future']);
   });
 
   it('refuses a newer database even before its own migrations ran (a future build migrated an empty file)', async () => {
     const db = memory();
     await migrateToLatest(db, {});
-    await db.insertInto('covenant_migrations').values({ name: '0002-ledger', applied_at: new Date(0).toISOString() }).execute();
-    await expect(migrateToLatest(db)).rejects.toThrow(/0002-ledger/);
+    await db.insertInto('covenant_migrations').values({ name: '0003-future', applied_at: new Date(0).toISOString() }).execute();
+    await expect(migrateToLatest(db)).rejects.toThrow(/0003-future/);
     expect(await tables(db)).not.toContain('rbac_roles');
   });
 
@@ -87,7 +89,7 @@ describe('migrateToLatest', () => {
     expect((error as Error).cause).toMatchObject({ message: 'boom' });
     expect(await tables(db)).toEqual([]);
     // The next start, with a fixed build, runs everything from the beginning.
-    expect(await migrateToLatest(db)).toEqual(['0001-rbac']);
+    expect(await migrateToLatest(db)).toEqual(['0001-rbac', '0002-ledger']);
   });
 
   it('serialises two processes migrating a fresh file at the same time: one runs, the other finds it done', async () => {
@@ -103,7 +105,7 @@ describe('migrateToLatest', () => {
       });
     const results = await Promise.all([run(), run()]);
     // Exactly one process ran the migrations; the other waited for the lock and found nothing to do.
-    expect(results.flat().sort()).toEqual(['0001-rbac', '0002-slow']);
+    expect(results.flat().sort()).toEqual(['0001-rbac', '0002-ledger', '0002-slow']);
     expect(results.filter((ran) => ran.length === 0)).toHaveLength(1);
   });
 
@@ -111,7 +113,7 @@ describe('migrateToLatest', () => {
     const url = tempFile();
     const first = createDatabase<any>({ url });
     open.push(first);
-    expect(await migrateToLatest(first)).toEqual(['0001-rbac']);
+    expect(await migrateToLatest(first)).toEqual(['0001-rbac', '0002-ledger']);
     const second = createDatabase<any>({ url });
     open.push(second);
     expect(await migrateToLatest(second)).toEqual([]);

@@ -56,8 +56,32 @@ export type BundleErrorCode =
   /** The entry given to the verifier does not hash to the bundle's leafHash. */
   | 'ERR_LEDGER_BUNDLE_ENTRY_MISMATCH';
 
+/**
+ * A stored log (the SQLite tables of 0002-ledger) is not what its signed checkpoints commit to, or the
+ * store cannot be opened or written. Returned by `verifyLedger` with the first bad index, thrown by the store.
+ */
+export type LogErrorCode =
+  /** A stored body is not the canonical encoding of a valid entry (encoding.md / README "Entries"). */
+  | 'ERR_LEDGER_LOG_ENTRY_MALFORMED'
+  /** A row is missing (the sequence numbers have a gap) or a body's `seq` is not its row's. */
+  | 'ERR_LEDGER_LOG_SEQ_MISMATCH'
+  /** The stored leaf hash is not SHA-256(0x00 ‖ body). */
+  | 'ERR_LEDGER_LOG_LEAF_MISMATCH'
+  /** The tree rebuilt from the entries does not have the root a checkpoint signed. */
+  | 'ERR_LEDGER_LOG_ROOT_MISMATCH'
+  /** A checkpoint row's size column differs from its note, or sizes do not grow. */
+  | 'ERR_LEDGER_LOG_CHECKPOINT_ORDER'
+  /** A checkpoint covers more entries than the log holds (entries were deleted from the tail). */
+  | 'ERR_LEDGER_LOG_TRUNCATED'
+  /** Entries after the last checkpoint: no signature covers them. */
+  | 'ERR_LEDGER_LOG_UNSEALED'
+  /** The store was used after `close()`. */
+  | 'ERR_LEDGER_LOG_CLOSED'
+  /** `append` on a store opened without a signer. */
+  | 'ERR_LEDGER_LOG_READ_ONLY';
+
 /** Every ledger failure code. */
-export type LedgerErrorCode = ProofErrorCode | NoteErrorCode | CheckpointErrorCode | BundleErrorCode;
+export type LedgerErrorCode = ProofErrorCode | NoteErrorCode | CheckpointErrorCode | BundleErrorCode | LogErrorCode;
 
 /**
  * A failure as data. `message` names the field that failed, never a key or an entry's content.
@@ -164,6 +188,24 @@ export class BundleError extends LedgerError {
 }
 
 /**
+ * A stored log failed to open, verify or accept an append.
+ *
+ * @example
+ * ```ts
+ * await createLedgerStore({ db, origin, signer }); // throws LogError ERR_LEDGER_LOG_ROOT_MISMATCH on a tampered file
+ * ```
+ */
+export class LogError extends LedgerError {
+  override readonly name = 'LogError';
+  readonly code: LogErrorCode;
+
+  constructor(code: LogErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/**
  * Narrows an unknown caught value.
  *
  * @example
@@ -181,6 +223,7 @@ export function toLedgerError(failure: LedgerFailure): LedgerError {
   if (isCode<ProofErrorCode>(code, 'ERR_LEDGER_PROOF_')) return new ProofError(code, message);
   if (isCode<NoteErrorCode>(code, 'ERR_LEDGER_NOTE_')) return new NoteError(code, message);
   if (isCode<CheckpointErrorCode>(code, 'ERR_LEDGER_CHECKPOINT_')) return new CheckpointError(code, message);
+  if (isCode<LogErrorCode>(code, 'ERR_LEDGER_LOG_')) return new LogError(code, message);
   return new BundleError(code as BundleErrorCode, message);
 }
 

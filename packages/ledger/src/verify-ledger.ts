@@ -1,0 +1,204 @@
+import { sql, type Kysely } from 'kysely';
+import { verifyCheckpoint, type Checkpoint, type CheckpointVerifierKey } from './checkpoint.ts';
+import { decodeEntry } from './entry.ts';
+import { LogError, type LedgerErrorCode } from './errors.ts';
+import type { LedgerTables } from './ledger-store.ts';
+import { frontierRoot, pushFrontier, type Frontier } from './frontier.ts';
+import { HASH_SIZE, leafHash } from './merkle-hash.ts';
+import { bytesEqual } from './verify.ts';
+
+export interface VerifyLedgerOptions {
+  /** The origin every checkpoint must carry. */
+  readonly origin: string;
+  /** The log's signing key: its name and 32-byte Ed25519 public key. Nothing else is trusted. */
+  readonly keyName: string;
+  readonly publicKey: Uint8Array;
+  /**
+   * A checkpoint note obtained earlier from outside the database (a witness, an auditor's copy, the output
+   * of `covenant ledger checkpoint`). Without one, a log truncated exactly at a checkpoint boundary (tail
+   * entries and their checkpoints deleted together) is indistinguishable from a shorter honest log; with
+   * one, the log must still contain that size with that root.
+   */
+  readonly trustedCheckpoint?: string;
+  /** Called after every page with the number of entries verified so far and the total. */
+  readonly onProgress?: (progress: { readonly verified: number; readonly total: number }) => void;
+  /** Entries read per query (default 10,000). */
+  readonly pageSize?: number;
+}
+
+/** The outcome of {@link verifyLedger}: the whole log verified, or the first failure. */
+export type VerifyLedgerResult =
+  | { readonly ok: true; readonly size: number; readonly checkpoints: number }
+  | {
+      readonly ok: false;
+      /**
+       * The first entry index whose integrity is not established: the bad entry itself for entry-level
+       * failures; for a checkpoint that does not verify or does not match, the first entry it was to seal
+       * (the previous checkpoint's size); for truncation, the log's size.
+       */
+      readonly index: number;
+      readonly code: LedgerErrorCode;
+      readonly message: string;
+      /** The size of the checkpoint that failed, for checkpoint-level failures. */
+      readonly checkpointSize?: number;
+    };
+
+interface StoredCheckpoint {
+  readonly size: number;
+  readonly note: string;
+}
+
+/**
+ * Audits a whole stored log with only the public key: streams the entries in pages; for each, checks the
+ * sequence is gap-free, the body is a canonical entry whose `seq` is its row's, and SHA-256(0x00 ‖ body)
+ * equals the stored leaf hash; rebuilds the RFC 9162 tree (a frontier of O(log n) hashes, not the whole
+ * tree) and, at every checkpoint size, checks the signature (strict Ed25519, expected origin) and that the
+ * signed root is the recomputed root. Checkpoint sizes must grow, no checkpoint may cover more entries
+ * than the log holds, and the last one must cover the whole log (unsealed entries fail). Stops at the
+ * first failure, which names the index. Throws only for misuse (`TypeError`) or a database error.
+ *
+ * It reads one snapshot (a read transaction) and holds `db`'s connection until done: give it its own kysely
+ * instance when a store on the same instance must keep appending meanwhile (the CLI opens its own).
+ *
+ * @example
+ * ```ts
+ * const result = await verifyLedger(db, { origin, keyName: origin, publicKey });
+ * if (!result.ok) console.error(`entry ${result.index}: ${result.code} ${result.message}`);
+ * ```
+ */
+export async function verifyLedger(db: Kysely<any>, options: VerifyLedgerOptions): Promise<VerifyLedgerResult> {
+  const { origin, keyName, publicKey, onProgress, trustedCheckpoint, pageSize = 10_000 } = options ?? ({} as VerifyLedgerOptions);
+  if (db === null || typeof db !== 'object' || typeof db.selectFrom !== 'function') throw new TypeError('verifyLedger: db must be a kysely instance');
+  if (typeof origin !== 'string' || origin === '') throw new TypeError('verifyLedger: origin is required');
+  if (typeof keyName !== 'string' || keyName === '') throw new TypeError('verifyLedger: keyName is required');
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) throw new TypeError('verifyLedger: publicKey must be 32 bytes');
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError('verifyLedger: onProgress must be a function');
+  if (!Number.isSafeInteger(pageSize) || pageSize < 1) throw new TypeError('verifyLedger: pageSize must be a positive integer');
+  const key: CheckpointVerifierKey = { name: keyName, publicKey, origin };
+
+  let trusted: Checkpoint | null = null;
+  if (trustedCheckpoint !== undefined) {
+    if (typeof trustedCheckpoint !== 'string') throw new TypeError('verifyLedger: trustedCheckpoint must be a note');
+    const result = verifyCheckpoint(trustedCheckpoint, key);
+    if (!result.ok) return { ok: false, index: 0, code: result.code, message: `the trusted checkpoint does not verify: ${result.message}` };
+    trusted = result.checkpoint;
+  }
+
+  // One read transaction: a consistent snapshot (WAL), so appends committed meanwhile by other connections
+  // neither look unsealed nor shift the pages. It holds this kysely instance's connection until done.
+  return db.connection().execute(async (conn) => {
+    await sql`begin`.execute(conn);
+    try {
+      return await verifySnapshot(conn as Kysely<LedgerTables>, key, trusted, pageSize, onProgress);
+    } finally {
+      await sql`commit`.execute(conn);
+    }
+  });
+}
+
+async function verifySnapshot(
+  tdb: Kysely<LedgerTables>,
+  key: CheckpointVerifierKey,
+  trusted: Checkpoint | null,
+  pageSize: number,
+  onProgress: VerifyLedgerOptions['onProgress'],
+): Promise<VerifyLedgerResult> {
+  const checkpoints: StoredCheckpoint[] = await tdb.selectFrom('ledger_checkpoints').select(['size', 'note']).orderBy('size').execute();
+  const totalRow = await tdb.selectFrom('ledger_entries').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+  const total = Number(totalRow?.n ?? 0);
+
+  let frontier: Frontier = [];
+  let size = 0;
+  let next = 0; // index into checkpoints
+  let sealed = 0; // size of the last checkpoint that verified
+  let previousSize = -1;
+
+  const root = (): Uint8Array => frontierRoot(frontier);
+
+  /** Checks every checkpoint (and the trusted one) of exactly the current size. */
+  const checkAtSize = (): Failure | null => {
+    let current: Uint8Array | null = null;
+    const currentRoot = (): Uint8Array => (current ??= root());
+    while (next < checkpoints.length && checkpoints[next]!.size === size) {
+      const stored = checkpoints[next]!;
+      if (stored.size <= previousSize) {
+        return fail(sealed, 'ERR_LEDGER_LOG_CHECKPOINT_ORDER', `checkpoint sizes do not grow at ${stored.size}`, stored.size);
+      }
+      const result = verifyCheckpoint(stored.note, key);
+      if (!result.ok) return fail(sealed, result.code, `checkpoint ${stored.size}: ${result.message}`, stored.size);
+      if (result.checkpoint.size !== stored.size) {
+        return fail(sealed, 'ERR_LEDGER_LOG_CHECKPOINT_ORDER', `checkpoint row ${stored.size} carries a note for size ${result.checkpoint.size}`, stored.size);
+      }
+      if (!bytesEqual(result.checkpoint.root, currentRoot())) {
+        return fail(
+          sealed,
+          'ERR_LEDGER_LOG_ROOT_MISMATCH',
+          `checkpoint ${stored.size}: the entries ${sealed}..${stored.size - 1} do not have the signed root`,
+          stored.size,
+        );
+      }
+      previousSize = stored.size;
+      sealed = stored.size;
+      next += 1;
+    }
+    if (trusted !== null && trusted.size === size && !bytesEqual(trusted.root, currentRoot())) {
+      return fail(sealed, 'ERR_LEDGER_LOG_ROOT_MISMATCH', `the log at size ${size} does not have the trusted checkpoint's root`, trusted.size);
+    }
+    return null;
+  };
+
+  const odd = checkpoints.find((stored) => !Number.isSafeInteger(stored.size) || stored.size < 0);
+  if (odd !== undefined) return fail(0, 'ERR_LEDGER_LOG_CHECKPOINT_ORDER', `a checkpoint row has the invalid size ${odd.size}`);
+  let failed = checkAtSize();
+  if (failed !== null) return failed;
+  for (;;) {
+    const rows = await tdb
+      .selectFrom('ledger_entries')
+      .select(['seq', 'body', 'leaf_hash'])
+      .where('seq', '>=', size)
+      .orderBy('seq')
+      .limit(pageSize)
+      .execute();
+    for (const row of rows) {
+      if (row.seq !== size) return fail(size, 'ERR_LEDGER_LOG_SEQ_MISMATCH', `entry ${size} is missing (the next stored entry is ${row.seq})`);
+      const body = row.body;
+      if (!(body instanceof Uint8Array)) return fail(size, 'ERR_LEDGER_LOG_ENTRY_MALFORMED', `entry ${size} has no body`);
+      let seq: number;
+      try {
+        seq = decodeEntry(body).seq;
+      } catch (error) {
+        if (!(error instanceof LogError)) throw error;
+        return fail(size, error.code, `entry ${size}: ${error.message}`);
+      }
+      if (seq !== size) return fail(size, 'ERR_LEDGER_LOG_SEQ_MISMATCH', `entry ${size} carries seq ${seq}`);
+      const leaf = leafHash(body);
+      if (!(row.leaf_hash instanceof Uint8Array) || row.leaf_hash.length !== HASH_SIZE || !bytesEqual(leaf, row.leaf_hash)) {
+        return fail(size, 'ERR_LEDGER_LOG_LEAF_MISMATCH', `entry ${size}: the stored leaf hash is not the hash of its body`);
+      }
+      frontier = pushFrontier(frontier, size, leaf);
+      size += 1;
+      if ((next < checkpoints.length && checkpoints[next]!.size === size) || trusted?.size === size) {
+        failed = checkAtSize();
+        if (failed !== null) return failed;
+      }
+    }
+    if (rows.length > 0) onProgress?.({ verified: size, total: Math.max(total, size) });
+    if (rows.length < pageSize) break;
+  }
+
+  if (next < checkpoints.length) {
+    const stored = checkpoints[next]!;
+    return fail(size, 'ERR_LEDGER_LOG_TRUNCATED', `checkpoint ${stored.size} covers entries the log no longer holds (it has ${size})`, stored.size);
+  }
+  if (trusted !== null && trusted.size > size) {
+    return fail(size, 'ERR_LEDGER_LOG_TRUNCATED', `the trusted checkpoint covers ${trusted.size} entries; the log has ${size}`, trusted.size);
+  }
+  if (sealed !== size) return fail(sealed, 'ERR_LEDGER_LOG_UNSEALED', `entries ${sealed}..${size - 1} are not covered by a signed checkpoint`);
+  return Object.freeze({ ok: true as const, size, checkpoints: checkpoints.length });
+}
+
+type Failure = Extract<VerifyLedgerResult, { ok: false }>;
+
+function fail(index: number, code: LedgerErrorCode, message: string, checkpointSize?: number): Failure {
+  return Object.freeze({ ok: false as const, index, code, message, ...(checkpointSize !== undefined ? { checkpointSize } : {}) });
+}
