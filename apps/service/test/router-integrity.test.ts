@@ -6,19 +6,10 @@ import { createMemoryAudit, createStaticAuthorization, createTestIssuer } from '
 import { pino } from 'pino';
 import * as z from 'zod';
 import { tickets } from './fixtures/contracts/tickets.contract.ts';
-import type { Handlers } from './fixtures/generated/handlers.ts';
 import { createRouter } from './fixtures/generated/router.ts';
+import { simpleHandlers } from './fixtures/simple-handlers.ts';
 
-const handlers: Handlers = {
-  tickets: {
-    admin: { purge: () => ({ removed: 0 }) },
-    create: ({ input, ctx }) => ({ id: 't1', title: input.title, requesterEmail: input.requesterEmail, org: ctx.tenant.org }),
-    get: ({ ctx }) => ctx.fail('TICKET_NOT_FOUND'),
-    list: () => ({ items: [] }),
-    mine: ({ ctx }) => ({ subject: ctx.principal.subject, org: ctx.tenant.org }),
-    status: () => ({ open: true }),
-  },
-};
+const handlers = simpleHandlers;
 
 async function runtime() {
   const issuer = await createTestIssuer();
