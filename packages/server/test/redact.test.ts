@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { redactClassified } from '../src/redact.ts';
 
@@ -32,5 +33,51 @@ describe('redactClassified', () => {
   it('returns the value itself when nothing is classified', () => {
     const value = { a: 1 };
     expect(redactClassified(value, [])).toBe(value);
+  });
+});
+
+describe('redactClassified never leaks a classified value (property)', () => {
+  it('for random documents and classified paths, no classified value survives and nothing else changes', () => {
+    const key = fc.constantFrom('a', 'b', 'email', 'phone', 'items', 'meta');
+    // A document is a nested object/array tree; secrets are unique marker strings placed at classified paths.
+    const document = fc.letrec((tie) => ({
+      node: fc.oneof(
+        { depthSize: 'small' },
+        fc.string({ maxLength: 8 }),
+        fc.integer(),
+        fc.array(tie('node'), { maxLength: 3 }),
+        fc.dictionary(key, tie('node'), { maxKeys: 4 }),
+      ),
+    })).node;
+    const classifiedPath = fc.array(fc.oneof(key, fc.constant('*')), { minLength: 1, maxLength: 3 });
+
+    fc.assert(
+      fc.property(document, fc.array(classifiedPath, { maxLength: 3 }), (doc, paths) => {
+        const fields = paths.map((path) => ({ path: path.join('.'), pii: 'contact' as const }));
+        const redacted = redactClassified(doc, fields);
+        // Every value at a classified path is the redaction label; every other leaf is unchanged.
+        const walk = (original: unknown, after: unknown, path: string[]): void => {
+          const classified = fields.some((f) => {
+            const segments = f.path.split('.');
+            return segments.length === path.length && segments.every((s, i) => s === '*' || s === path[i]);
+          });
+          if (classified) {
+            expect(after).toBe('[redacted:contact]');
+            return;
+          }
+          if (Array.isArray(original)) {
+            expect(Array.isArray(after)).toBe(true);
+            original.forEach((item, i) => walk(item, (after as unknown[])[i], [...path, String(i)]));
+          } else if (original !== null && typeof original === 'object') {
+            expect(Object.keys(after as object).sort()).toEqual(Object.keys(original).sort());
+            for (const [k, v] of Object.entries(original)) walk(v, (after as Record<string, unknown>)[k], [...path, k]);
+          } else {
+            expect(after).toBe(original);
+          }
+        };
+        walk(doc, redacted, []);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
