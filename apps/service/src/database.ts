@@ -2,7 +2,19 @@ import { mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDatabase, migrateToLatest } from '@covenant/db';
+import type { LedgerTables } from '@covenant/ledger';
+import type { RbacTables } from '@covenant/rbac';
 import type { Kysely } from 'kysely';
+
+/** Every table the service reads or writes. */
+export type ServiceTables = RbacTables & LedgerTables;
+
+declare module '@covenant/server' {
+  interface Register {
+    /** Handlers' `ctx.db`: the database, or — in audited procedures — the ledger's transaction on it. */
+    readonly database: Kysely<ServiceTables>;
+  }
+}
 
 /** Where `npm start` keeps its data when COVENANT_DATABASE_URL is not set: `apps/service/data/` (git-ignored). */
 export const DEFAULT_DATABASE_FILE = fileURLToPath(new URL('../data/covenant.db', import.meta.url));

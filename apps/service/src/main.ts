@@ -1,6 +1,10 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createTokenVerifier, type TokenVerifierOptions } from '@covenant/identity';
 import { createTestIssuer } from '@covenant/identity/testing';
-import { databaseUrl } from './database.ts';
+import type { CheckpointSigner } from '@covenant/ledger';
+import { createSignerKeyFile, readSignerKeyFile } from '@covenant/ledger/node';
+import { DEFAULT_DATABASE_FILE, databaseUrl } from './database.ts';
 import { bootstrapDemoOrg, createService } from './service.ts';
 
 /**
@@ -12,15 +16,23 @@ import { bootstrapDemoOrg, createService } from './service.ts';
  * (in-memory keys, new at each start), prints a token for `demo-user` in `org_demo`, and — on a database
  * where that org has no roles yet — bootstraps `demo-user` as the org's first admin, recorded in the
  * org's change log like any bootstrap. That mode refuses to start when NODE_ENV=production.
+ *
+ * The audit ledger's checkpoints are signed with the key in COVENANT_LEDGER_KEY_FILE (one line: the base64
+ * of a 32-byte Ed25519 key, mode 600) under the origin COVENANT_LEDGER_ORIGIN (default
+ * `covenant.local/service`). Outside production a missing setting means `apps/service/data/ledger.key`,
+ * created on first run and never committed (the data folder is git-ignored).
  */
 async function start(): Promise<void> {
   const port = Number(process.env['PORT'] ?? 3000);
   const host = process.env['HOST'] ?? '127.0.0.1';
   const { verifierOptions, demoToken } = await identityConfig();
 
-  const service = await createService({ identity: createTokenVerifier(verifierOptions), databaseUrl: databaseUrl(process.env) });
+  const ledgerSigner = ledgerKey();
+  const database = databaseUrl(process.env);
+  const service = await createService({ identity: createTokenVerifier(verifierOptions), databaseUrl: database, ledgerSigner });
   // Development mode only (identityConfig refuses it under NODE_ENV=production).
-  if (demoToken !== null) await bootstrapDemoOrg(service.rbac);
+  if (demoToken !== null) await bootstrapDemoOrg(service);
+  const publicKey = Buffer.from(ledgerSigner.publicKey).toString('base64');
 
   service.server.listen(port, host, () => {
     const url = `http://${host}:${port}`;
@@ -35,6 +47,7 @@ async function start(): Promise<void> {
               '  (development identity: keys live in memory and change at every start; never use it in production)',
             ]
           : []),
+        `  audit ledger:  npx covenant ledger verify --database '${database}' --origin '${ledgerSigner.name}' --key-name '${ledgerSigner.name}' --public-key '${publicKey}'`,
         '',
       ].join('\n'),
     );
@@ -47,6 +60,16 @@ async function start(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+function ledgerKey(): CheckpointSigner {
+  const origin = process.env['COVENANT_LEDGER_ORIGIN'] || 'covenant.local/service';
+  const configured = process.env['COVENANT_LEDGER_KEY_FILE'];
+  if (configured) return readSignerKeyFile(configured, origin);
+  if (process.env['NODE_ENV'] === 'production') throw new Error('NODE_ENV=production needs COVENANT_LEDGER_KEY_FILE');
+  const path = join(dirname(DEFAULT_DATABASE_FILE), 'ledger.key');
+  if (!existsSync(path)) createSignerKeyFile(path);
+  return readSignerKeyFile(path, origin);
 }
 
 async function identityConfig(): Promise<{ verifierOptions: TokenVerifierOptions; demoToken: string | null }> {

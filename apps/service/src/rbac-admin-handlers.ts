@@ -10,7 +10,9 @@ import type { Handlers } from './generated/handlers.ts';
  * - The org is always the verified caller's (`ctx.tenant.org`): there is no other source, so another
  *   tenant's role and binding ids are simply not found.
  * - The actor is the caller's principal; the store bounds what it may grant by what it holds, and
- *   records every change (and every refused one) with the request id.
+ *   records every change with the request id. Changes run on `ctx.db`, the audited call's ledger
+ *   transaction: the change, its ledger entry and the call's ok outcome commit together. A refused
+ *   change fails the call, whose `failed` outcome on the ledger carries the refusal's code.
  * - A store refusal with a code the procedure declares becomes that declared error (`ctx.fail`); an
  *   escalation refusal is a security error and is rethrown as it is (the pipeline answers 403
  *   ERR_RBAC_ESCALATION_REFUSED); anything else is an internal error whose cause stays in the log.
@@ -30,7 +32,7 @@ export function createRbacAdminHandlers(store: RbacStore): Handlers['rbac'] {
       list: async ({ ctx }) => ({ roles: (await store.listRoles(ctx.tenant.org)).map(role) }),
       create: ({ input, ctx }) =>
         refusals(rbac.roles.create, ctx, async () => {
-          const created = await store.createRole(
+          const created = await store.bind(ctx.db).createRole(
             actor(ctx),
             ctx.tenant.org,
             { name: input.name, description: input.description ?? null, capabilities: input.capabilities },
@@ -44,11 +46,11 @@ export function createRbacAdminHandlers(store: RbacStore): Handlers['rbac'] {
             ...(input.description !== undefined ? { description: input.description } : {}),
             ...(input.capabilities !== undefined ? { capabilities: input.capabilities } : {}),
           };
-          return role(await store.updateRole(actor(ctx), ctx.tenant.org, input.roleId, changes, input.reason));
+          return role(await store.bind(ctx.db).updateRole(actor(ctx), ctx.tenant.org, input.roleId, changes, input.reason));
         }),
       delete: ({ input, ctx }) =>
         refusals(rbac.roles.delete, ctx, async () => {
-          await store.deleteRole(actor(ctx), ctx.tenant.org, input.roleId, input.reason);
+          await store.bind(ctx.db).deleteRole(actor(ctx), ctx.tenant.org, input.roleId, input.reason);
           return { id: input.roleId, deleted: true as const };
         }),
     },
@@ -59,7 +61,7 @@ export function createRbacAdminHandlers(store: RbacStore): Handlers['rbac'] {
       },
       grant: ({ input, ctx }) =>
         refusals(rbac.bindings.grant, ctx, async () => {
-          const created = await store.grant(
+          const created = await store.bind(ctx.db).grant(
             actor(ctx),
             ctx.tenant.org,
             {
@@ -76,7 +78,7 @@ export function createRbacAdminHandlers(store: RbacStore): Handlers['rbac'] {
         }),
       revoke: ({ input, ctx }) =>
         refusals(rbac.bindings.revoke, ctx, async () => {
-          await store.revoke(actor(ctx), ctx.tenant.org, input.bindingId, input.reason);
+          await store.bind(ctx.db).revoke(actor(ctx), ctx.tenant.org, input.bindingId, input.reason);
           return { id: input.bindingId, revoked: true as const };
         }),
     },

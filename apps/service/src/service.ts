@@ -1,14 +1,17 @@
+import { createHash } from 'node:crypto';
 import type { Server } from 'node:http';
+import { canonicalJson } from '@covenant/contract/manifest';
 import type { TokenVerifier } from '@covenant/identity';
-import { RbacChangeError, createRbacStore, type RbacStore, type RbacTables } from '@covenant/rbac';
+import { createLedgerStore, type CheckpointSigner, type JsonValue, type LedgerStore, type NewEntry } from '@covenant/ledger';
+import { createLedgerAudit, type LedgerAudit } from '@covenant/ledger/audit';
+import { RbacChangeError, createRbacStore, type RbacChangeEvent, type RbacStore } from '@covenant/rbac';
 import { createCovenantRuntime, createHttpServer, type CovenantRuntime } from '@covenant/server';
 import type { Kysely } from 'kysely';
 import { pino, type Logger } from 'pino';
-import { openDatabase } from './database.ts';
+import { openDatabase, type ServiceTables } from './database.ts';
 import manifest from './generated/manifest.json' with { type: 'json' };
 import { createRouter } from './generated/router.ts';
 import { createHandlers } from './handlers.ts';
-import { createInterimAudit } from './interim-audit.ts';
 
 export interface ServiceOptions {
   readonly identity: TokenVerifier;
@@ -16,6 +19,8 @@ export interface ServiceOptions {
   readonly databaseUrl: string;
   /** Defaults to pino on stdout at `info`. */
   readonly logger?: Logger;
+  /** Signs the audit ledger's checkpoints; its name is the ledger's origin. */
+  readonly ledgerSigner: CheckpointSigner;
 }
 
 export interface Service {
@@ -23,7 +28,11 @@ export interface Service {
   readonly runtime: CovenantRuntime;
   /** The authorization port, and what the `rbac` handlers administer. */
   readonly rbac: RbacStore;
-  readonly db: Kysely<RbacTables>;
+  /** The audit ledger every audited call and every RBAC change is written to. */
+  readonly ledger: LedgerStore;
+  /** The pipeline's audit port; `audit.recovered` lists the intents closed as aborted at start-up. */
+  readonly audit: LedgerAudit;
+  readonly db: Kysely<ServiceTables>;
   /** Stops the HTTP server, then closes the database. */
   close(): Promise<void>;
 }
@@ -38,9 +47,11 @@ export const SERVED_CAPABILITIES: ReadonlyArray<string> = Object.freeze(
 
 /**
  * Assembles the service `npm start` runs (main.ts adds the environment, the development identity and the
- * demo org): the database, migrated before anything is served; the RBAC store as the authorization port,
- * its catalogue holding every capability the served contracts declare; the interim audit port; the
- * generated router over the platform and `rbac` contracts. The server is returned unstarted.
+ * demo org): the database, migrated before anything is served; the audit ledger and its audit port, which
+ * closes intents a crash left open before anything is served; the RBAC store as the authorization port,
+ * its catalogue holding every capability the served contracts declare, each change written to the ledger
+ * in the change's own transaction; the generated router over the platform and `rbac` contracts. The
+ * server is returned unstarted.
  *
  * @example
  * ```ts
@@ -49,21 +60,28 @@ export const SERVED_CAPABILITIES: ReadonlyArray<string> = Object.freeze(
  * ```
  */
 export async function createService(options: ServiceOptions): Promise<Service> {
-  const db = await openDatabase<RbacTables>(options.databaseUrl);
+  const db = await openDatabase<ServiceTables>(options.databaseUrl);
   try {
-    const rbac = createRbacStore({ db });
-    await rbac.registerCapabilities(SERVED_CAPABILITIES, 'contract');
     const logger = options.logger ?? pino({ level: 'info' });
-    const audit = await createInterimAudit({ db, logger });
-    const runtime = createCovenantRuntime({ identity: options.identity, authorization: rbac, audit, logger });
+    const ledger = await createLedgerStore({ db, origin: options.ledgerSigner.name, signer: options.ledgerSigner });
+    const audit = await createLedgerAudit({ ledger });
+    if (audit.recovered.length > 0) {
+      logger.warn({ requestIds: audit.recovered }, `closed ${audit.recovered.length} intents left open by a crash as aborted`);
+    }
+    const rbac = createRbacStore({ db, onChange: (change, trx) => appendRbacChange(ledger, logger, change, trx) });
+    await rbac.registerCapabilities(SERVED_CAPABILITIES, 'contract');
+    const runtime = createCovenantRuntime({ identity: options.identity, authorization: rbac, audit, logger, database: db });
     const server = createHttpServer(runtime, createRouter(runtime, createHandlers(rbac)));
     return {
       server,
       runtime,
       rbac,
+      ledger,
+      audit,
       db,
       close: async () => {
         if (server.listening) await new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
+        await ledger.close();
         await db.destroy();
       },
     };
@@ -74,15 +92,64 @@ export async function createService(options: ServiceOptions): Promise<Service> {
 }
 
 /**
+ * Writes an RBAC change to the ledger. An applied change is appended in the transaction that makes it, so
+ * the change and its entry commit together; a change made outside a ledger transaction is refused, so no
+ * change can miss the ledger. A refused change is a fact, not an effect: the call it belongs to fails and
+ * rolls back, so its `denial` entry is appended on its own (the call's `failed` outcome carries the
+ * refusal's code as well). Who, why and the before/after are in the entry; the free-text reason only as a
+ * digest (it may name people; the full text stays in `rbac_changes`).
+ */
+async function appendRbacChange(ledger: LedgerStore, logger: Logger, change: RbacChangeEvent, trx: unknown): Promise<void> {
+  const entry = rbacChangeEntry(change);
+  if (change.outcome === 'refused') {
+    // Not awaited: this runs inside the current batch, and the append commits with the next one.
+    ledger.append([entry]).catch((error: unknown) => logger.error({ err: error, requestId: change.requestId }, 'could not record a refused RBAC change'));
+    return;
+  }
+  const tx = ledger.transactionOf(trx);
+  if (tx === null) {
+    throw new Error('RBAC changes are made inside a ledger transaction (an audited procedure, or ledger.transact): this one would miss the ledger');
+  }
+  tx.append([entry]);
+}
+
+function rbacChangeEntry(change: RbacChangeEvent): NewEntry {
+  return {
+    kind: change.outcome === 'refused' ? 'denial' : 'event',
+    action: `rbac.${change.action}`,
+    actor: { subject: change.actor, session: null },
+    tenant: { org: change.org, workspace: null },
+    resource: null,
+    requestId: change.requestId,
+    outcome: null,
+    inputDigest: null,
+    data: {
+      change: change.outcome,
+      reasonDigest: `sha256:${createHash('sha256').update(change.reason, 'utf8').digest('hex')}`,
+      before: toJson(change.before),
+      after: toJson(change.after),
+    },
+  };
+}
+
+function toJson(value: unknown): JsonValue {
+  return value === null || value === undefined ? null : (JSON.parse(canonicalJson(value)) as JsonValue);
+}
+
+/**
  * Development mode only (`npm start` without an issuer configured): an explicit, recorded bootstrap of
  * `org_demo`'s first admin, `demo-user` (the subject of the token main.ts prints), recorded in the org's
- * change log as `operator:npm-start`. Not a default password: a real deployment makes its first admins
- * with `covenant rbac bootstrap`. Done once: when the org has roles, it does nothing and returns false.
+ * change log and on the ledger as `operator:npm-start`. Not a default password: a real deployment makes
+ * its first admins with `covenant rbac bootstrap`. Done once: when the org has roles, it does nothing and
+ * returns false.
  */
-export async function bootstrapDemoOrg(rbac: RbacStore): Promise<boolean> {
+export async function bootstrapDemoOrg(service: Pick<Service, 'rbac' | 'ledger'>): Promise<boolean> {
+  const { rbac, ledger } = service;
   if ((await rbac.listRoles('org_demo')).length > 0) return false;
   try {
-    await rbac.bootstrapTenant('npm-start', 'org_demo', 'demo-user', 'development mode: first admin of the demo org');
+    await ledger.transact((tx) =>
+      rbac.bind(tx.db).bootstrapTenant('npm-start', 'org_demo', 'demo-user', 'development mode: first admin of the demo org'),
+    );
     return true;
   } catch (error) {
     // Another process on the same database got there first: the org has its admin either way.

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCovenantError } from '@covenant/client';
+import { createCheckpointSigner } from '@covenant/ledger';
 import { createTokenVerifier } from '@covenant/identity';
 import { createTestIssuer, type TestIssuer } from '@covenant/testkit';
 import { pino } from 'pino';
@@ -18,6 +19,7 @@ beforeAll(async () => {
     identity: createTokenVerifier(issuer.verifierOptions()),
     databaseUrl: ':memory:',
     logger: pino({ level: 'silent' }),
+    ledgerSigner: createCheckpointSigner({ name: 'test.example/ledger', privateKey: new Uint8Array(32).fill(7) }),
   });
   await new Promise<void>((resolve) => service.server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(service.server.address() as AddressInfo).port}`;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCovenantError, type CovenantClientError } from '@covenant/client';
 import { createTokenVerifier } from '@covenant/identity';
+import { createCheckpointSigner, decodeEntry, verifyLedger, type LedgerEntry } from '@covenant/ledger';
 import { createTestIssuer, type TestIssuer } from '@covenant/testkit';
 import { sql, type Kysely } from 'kysely';
 import { pino } from 'pino';
@@ -20,6 +21,8 @@ let issuer: TestIssuer;
 let url: string;
 const db = (): Kysely<any> => service.db as unknown as Kysely<any>;
 
+const SIGNER = createCheckpointSigner({ name: 'test.example/ledger', privateKey: new Uint8Array(32).fill(7) });
+
 /** Capabilities no served procedure declares: registered by hand, as an app with a helpdesk would. */
 const TICKETS = ['tickets.read', 'tickets.write'];
 
@@ -30,10 +33,13 @@ beforeAll(async () => {
     identity: createTokenVerifier(issuer.verifierOptions()),
     databaseUrl: join(dir, 'covenant.db'),
     logger: pino({ level: 'silent' }),
+    ledgerSigner: SIGNER,
   });
   await service.rbac.registerCapabilities(TICKETS, 'registered');
-  await service.rbac.bootstrapTenant('test-operator', 'org_a', 'alice', 'first admin of org_a (test)');
-  await service.rbac.bootstrapTenant('test-operator', 'org_b', 'mallory', 'first admin of org_b (test)');
+  // Operator changes outside a request go through a ledger transaction too (as `covenant rbac bootstrap` does).
+  for (const [org, admin] of [['org_a', 'alice'], ['org_b', 'mallory']] as const) {
+    await service.ledger.transact((tx) => service.rbac.bind(tx.db).bootstrapTenant('test-operator', org, admin, `first admin of ${org} (test)`));
+  }
   await new Promise<void>((resolve) => service.server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(service.server.address() as AddressInfo).port}`;
 });
@@ -78,12 +84,11 @@ async function policyOf(org: string) {
   };
 }
 
-async function intent(requestId: string) {
-  return db().selectFrom('interim_audit_intents').selectAll().where('request_id', '=', requestId).executeTakeFirst();
-}
-
-async function outcome(requestId: string) {
-  return db().selectFrom('interim_audit_outcomes').selectAll().where('request_id', '=', requestId).executeTakeFirst();
+/** The ledger entries of one request, in log order (after every queued append has committed). */
+async function entriesOf(requestId: string): Promise<LedgerEntry[]> {
+  await service.ledger.flush();
+  const rows = await db().selectFrom('ledger_entries').select('body').where('request_id', '=', requestId).orderBy('seq').execute();
+  return rows.map((row: { body: Uint8Array }) => decodeEntry(new Uint8Array(row.body)));
 }
 
 describe('bootstrapped admins', () => {
@@ -105,8 +110,8 @@ describe('bootstrapped admins', () => {
   });
 
   it('the development bootstrap of org_demo is explicit, recorded and done once', async () => {
-    expect(await bootstrapDemoOrg(service.rbac)).toBe(true);
-    expect(await bootstrapDemoOrg(service.rbac)).toBe(false);
+    expect(await bootstrapDemoOrg(service)).toBe(true);
+    expect(await bootstrapDemoOrg(service)).toBe(false);
     const demo = await as('demo-user', 'org_demo');
     const { changes } = await demo.rbac.changes.list.query({});
     expect(changes).toEqual([
@@ -146,12 +151,21 @@ describe('roles and bindings over HTTP', () => {
       before: { capabilities: ['rbac.roles.read'] },
       after: { capabilities: ['rbac.changes.read', 'rbac.roles.read'] },
     });
-    // The change record and the audit trail name the same request: intent written, outcome ok.
+    // The change record and the ledger name the same request: the intent first, then the change's own
+    // entry and the ok outcome, committed together in one later batch.
     for (const change of changes) {
-      expect(await intent(change.requestId!)).toMatchObject({ subject: 'alice', org: 'org_a', kind: 'mutation' });
-      expect(await outcome(change.requestId!)).toMatchObject({ ok: 1 });
+      const entries = await entriesOf(change.requestId!);
+      expect(entries.map((e) => [e.kind, e.action, e.outcome])).toEqual([
+        ['intent', `rbac.${change.action}`, null],
+        ['event', `rbac.${change.action}`, null],
+        ['outcome', `rbac.${change.action}`, 'ok'],
+      ]);
+      expect(entries[0]).toMatchObject({ actor: { subject: 'alice' }, tenant: { org: 'org_a' }, data: { call: 'mutation' } });
+      expect(entries[0]!.seq).toBeLessThan(entries[1]!.seq);
+      expect(entries[1]).toMatchObject({ actor: { subject: 'user:alice' }, data: { change: 'applied', before: change.before, after: change.after } });
+      expect(entries[1]!.at).toBe(entries[2]!.at); // one batch, one commit
     }
-    expect(await intent(changes[2]!.requestId!)).toMatchObject({ procedure: 'rbac.roles.create' });
+    expect(JSON.stringify(await entriesOf(changes[2]!.requestId!))).not.toContain('quarterly access review'); // the reason only as a digest
 
     await expect(alice.rbac.roles.delete.mutate({ roleId: created.id, reason: 'review done' })).resolves.toEqual({ id: created.id, deleted: true });
     expect((await alice.rbac.roles.list.query({})).roles.map((r) => r.name)).not.toContain('auditor');
@@ -354,17 +368,22 @@ describe('escalation through delegation', () => {
     expect(error.message).toBe('You cannot grant capabilities you do not hold');
     expect(await service.rbac.listBindings('org_a', { subject: 'dave' })).toEqual([]);
 
-    const { changes } = await alice.rbac.changes.list.query({ limit: 1 });
-    expect(changes[0]).toMatchObject({
-      action: 'bindings.grant',
-      outcome: 'refused',
-      actor: 'user:carol',
-      reason: 'dave needs to write',
-      requestId: error.requestId,
-      after: { attempted: { subject: 'dave', roleId: writer.id }, missing: ['tickets.write'] },
+    // Recorded on the ledger: the refusal (kept although the call rolled back) and the call's failed outcome.
+    const entries = await entriesOf(error.requestId!);
+    expect(entries.map((e) => [e.kind, e.outcome])).toEqual([
+      ['intent', null],
+      ['outcome', 'failed'],
+      ['denial', null],
+    ]);
+    expect(entries[0]).toMatchObject({ action: 'rbac.bindings.grant', actor: { subject: 'carol' } });
+    expect(entries[1]).toMatchObject({ data: { code: 'ERR_RBAC_ESCALATION_REFUSED' } });
+    expect(entries[2]).toMatchObject({
+      action: 'rbac.bindings.grant',
+      actor: { subject: 'user:carol' },
+      data: { change: 'refused', after: { attempted: { subject: 'dave', roleId: writer.id }, missing: ['tickets.write'] } },
     });
-    expect(await intent(error.requestId!)).toMatchObject({ procedure: 'rbac.bindings.grant', subject: 'carol' });
-    expect(await outcome(error.requestId!)).toMatchObject({ ok: 0 });
+    // The refused attempt left nothing in the policy or its change log (it rolled back with the call).
+    expect((await alice.rbac.changes.list.query({ limit: 1 })).changes[0]).toMatchObject({ action: 'bindings.grant', outcome: 'applied', after: { subject: 'carol' } });
 
     // What carol holds, she may hand out — within her scope: not beyond her own (org-wide, unexpiring) grant.
     await expect(carol.rbac.bindings.grant.mutate({ subject: 'dave', roleId: reader.id, reason: 'dave reads tickets' })).resolves.toMatchObject({
@@ -399,33 +418,37 @@ describe('escalation through delegation', () => {
     const carol = await as('carol', 'org_a');
     const error = await expectRefused(carol.rbac.roles.create.mutate({ nonsense: 1 } as never), 403, 'ERR_AUTHZ_DENIED');
     expect(error.issues).toEqual([]);
-    const denial = await db().selectFrom('interim_audit_denials').selectAll().where('request_id', '=', error.requestId!).executeTakeFirst();
-    expect(denial).toMatchObject({ procedure: 'rbac.roles.create', subject: 'carol', org: 'org_a' });
-    expect(JSON.parse(denial!.decision)).toMatchObject({ allowed: false, code: 'rbac.missing_capability', capability: 'rbac.roles.manage' });
-    expect(await intent(error.requestId!)).toBeUndefined();
+    expect(await entriesOf(error.requestId!)).toEqual([
+      expect.objectContaining({
+        kind: 'denial',
+        action: 'rbac.roles.create',
+        actor: { subject: 'carol', session: null },
+        tenant: { org: 'org_a', workspace: null },
+        data: { code: 'rbac.missing_capability', capability: 'rbac.roles.manage', resourceType: null },
+      }),
+    ]);
   });
 });
 
-describe('audit before action (interim audit port)', () => {
+describe('audit before action on the ledger', () => {
   it('when the intent cannot be written the change does not happen: 503 ERR_AUDIT_UNAVAILABLE', async () => {
     const alice = await as('alice', 'org_a');
     const before = await policyOf('org_a');
-    await sql`create trigger test_intents_down before insert on interim_audit_intents begin select raise(abort, 'disk full'); end`.execute(db());
+    const size = await service.ledger.size();
+    await sql`create trigger test_ledger_down before insert on ledger_entries begin select raise(abort, 'disk full'); end`.execute(db());
     try {
       await expectRefused(alice.rbac.roles.create.mutate({ name: 'unaudited', capabilities: [], reason: 'must not happen' }), 503, 'ERR_AUDIT_UNAVAILABLE');
     } finally {
-      await sql`drop trigger test_intents_down`.execute(db());
+      await sql`drop trigger test_ledger_down`.execute(db());
     }
     expect(await policyOf('org_a')).toEqual(before);
+    expect(await service.ledger.size()).toBe(size);
   });
 
-  it('the audit tables are append-only', async () => {
-    await expect(sql`update interim_audit_intents set subject = 'x'`.execute(db())).rejects.toThrow(/append-only/);
-    await expect(sql`delete from interim_audit_outcomes`.execute(db())).rejects.toThrow(/append-only/);
-    const [row] = await db().selectFrom('interim_audit_intents').selectAll().limit(1).execute();
-    await expect(
-      db().insertInto('interim_audit_intents').values({ ...row, subject: 'forged' }).onConflict((oc: any) => oc.doNothing()).execute(),
-    ).rejects.toThrow(/append-only/);
-    await expect(sql`insert or replace into interim_audit_denials select * from interim_audit_denials limit 1`.execute(db())).rejects.toThrow(/append-only/);
+  it('after every test above, the whole ledger verifies with the public key alone', async () => {
+    await service.ledger.flush();
+    const result = await verifyLedger(db(), { origin: SIGNER.name, keyName: SIGNER.name, publicKey: SIGNER.publicKey });
+    expect(result).toMatchObject({ ok: true });
+    expect(result.ok && result.size).toBeGreaterThan(20);
   });
 });

@@ -1,3 +1,4 @@
 export { createDatabase } from './create-database.ts';
 export type { DatabaseOptions } from './create-database.ts';
 export { MIGRATIONS, MigrationError, migrateToLatest } from './migrate.ts';
+export { withSavepoint } from './savepoint.ts';

@@ -14,8 +14,8 @@ export type {
   NoteErrorCode,
   ProofErrorCode,
 } from './errors.ts';
-export { createLedgerStore } from './ledger-store.ts';
-export type { LedgerClock, LedgerStore, LedgerStoreOptions, LedgerTables, SignedCheckpoint } from './ledger-store.ts';
+export { LedgerWorkTimeoutError, createLedgerStore } from './ledger-store.ts';
+export type { LedgerClock, LedgerStore, LedgerStoreOptions, LedgerTables, LedgerTransaction, SignedCheckpoint } from './ledger-store.ts';
 export { EMPTY_ROOT, HASH_SIZE, leafHash, nodeHash } from './merkle-hash.ts';
 export { createMerkleTree } from './merkle-tree.ts';
 export type { MerkleTree } from './merkle-tree.ts';

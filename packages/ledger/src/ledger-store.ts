@@ -1,4 +1,5 @@
-import { sql, type Kysely } from 'kysely';
+import { withSavepoint } from '@covenant/db';
+import { sql, type Kysely, type KyselyPlugin } from 'kysely';
 import { createBundle, type InclusionBundle } from './bundle.ts';
 import { parseCheckpoint, verifyCheckpoint, type Checkpoint, type CheckpointSigner } from './checkpoint.ts';
 import { decodeEntry, encodeEntry, type LedgerEntry, type NewEntry } from './entry.ts';
@@ -39,6 +40,36 @@ export interface LedgerStoreOptions {
   /** Signs one checkpoint per committed batch. Without it the store is read-only (proofs, checkpoints). */
   readonly signer?: CheckpointSigner;
   readonly clock?: LedgerClock;
+  /**
+   * How long one `transact` unit of work may hold the batch (default 5,000 ms). Units run one after
+   * another inside the batch's transaction, so a unit that awaits something slow holds every writer: when
+   * it overruns, it is failed (rolled back, its database handle revoked) and the batch goes on.
+   */
+  readonly workTimeoutMs?: number;
+}
+
+/**
+ * What a unit of work sees inside the store's batch transaction (see `LedgerStore.transact`).
+ * Valid only until the unit's promise settles; afterwards every use throws.
+ */
+export interface LedgerTransaction {
+  /** The batch's connection, inside its transaction (and inside this unit's savepoint). */
+  readonly db: Kysely<any>;
+  /** Appends entries in this transaction and returns their sequence numbers; they commit with the batch. */
+  append(entries: ReadonlyArray<NewEntry>): ReadonlyArray<number>;
+  /**
+   * Runs `work` in a nested savepoint: if it throws, its writes and the entries it appended are undone,
+   * and the error is rethrown (the unit can then record what happened instead).
+   */
+  savepoint<T>(work: () => Promise<T>): Promise<T>;
+}
+
+/** A unit of work overran `workTimeoutMs`. */
+export class LedgerWorkTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`a ledger unit of work held the batch for more than ${timeoutMs} ms and was rolled back`);
+    this.name = 'LedgerWorkTimeoutError';
+  }
 }
 
 /** The latest signed checkpoint the store knows. */
@@ -61,6 +92,24 @@ export interface LedgerStore {
    * reject with `TypeError` without touching the batch.
    */
   append(entries: ReadonlyArray<NewEntry>): Promise<ReadonlyArray<number>>;
+  /**
+   * Runs `work` inside the next batch's transaction, in its own savepoint, and resolves with its result
+   * after the batch has committed (durable, with a signed checkpoint covering what it appended). Units of
+   * one batch run one after another. If `work` throws (or overruns `workTimeoutMs`), its writes and
+   * entries are rolled back and the promise rejects with that error once the rest of the batch has
+   * committed; if the batch cannot commit, every unit and append of it rejects and nothing is stored.
+   */
+  transact<T>(work: (tx: LedgerTransaction) => Promise<T>): Promise<T>;
+  /**
+   * The running unit of work whose `db` is `db`, or `null`: lets code handed only a database handle (an
+   * RBAC store bound to `ctx.db`) append its own entries to the same transaction.
+   */
+  transactionOf(db: unknown): LedgerTransaction | null;
+  /**
+   * Intents without an outcome (by request id), oldest first: after a crash, the calls that may have been
+   * cut off. Read from the stored log, so it sees every process's entries.
+   */
+  openIntents(): Promise<ReadonlyArray<LedgerEntry>>;
   /** The number of entries (including those other processes appended). */
   size(): Promise<number>;
   /** The latest checkpoint, or `null` for an empty log. */
@@ -71,14 +120,32 @@ export interface LedgerStore {
   readEntry(seq: number): Promise<{ readonly bytes: Uint8Array; readonly entry: LedgerEntry }>;
   /** PROOF(size1, D[0:size2]) (RFC 9162 §2.1.4.1), for two checkpointed sizes 0 < size1 ≤ size2 ≤ size. */
   consistencyProof(size1: number, size2: number): Promise<Uint8Array[]>;
+  /** Resolves once every append and unit of work queued so far has settled (committed or failed). */
+  flush(): Promise<void>;
   /** Waits for pending appends, then refuses further use. The database stays open. */
   close(): Promise<void>;
 }
 
-interface Pending {
-  readonly entries: ReadonlyArray<NewEntry>;
-  readonly resolve: (seqs: ReadonlyArray<number>) => void;
-  readonly reject: (error: unknown) => void;
+/** A queued job: entries to append, or a unit of work to run inside the batch. */
+type Pending =
+  | {
+      readonly type: 'append';
+      readonly entries: ReadonlyArray<NewEntry>;
+      readonly resolve: (seqs: ReadonlyArray<number>) => void;
+      readonly reject: (error: unknown) => void;
+    }
+  | {
+      readonly type: 'work';
+      readonly work: (tx: LedgerTransaction) => Promise<unknown>;
+      readonly resolve: (value: unknown) => void;
+      readonly reject: (error: unknown) => void;
+    };
+
+/** The entries a batch has sequenced so far; rolled back to a mark when a unit of work fails. */
+interface BatchBuffer {
+  rows: LedgerTables['ledger_entries'][];
+  leaves: Uint8Array[];
+  frontier: Uint8Array[];
 }
 
 /** Rows per INSERT statement (6 columns; far below SQLite's variable limit). */
@@ -104,13 +171,14 @@ const systemClock: LedgerClock = { now: () => new Date() };
  * ```
  */
 export async function createLedgerStore(options: LedgerStoreOptions): Promise<LedgerStore> {
-  const { db, origin, signer, clock = systemClock } = options ?? ({} as LedgerStoreOptions);
+  const { db, origin, signer, clock = systemClock, workTimeoutMs = 5_000 } = options ?? ({} as LedgerStoreOptions);
   if (db === null || typeof db !== 'object' || typeof db.connection !== 'function') throw new TypeError('createLedgerStore: "db" must be a kysely instance');
   if (typeof origin !== 'string' || origin === '') throw new TypeError('createLedgerStore: "origin" is required');
   if (signer !== undefined && (typeof signer?.sign !== 'function' || !(signer.publicKey instanceof Uint8Array))) {
     throw new TypeError('createLedgerStore: "signer" must be a CheckpointSigner');
   }
   if (typeof clock?.now !== 'function') throw new TypeError('createLedgerStore: "clock" must have now()');
+  if (!Number.isSafeInteger(workTimeoutMs) || workTimeoutMs <= 0) throw new TypeError('createLedgerStore: "workTimeoutMs" must be a positive integer');
 
   const tree = createMerkleTree();
   /** Roots of the perfect subtrees of D[0:tree.size], largest first: lets a batch's root be computed before
@@ -120,6 +188,9 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
   let queue: Pending[] = [];
   let running: Promise<void> | null = null;
   let closed = false;
+  let units = 0;
+  /** Units of work running now, by their database handle (see `transactionOf`). */
+  const active = new WeakMap<object, LedgerTransaction>();
 
   /** Loads leaf hashes other writers committed, and the latest checkpoint; `conn` is inside a transaction. */
   const catchUp = async (conn: Kysely<LedgerTables>): Promise<void> => {
@@ -173,9 +244,10 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
     });
 
   const flush = async (batch: Pending[]): Promise<void> => {
-    const total = batch.reduce((sum, pending) => sum + pending.entries.length, 0);
+    /** What each job settles with once the batch has committed. */
+    const settled: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     try {
-      const seqs = await db.connection().execute(async (conn) => {
+      await db.connection().execute(async (conn) => {
         const tx = conn as Kysely<LedgerTables>;
         await sql`begin immediate`.execute(tx);
         try {
@@ -183,44 +255,129 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
           await catchUp(tx);
           const start = tree.size;
           const at = clock.now().toISOString();
-          const rows: LedgerTables['ledger_entries'][] = [];
-          const leaves: Uint8Array[] = [];
-          let next = frontier;
+          const buffer: BatchBuffer = { rows: [], leaves: [], frontier };
+          /** Sequences entries into the batch: all of them, or (an invalid entry throws) none. */
+          const sequence = (entries: ReadonlyArray<NewEntry>): ReadonlyArray<number> => {
+            const first = start + buffer.rows.length;
+            const bodies = entries.map((entry, i) => encodeEntry({ v: 1, seq: first + i, at, ...entry }));
+            return Object.freeze(
+              bodies.map((body, i) => {
+                const seq = first + i;
+                const entry = entries[i]!;
+                const leaf = leafHash(body);
+                buffer.leaves.push(leaf);
+                buffer.frontier = pushFrontier(buffer.frontier, seq, leaf);
+                buffer.rows.push({ seq, body, leaf_hash: leaf, kind: entry.kind, request_id: entry.requestId, at });
+                return seq;
+              }),
+            );
+          };
           for (const pending of batch) {
-            for (const entry of pending.entries) {
-              const seq = start + rows.length;
-              const body = encodeEntry({ v: 1, seq, at, ...entry });
-              const leaf = leafHash(body);
-              leaves.push(leaf);
-              next = pushFrontier(next, seq, leaf);
-              rows.push({ seq, body, leaf_hash: leaf, kind: entry.kind, request_id: entry.requestId, at });
-            }
+            if (pending.type === 'append') settled.push({ ok: true, value: sequence(pending.entries) });
+            else settled.push(await runUnit(tx, buffer, sequence, pending.work));
           }
-          for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-            await tx.insertInto('ledger_entries').values(rows.slice(i, i + INSERT_CHUNK)).execute();
+          for (let i = 0; i < buffer.rows.length; i += INSERT_CHUNK) {
+            await tx.insertInto('ledger_entries').values(buffer.rows.slice(i, i + INSERT_CHUNK)).execute();
           }
-          const checkpoint = Object.freeze({ origin, size: start + total, root: frontierRoot(next) });
-          const note = signer!.sign(checkpoint);
-          await tx.insertInto('ledger_checkpoints').values({ size: checkpoint.size, root: checkpoint.root, note, at }).execute();
+          const size = start + buffer.rows.length;
+          const checkpoint = Object.freeze({ origin, size, root: frontierRoot(buffer.frontier) });
+          // A batch of failed units only may have appended nothing: no empty checkpoint then.
+          const note = size > start ? signer!.sign(checkpoint) : null;
+          if (note !== null) await tx.insertInto('ledger_checkpoints').values({ size, root: checkpoint.root, note, at }).execute();
           await sql`commit`.execute(tx);
           // Committed: only now does the in-memory state move.
-          for (const leaf of leaves) tree.append(leaf);
-          frontier = next;
-          latest = Object.freeze({ checkpoint, note });
-          return start;
+          for (const leaf of buffer.leaves) tree.append(leaf);
+          frontier = buffer.frontier;
+          if (note !== null) latest = Object.freeze({ checkpoint, note });
         } catch (error) {
           await sql`rollback`.execute(tx).catch(() => undefined);
           throw error;
         }
       });
-      let offset = seqs;
-      for (const pending of batch) {
-        const assigned = Object.freeze(pending.entries.map((_, i) => offset + i));
-        offset += pending.entries.length;
-        pending.resolve(assigned);
-      }
     } catch (error) {
       for (const pending of batch) pending.reject(error);
+      return;
+    }
+    batch.forEach((pending, i) => {
+      const outcome = settled[i]!;
+      if (!outcome.ok) pending.reject(outcome.error);
+      else if (pending.type === 'append') pending.resolve(outcome.value as ReadonlyArray<number>);
+      else pending.resolve(outcome.value);
+    });
+  };
+
+  /**
+   * One unit of work in its own savepoint, under the time bound. A unit that fails is rolled back (its
+   * rows and its entries) and reported; only a failure of the rollback itself fails the whole batch.
+   */
+  const runUnit = async (
+    conn: Kysely<LedgerTables>,
+    buffer: BatchBuffer,
+    sequence: (entries: ReadonlyArray<NewEntry>) => ReadonlyArray<number>,
+    work: (tx: LedgerTransaction) => Promise<unknown>,
+  ): Promise<{ ok: true; value: unknown } | { ok: false; error: unknown }> => {
+    const gate = createGate();
+    const handle = conn.withPlugin(gate.plugin);
+    const release = (): void => {
+      gate.close();
+      active.delete(handle);
+    };
+    const mark = (): (() => void) => {
+      const rows = buffer.rows.length;
+      const leaves = buffer.leaves.length;
+      const front = buffer.frontier;
+      return () => {
+        buffer.rows.length = rows;
+        buffer.leaves.length = leaves;
+        buffer.frontier = front;
+      };
+    };
+    const unit: LedgerTransaction = Object.freeze({
+      db: handle,
+      append(entries: ReadonlyArray<NewEntry>): ReadonlyArray<number> {
+        gate.assertOpen();
+        if (!Array.isArray(entries)) throw new TypeError('append: entries must be an array');
+        return sequence(entries.map((entry) => structuredClone(entry)));
+      },
+      async savepoint<T>(inner: () => Promise<T>): Promise<T> {
+        gate.assertOpen();
+        const undo = mark();
+        try {
+          return await withSavepoint(handle, inner);
+        } catch (error) {
+          undo();
+          throw error;
+        }
+      },
+    });
+    active.set(handle, unit);
+    const undo = mark();
+    const name = sql.id(`covenant_unit_${++units}`);
+    await sql`savepoint ${name}`.execute(conn);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const value = await Promise.race([
+        work(unit),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            // Revoke first: the overrunning unit may still be running, and nothing it does later may land.
+            release();
+            reject(new LedgerWorkTimeoutError(workTimeoutMs));
+          }, workTimeoutMs);
+        }),
+      ]);
+      release();
+      await sql`release savepoint ${name}`.execute(conn);
+      return { ok: true, value };
+    } catch (error) {
+      release();
+      undo();
+      // If these fail, the batch's state is unknown: the error escapes and the whole batch rolls back.
+      await sql`rollback to savepoint ${name}`.execute(conn);
+      await sql`release savepoint ${name}`.execute(conn);
+      return { ok: false, error };
+    } finally {
+      clearTimeout(timer);
     }
   };
 
@@ -262,9 +419,45 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
       // A deep copy: a caller mutating its objects before the flush must not change (or break) the batch.
       const copy = Object.freeze(entries.map((entry) => structuredClone(entry)));
       return new Promise((resolve, reject) => {
-        queue.push({ entries: copy, resolve, reject });
+        queue.push({ type: 'append', entries: copy, resolve, reject });
         running ??= drain();
       });
+    },
+    transact<T>(work: (tx: LedgerTransaction) => Promise<T>): Promise<T> {
+      try {
+        assertOpen();
+        if (signer === undefined) throw new LogError('ERR_LEDGER_LOG_READ_ONLY', 'the ledger store was opened without a signer');
+        if (typeof work !== 'function') throw new TypeError('transact: work must be a function');
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return new Promise<T>((resolve, reject) => {
+        queue.push({ type: 'work', work, resolve: resolve as (value: unknown) => void, reject });
+        running ??= drain();
+      });
+    },
+    transactionOf(handle: unknown): LedgerTransaction | null {
+      return handle !== null && typeof handle === 'object' ? (active.get(handle) ?? null) : null;
+    },
+    async openIntents(): Promise<ReadonlyArray<LedgerEntry>> {
+      assertOpen();
+      const rows = await db
+        .selectFrom('ledger_entries as i')
+        .select(['i.body'])
+        .where('i.kind', '=', 'intent')
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('ledger_entries as o')
+                .select('o.seq')
+                .where('o.kind', '=', 'outcome')
+                .whereRef('o.request_id', '=', 'i.request_id'),
+            ),
+          ),
+        )
+        .orderBy('i.seq')
+        .execute();
+      return Object.freeze(rows.map((row) => decodeEntry(new Uint8Array(row.body))));
     },
     async size(): Promise<number> {
       assertOpen();
@@ -308,12 +501,42 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
       }
       return tree.consistencyProof(size1, size2);
     },
+    async flush(): Promise<void> {
+      while (running !== null) await running;
+    },
     async close(): Promise<void> {
       if (closed) return;
       while (running !== null) await running;
       closed = true;
     },
   });
+}
+
+/**
+ * A revocable view of a connection: once closed, every query through it throws before it reaches the
+ * database. A unit of work keeps its handle after it settles (or overruns); this makes any late write fail
+ * instead of landing in a later unit's transaction.
+ */
+function createGate(): { plugin: KyselyPlugin; assertOpen(): void; close(): void } {
+  let open = true;
+  const assertOpen = (): void => {
+    if (!open) throw new LogError('ERR_LEDGER_LOG_CLOSED', 'this ledger transaction has ended; its database handle is revoked');
+  };
+  return {
+    plugin: {
+      transformQuery(args) {
+        assertOpen();
+        return args.node;
+      },
+      async transformResult(args) {
+        return args.result;
+      },
+    },
+    assertOpen,
+    close: () => {
+      open = false;
+    },
+  };
 }
 
 /** Opens our own latest checkpoint with our own key: a mismatch means the file was changed under us. */

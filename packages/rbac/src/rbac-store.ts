@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { isValidCapability } from '@covenant/contract';
 import type { AuthorizationDecision, AuthorizationPort, AuthorizationRequest } from '@covenant/server';
-import type { Kysely, Transaction } from 'kysely';
+import { withSavepoint } from '@covenant/db';
+import type { Kysely } from 'kysely';
 import { EscalationRefusedError, RbacChangeError } from './errors.ts';
 import { ungrantable, type ActorGrant, type GrantScope } from './escalation.ts';
 import { evaluate, type Grant } from './evaluate.ts';
@@ -14,6 +15,17 @@ export interface RbacStoreOptions {
   readonly ids?: () => string;
   /** How many (org, subject, workspace) grant sets the decision cache keeps (default 10 000; 0 disables it). */
   readonly cacheSize?: number;
+  /**
+   * Called inside every change's transaction with its record, applied or refused (the service appends it
+   * to the audit ledger there, so a change and its ledger entry commit together). If it throws, the change
+   * rolls back.
+   */
+  readonly onChange?: (change: RbacChangeEvent, db: Kysely<RbacTables>) => void | Promise<void>;
+}
+
+/** A change as `onChange` receives it: the record `changes()` will list, with its org. */
+export interface RbacChangeEvent extends Omit<ChangeRecord, 'seq'> {
+  readonly org: string;
 }
 
 export interface NewRole {
@@ -66,6 +78,12 @@ export interface RbacStore extends AuthorizationPort {
    * role was deleted. Returns the capabilities added.
    */
   extendBootstrapRole(operator: string, org: string, reason: string): Promise<ReadonlyArray<string>>;
+  /**
+   * The same store on `db`, a handle already inside a transaction someone else owns (an audited handler's
+   * `ctx.db`, a ledger unit of work): each change runs in a savepoint of it and commits — or rolls back —
+   * with it; checks read through it and skip the shared cache (it may hold uncommitted changes).
+   */
+  bind(db: Kysely<RbacTables>): RbacStore;
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,63}$/;
@@ -93,346 +111,369 @@ interface CachedGrants {
  * ```
  */
 export function createRbacStore(options: RbacStoreOptions): RbacStore {
-  const { db } = options;
   const clock = options.clock ?? (() => new Date());
   const ids = options.ids ?? randomUUID;
   const cacheSize = options.cacheSize ?? 10_000;
   const cache = new Map<string, CachedGrants>();
+  const onChange = options.onChange;
 
-  const grantsFor = async (org: string, subject: string, workspace: string | null): Promise<ReadonlyArray<Grant>> => {
-    const now = clock().getTime();
-    const epoch = await readEpoch(db, org);
-    const key = `${org}\u0000${epoch}\u0000${subject}\u0000${workspace ?? ''}`;
-    const cached = cache.get(key);
-    if (cached !== undefined && now < cached.validUntil) {
-      // Refresh the entry's position: the map's insertion order is the eviction order.
-      cache.delete(key);
-      cache.set(key, cached);
-      return cached.grants;
-    }
-    // The epoch and the rows are read in one transaction, so an entry is always filed under the epoch its
-    // rows belong to, even when a change commits between the first epoch read and the load.
-    const loaded = await db.transaction().execute(async (trx) => ({
-      epoch: await readEpoch(trx, org),
-      ...(await loadGrants(trx, org, subject, workspace, now)),
-    }));
-    const { grants, validUntil } = loaded;
-    if (cacheSize > 0) {
-      cache.set(`${org}\u0000${loaded.epoch}\u0000${subject}\u0000${workspace ?? ''}`, { grants, validUntil });
-      while (cache.size > cacheSize) cache.delete(cache.keys().next().value!);
-    }
-    return grants;
-  };
-
-  let catalogue: Set<string> | null = null;
-  const knownCapabilities = async (): Promise<Set<string>> => {
-    catalogue ??= new Set((await db.selectFrom('rbac_capabilities').select('name').execute()).map((r) => r.name));
-    return catalogue;
-  };
-
-  const check = async ({ principal, capability, resource }: AuthorizationRequest): Promise<AuthorizationDecision> => {
-    if (typeof capability !== 'string' || !isValidCapability(capability)) {
-      return { allowed: false, code: 'rbac.invalid_capability', capability: String(capability), resource };
-    }
-    if (!(await knownCapabilities()).has(capability)) {
-      return { allowed: false, code: 'rbac.unknown_capability', capability, resource };
-    }
-    const grants = await grantsFor(principal.tenant.org, principal.subject, principal.tenant.workspace);
-    return evaluate(grants, capability, resource);
-  };
-
-  /**
-   * The capabilities in `capabilities` that `actor` may not hand out in `scope` (see `ungrantable`). Read
-   * inside the change's own transaction, never from the cache, so a right revoked a moment earlier cannot
-   * be used.
-   */
-  const missingCapabilities = async (
-    trx: Kysely<RbacTables>,
-    actor: RbacActor,
-    org: string,
-    capabilities: ReadonlyArray<string>,
-    scope: GrantScope,
-  ): Promise<string[]> => {
-    if (actor.subject === null || capabilities.length === 0) return []; // the operator's bootstrap has no principal
-    // Every workspace: a deny in any of them is a hole an org-wide grant would paper over.
-    const rows = await grantRows(trx, org, actor.subject, 'every', clock().getTime());
-    const grants: ActorGrant[] = rows.map((row) => ({
-      capability: row.capability,
-      effect: row.effect,
-      workspace: row.workspace,
-      resourceType: row.resource_type,
-      resourceId: row.resource_id,
-      expiresAt: row.expires_at === null ? null : Date.parse(row.expires_at),
-    }));
-    return ungrantable(grants, capabilities, scope);
-  };
-
-  /** Throws a refusal (recorded by `change` after the rollback) unless the actor holds every capability. */
-  const requireHeld = async (
-    trx: Kysely<RbacTables>,
-    actor: RbacActor,
-    org: string,
-    capabilities: ReadonlyArray<string>,
-    scope: GrantScope,
-    attempted: unknown,
-  ): Promise<void> => {
-    const missing = await missingCapabilities(trx, actor, org, capabilities, scope);
-    if (missing.length > 0) throw new Refusal(attempted, missing);
-  };
-
-  const validateCapabilities = async (capabilities: ReadonlyArray<string>): Promise<string[]> => {
-    if (!Array.isArray(capabilities)) throw new TypeError('capabilities must be an array');
-    const known = await knownCapabilities();
-    const unique = [...new Set(capabilities)].sort();
-    const unknown = unique.filter((c) => typeof c !== 'string' || !isValidCapability(c) || !known.has(c));
-    if (unknown.length > 0) throw new RbacChangeError('UNKNOWN_CAPABILITY', `unknown capabilities: ${unknown.join(', ')}`);
-    return unique;
-  };
-
-  const loadRole = async (trx: Kysely<RbacTables>, org: string, roleId: string): Promise<Role | undefined> => {
-    const row = await trx.selectFrom('rbac_roles').selectAll().where('org', '=', org).where('id', '=', roleId).executeTakeFirst();
-    if (row === undefined) return undefined;
-    const capabilities = await trx.selectFrom('rbac_role_capabilities').select('capability').where('role_id', '=', roleId).orderBy('capability').execute();
-    return toRole(row, capabilities.map((c) => c.capability));
-  };
-
-  /**
-   * Runs a change in one transaction with its record and the epoch bump: all of it commits, or none. A
-   * refusal rolls the change back and is then recorded on its own, so refused attempts stay on file.
-   */
-  const change = async <T>(
-    actor: RbacActor,
-    org: string,
-    action: string,
-    reason: string,
-    apply: (trx: Transaction<RbacTables>) => Promise<{ result: T; before: unknown; after: unknown }>,
-  ): Promise<T> => {
-    requireReason(reason);
-    try {
-      return await db.transaction().execute(async (trx) => {
-        const { result, before, after } = await apply(trx);
-        await trx
-          .insertInto('rbac_epochs')
-          .values({ org, epoch: 1 })
-          .onConflict((oc) => oc.column('org').doUpdateSet((eb) => ({ epoch: eb('rbac_epochs.epoch', '+', 1) })))
-          .execute();
-        await trx.insertInto('rbac_changes').values(changeRow(actor, org, action, 'applied', reason, before, after, clock())).execute();
-        return result;
-      });
-    } catch (error) {
-      if (!(error instanceof Refusal)) throw error;
-      const record = { attempted: error.attempted, missing: error.missing };
-      await db.insertInto('rbac_changes').values(changeRow(actor, org, action, 'refused', reason, null, record, clock())).execute();
-      throw new EscalationRefusedError(error.missing);
-    }
-  };
-
-  const store: RbacStore = {
-    check,
-
-    async registerCapabilities(names, source) {
-      const list = [...new Set(names)].sort();
-      const invalid = list.filter((name) => typeof name !== 'string' || !isValidCapability(name));
-      if (invalid.length > 0) throw new TypeError(`invalid capability names: ${invalid.join(', ')}`);
-      if (list.length === 0) return;
-      await db
-        .insertInto('rbac_capabilities')
-        .values(list.map((name) => ({ name, source, description: null })))
-        .onConflict((oc) => oc.column('name').doNothing())
-        .execute();
-      catalogue = null;
-    },
-
-    async capabilities() {
-      return [...(await knownCapabilities())].sort();
-    },
-
-    async listRoles(org) {
-      const rows = await db.selectFrom('rbac_roles').selectAll().where('org', '=', org).orderBy('name').execute();
-      const caps = await db
-        .selectFrom('rbac_role_capabilities as rc')
-        .innerJoin('rbac_roles as r', 'r.id', 'rc.role_id')
-        .select(['rc.role_id', 'rc.capability'])
-        .where('r.org', '=', org)
-        .orderBy('rc.capability')
-        .execute();
-      return rows.map((row) => toRole(row, caps.filter((c) => c.role_id === row.id).map((c) => c.capability)));
-    },
-
-    async createRole(actor, org, role, reason) {
-      if (typeof role?.name !== 'string' || !NAME.test(role.name)) {
-        throw new RbacChangeError('INVALID_ROLE', 'a role name is lower-case letters, digits and dashes, starting with a letter');
+  /** One store per database handle: the pool's (`bound` false), or a transaction's (see `bind`). */
+  const makeStore = (db: Kysely<RbacTables>, bound: boolean): RbacStore => {
+    const grantsFor = async (org: string, subject: string, workspace: string | null): Promise<ReadonlyArray<Grant>> => {
+      const now = clock().getTime();
+      // Inside someone's transaction the rows may be uncommitted: never cache them.
+      if (bound) return (await loadGrants(db, org, subject, workspace, now)).grants;
+      const epoch = await readEpoch(db, org);
+      const key = `${org}\u0000${epoch}\u0000${subject}\u0000${workspace ?? ''}`;
+      const cached = cache.get(key);
+      if (cached !== undefined && now < cached.validUntil) {
+        // Refresh the entry's position: the map's insertion order is the eviction order.
+        cache.delete(key);
+        cache.set(key, cached);
+        return cached.grants;
       }
-      const capabilities = await validateCapabilities(role.capabilities);
-      return change(actor, org, 'roles.create', reason, async (trx) => {
-        await requireHeld(trx, actor, org, capabilities, ORG_WIDE, { name: role.name, capabilities });
-        const existing = await trx.selectFrom('rbac_roles').select('id').where('org', '=', org).where('name', '=', role.name).executeTakeFirst();
-        if (existing !== undefined) throw new RbacChangeError('ROLE_EXISTS', `a role named "${role.name}" exists in this org`);
-        const created: Role = { id: `role_${ids()}`, name: role.name, description: role.description ?? null, capabilities, createdAt: clock().toISOString() };
-        await trx.insertInto('rbac_roles').values({ id: created.id, org, name: created.name, description: created.description, created_at: created.createdAt }).execute();
-        await insertCapabilities(trx, created.id, capabilities);
-        return { result: created, before: null, after: created };
-      });
-    },
-
-    async updateRole(actor, org, roleId, changes, reason) {
-      const requested = changes.capabilities === undefined ? undefined : await validateCapabilities(changes.capabilities);
-      return change(actor, org, 'roles.update', reason, async (trx) => {
-        const before = await loadRole(trx, org, roleId);
-        if (before === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', 'no such role in this org');
-        const capabilities = requested ?? before.capabilities;
-        // Adding a capability grants it to everyone bound to the role; removing one from a role used in deny
-        // bindings gives it back to everyone denied. Either way the actor must hold what it hands out.
-        const added = capabilities.filter((c) => !before.capabilities.includes(c));
-        const removed = before.capabilities.filter((c) => !capabilities.includes(c));
-        const lifted = (await hasDenyBindings(trx, org, roleId)) ? removed : [];
-        await requireHeld(trx, actor, org, [...added, ...lifted], ORG_WIDE, { roleId, capabilities });
-        const description = changes.description === undefined ? before.description : changes.description;
-        await trx.updateTable('rbac_roles').set({ description }).where('org', '=', org).where('id', '=', roleId).execute();
-        await trx.deleteFrom('rbac_role_capabilities').where('role_id', '=', roleId).execute();
-        await insertCapabilities(trx, roleId, capabilities);
-        const after: Role = { ...before, description, capabilities };
-        return { result: after, before, after };
-      });
-    },
-
-    async deleteRole(actor, org, roleId, reason) {
-      await change(actor, org, 'roles.delete', reason, async (trx) => {
-        const before = await loadRole(trx, org, roleId);
-        if (before === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', 'no such role in this org');
-        // Deleting a role drops its deny bindings too, which gives the denied capabilities back.
-        if (await hasDenyBindings(trx, org, roleId)) await requireHeld(trx, actor, org, before.capabilities, ORG_WIDE, { roleId });
-        const bindings = await trx.selectFrom('rbac_bindings').selectAll().where('org', '=', org).where('role_id', '=', roleId).execute();
-        await trx.deleteFrom('rbac_roles').where('org', '=', org).where('id', '=', roleId).execute();
-        return { result: undefined, before: { role: before, bindings: bindings.map(toBinding) }, after: null };
-      });
-    },
-
-    async listBindings(org, filter = {}) {
-      let query = db.selectFrom('rbac_bindings').selectAll().where('org', '=', org);
-      if (filter.subject !== undefined) query = query.where('subject', '=', filter.subject);
-      return (await query.orderBy('created_at').orderBy('id').execute()).map(toBinding);
-    },
-
-    async grant(actor, org, binding, reason) {
-      const effect = binding.effect ?? 'allow';
-      const workspace = binding.workspace ?? null;
-      const resource = binding.resource ?? null;
-      validateBinding(binding, effect, workspace, resource);
-      return change(actor, org, 'bindings.grant', reason, async (trx) => {
-        const role = await loadRole(trx, org, binding.roleId);
-        if (role === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', 'no such role in this org');
-        // A deny only takes access away: it needs the manage capability, not the capabilities it denies.
-        if (effect === 'allow') {
-          const expiresAt = binding.expiresAt ? binding.expiresAt.getTime() : null;
-          const attempted = { subject: binding.subject, roleId: role.id, workspace, resource, expiresAt: binding.expiresAt ?? null };
-          await requireHeld(trx, actor, org, role.capabilities, { workspace, resource, expiresAt }, attempted);
-        }
-        const created: Binding = {
-          id: `bind_${ids()}`,
-          subject: binding.subject,
-          roleId: role.id,
-          effect,
-          workspace,
-          resource,
-          expiresAt: binding.expiresAt ? binding.expiresAt.toISOString() : null,
-          createdAt: clock().toISOString(),
-          createdBy: actor.id,
-        };
-        await insertBinding(trx, org, created);
-        return { result: created, before: null, after: created };
-      });
-    },
-
-    async revoke(actor, org, bindingId, reason) {
-      await change(actor, org, 'bindings.revoke', reason, async (trx) => {
-        const row = await trx.selectFrom('rbac_bindings').selectAll().where('org', '=', org).where('id', '=', bindingId).executeTakeFirst();
-        if (row === undefined) throw new RbacChangeError('BINDING_NOT_FOUND', 'no such binding in this org');
-        const before = toBinding(row);
-        if (before.effect === 'deny') {
-          // Lifting a deny gives its capabilities back: the actor must hold them in the binding's scope.
-          const role = await loadRole(trx, org, before.roleId);
-          const scope = { workspace: before.workspace, resource: before.resource, expiresAt: null };
-          await requireHeld(trx, actor, org, role?.capabilities ?? [], scope, { bindingId });
-        }
-        await trx.deleteFrom('rbac_bindings').where('org', '=', org).where('id', '=', bindingId).execute();
-        return { result: undefined, before, after: null };
-      });
-    },
-
-    async changes(org, { limit = 100 } = {}) {
-      const rows = await db
-        .selectFrom('rbac_changes')
-        .selectAll()
-        .where('org', '=', org)
-        .orderBy('seq', 'desc')
-        .limit(Math.max(1, Math.min(limit, 1000)))
-        .execute();
-      return rows.map((row) => ({
-        seq: row.seq,
-        actor: row.actor,
-        action: row.action,
-        outcome: row.outcome,
-        reason: row.reason,
-        before: row.before === null ? null : JSON.parse(row.before),
-        after: row.after === null ? null : JSON.parse(row.after),
-        requestId: row.request_id,
-        at: row.at,
+      // The epoch and the rows are read in one transaction, so an entry is always filed under the epoch its
+      // rows belong to, even when a change commits between the first epoch read and the load.
+      const loaded = await db.transaction().execute(async (trx) => ({
+        epoch: await readEpoch(trx, org),
+        ...(await loadGrants(trx, org, subject, workspace, now)),
       }));
-    },
+      const { grants, validUntil } = loaded;
+      if (cacheSize > 0) {
+        cache.set(`${org}\u0000${loaded.epoch}\u0000${subject}\u0000${workspace ?? ''}`, { grants, validUntil });
+        while (cache.size > cacheSize) cache.delete(cache.keys().next().value!);
+      }
+      return grants;
+    };
 
-    async bootstrapTenant(operator, org, adminSubject, reason) {
-      if (!ID_TEXT.test(org) || !ID_TEXT.test(adminSubject)) throw new TypeError('bootstrapTenant: org and subject must be identifiers');
-      const actor = operatorActor(operator);
-      const capabilities = [...(await knownCapabilities())].sort();
-      return change(actor, org, 'tenant.bootstrap', reason, async (trx) => {
-        const existing = await trx.selectFrom('rbac_roles').select('id').where('org', '=', org).limit(1).executeTakeFirst();
-        if (existing !== undefined) {
-          throw new RbacChangeError('TENANT_ALREADY_BOOTSTRAPPED', 'this org already has roles: grant admin through the rbac API instead');
+    let catalogue: Set<string> | null = null;
+    const knownCapabilities = async (): Promise<Set<string>> => {
+      catalogue ??= new Set((await db.selectFrom('rbac_capabilities').select('name').execute()).map((r) => r.name));
+      return catalogue;
+    };
+
+    const check = async ({ principal, capability, resource }: AuthorizationRequest): Promise<AuthorizationDecision> => {
+      if (typeof capability !== 'string' || !isValidCapability(capability)) {
+        return { allowed: false, code: 'rbac.invalid_capability', capability: String(capability), resource };
+      }
+      if (!(await knownCapabilities()).has(capability)) {
+        return { allowed: false, code: 'rbac.unknown_capability', capability, resource };
+      }
+      const grants = await grantsFor(principal.tenant.org, principal.subject, principal.tenant.workspace);
+      return evaluate(grants, capability, resource);
+    };
+
+    /**
+     * The capabilities in `capabilities` that `actor` may not hand out in `scope` (see `ungrantable`). Read
+     * inside the change's own transaction, never from the cache, so a right revoked a moment earlier cannot
+     * be used.
+     */
+    const missingCapabilities = async (
+      trx: Kysely<RbacTables>,
+      actor: RbacActor,
+      org: string,
+      capabilities: ReadonlyArray<string>,
+      scope: GrantScope,
+    ): Promise<string[]> => {
+      if (actor.subject === null || capabilities.length === 0) return []; // the operator's bootstrap has no principal
+      // Every workspace: a deny in any of them is a hole an org-wide grant would paper over.
+      const rows = await grantRows(trx, org, actor.subject, 'every', clock().getTime());
+      const grants: ActorGrant[] = rows.map((row) => ({
+        capability: row.capability,
+        effect: row.effect,
+        workspace: row.workspace,
+        resourceType: row.resource_type,
+        resourceId: row.resource_id,
+        expiresAt: row.expires_at === null ? null : Date.parse(row.expires_at),
+      }));
+      return ungrantable(grants, capabilities, scope);
+    };
+
+    /** Throws a refusal (recorded by `change` after the rollback) unless the actor holds every capability. */
+    const requireHeld = async (
+      trx: Kysely<RbacTables>,
+      actor: RbacActor,
+      org: string,
+      capabilities: ReadonlyArray<string>,
+      scope: GrantScope,
+      attempted: unknown,
+    ): Promise<void> => {
+      const missing = await missingCapabilities(trx, actor, org, capabilities, scope);
+      if (missing.length > 0) throw new Refusal(attempted, missing);
+    };
+
+    const validateCapabilities = async (capabilities: ReadonlyArray<string>): Promise<string[]> => {
+      if (!Array.isArray(capabilities)) throw new TypeError('capabilities must be an array');
+      const known = await knownCapabilities();
+      const unique = [...new Set(capabilities)].sort();
+      const unknown = unique.filter((c) => typeof c !== 'string' || !isValidCapability(c) || !known.has(c));
+      if (unknown.length > 0) throw new RbacChangeError('UNKNOWN_CAPABILITY', `unknown capabilities: ${unknown.join(', ')}`);
+      return unique;
+    };
+
+    const loadRole = async (trx: Kysely<RbacTables>, org: string, roleId: string): Promise<Role | undefined> => {
+      const row = await trx.selectFrom('rbac_roles').selectAll().where('org', '=', org).where('id', '=', roleId).executeTakeFirst();
+      if (row === undefined) return undefined;
+      const capabilities = await trx.selectFrom('rbac_role_capabilities').select('capability').where('role_id', '=', roleId).orderBy('capability').execute();
+      return toRole(row, capabilities.map((c) => c.capability));
+    };
+
+    /** A transaction of our own, or a savepoint of the one `db` is bound into. */
+    const atomically = <T>(work: (trx: Kysely<RbacTables>) => Promise<T>): Promise<T> =>
+      bound ? withSavepoint(db, work) : db.transaction().execute(work);
+
+    /**
+     * Runs a change in one transaction with its record and the epoch bump: all of it commits, or none. A
+     * refusal rolls the change back and is then recorded on its own, so refused attempts stay on file.
+     */
+    const change = async <T>(
+      actor: RbacActor,
+      org: string,
+      action: string,
+      reason: string,
+      apply: (trx: Kysely<RbacTables>) => Promise<{ result: T; before: unknown; after: unknown }>,
+    ): Promise<T> => {
+      requireReason(reason);
+      try {
+        return await atomically(async (trx) => {
+          const { result, before, after } = await apply(trx);
+          await trx
+            .insertInto('rbac_epochs')
+            .values({ org, epoch: 1 })
+            .onConflict((oc) => oc.column('org').doUpdateSet((eb) => ({ epoch: eb('rbac_epochs.epoch', '+', 1) })))
+            .execute();
+          const row = changeRow(actor, org, action, 'applied', reason, before, after, clock());
+          await trx.insertInto('rbac_changes').values(row).execute();
+          await onChange?.(changeEvent(row, before, after), trx);
+          return result;
+        });
+      } catch (error) {
+        if (!(error instanceof Refusal)) throw error;
+        const record = { attempted: error.attempted, missing: error.missing };
+        // Recorded after the rollback, in its own transaction (bound: in the enclosing one, which keeps it
+        // only if its owner commits; the ledger port records the refused call's outcome either way).
+        await atomically(async (trx) => {
+          const row = changeRow(actor, org, action, 'refused', reason, null, record, clock());
+          await trx.insertInto('rbac_changes').values(row).execute();
+          await onChange?.(changeEvent(row, null, record), trx);
+        });
+        throw new EscalationRefusedError(error.missing);
+      }
+    };
+
+    const store: RbacStore = {
+      check,
+
+      bind(trx) {
+        if (trx === null || typeof trx !== 'object' || typeof trx.selectFrom !== 'function') throw new TypeError('bind: pass a kysely handle');
+        return makeStore(trx, true);
+      },
+
+      async registerCapabilities(names, source) {
+        const list = [...new Set(names)].sort();
+        const invalid = list.filter((name) => typeof name !== 'string' || !isValidCapability(name));
+        if (invalid.length > 0) throw new TypeError(`invalid capability names: ${invalid.join(', ')}`);
+        if (list.length === 0) return;
+        await db
+          .insertInto('rbac_capabilities')
+          .values(list.map((name) => ({ name, source, description: null })))
+          .onConflict((oc) => oc.column('name').doNothing())
+          .execute();
+        catalogue = null;
+      },
+
+      async capabilities() {
+        return [...(await knownCapabilities())].sort();
+      },
+
+      async listRoles(org) {
+        const rows = await db.selectFrom('rbac_roles').selectAll().where('org', '=', org).orderBy('name').execute();
+        const caps = await db
+          .selectFrom('rbac_role_capabilities as rc')
+          .innerJoin('rbac_roles as r', 'r.id', 'rc.role_id')
+          .select(['rc.role_id', 'rc.capability'])
+          .where('r.org', '=', org)
+          .orderBy('rc.capability')
+          .execute();
+        return rows.map((row) => toRole(row, caps.filter((c) => c.role_id === row.id).map((c) => c.capability)));
+      },
+
+      async createRole(actor, org, role, reason) {
+        if (typeof role?.name !== 'string' || !NAME.test(role.name)) {
+          throw new RbacChangeError('INVALID_ROLE', 'a role name is lower-case letters, digits and dashes, starting with a letter');
         }
-        const at = clock().toISOString();
-        const role: Role = { id: `role_${ids()}`, name: 'admin', description: 'First administrator (bootstrap)', capabilities, createdAt: at };
-        await trx.insertInto('rbac_roles').values({ id: role.id, org, name: role.name, description: role.description, created_at: at }).execute();
-        await insertCapabilities(trx, role.id, capabilities);
-        const binding: Binding = {
-          id: `bind_${ids()}`,
-          subject: adminSubject,
-          roleId: role.id,
-          effect: 'allow',
-          workspace: null,
-          resource: null,
-          expiresAt: null,
-          createdAt: at,
-          createdBy: actor.id,
-        };
-        await insertBinding(trx, org, binding);
-        return { result: { role, binding }, before: null, after: { role, binding } };
-      });
-    },
+        const capabilities = await validateCapabilities(role.capabilities);
+        return change(actor, org, 'roles.create', reason, async (trx) => {
+          await requireHeld(trx, actor, org, capabilities, ORG_WIDE, { name: role.name, capabilities });
+          const existing = await trx.selectFrom('rbac_roles').select('id').where('org', '=', org).where('name', '=', role.name).executeTakeFirst();
+          if (existing !== undefined) throw new RbacChangeError('ROLE_EXISTS', `a role named "${role.name}" exists in this org`);
+          const created: Role = { id: `role_${ids()}`, name: role.name, description: role.description ?? null, capabilities, createdAt: clock().toISOString() };
+          await trx.insertInto('rbac_roles').values({ id: created.id, org, name: created.name, description: created.description, created_at: created.createdAt }).execute();
+          await insertCapabilities(trx, created.id, capabilities);
+          return { result: created, before: null, after: created };
+        });
+      },
 
-    async extendBootstrapRole(operator, org, reason) {
-      const actor = operatorActor(operator);
-      const catalogue = [...(await knownCapabilities())].sort();
-      return change(actor, org, 'tenant.extend_bootstrap_role', reason, async (trx) => {
-        const bootstrap = await trx
+      async updateRole(actor, org, roleId, changes, reason) {
+        const requested = changes.capabilities === undefined ? undefined : await validateCapabilities(changes.capabilities);
+        return change(actor, org, 'roles.update', reason, async (trx) => {
+          const before = await loadRole(trx, org, roleId);
+          if (before === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', 'no such role in this org');
+          const capabilities = requested ?? before.capabilities;
+          // Adding a capability grants it to everyone bound to the role; removing one from a role used in deny
+          // bindings gives it back to everyone denied. Either way the actor must hold what it hands out.
+          const added = capabilities.filter((c) => !before.capabilities.includes(c));
+          const removed = before.capabilities.filter((c) => !capabilities.includes(c));
+          const lifted = (await hasDenyBindings(trx, org, roleId)) ? removed : [];
+          await requireHeld(trx, actor, org, [...added, ...lifted], ORG_WIDE, { roleId, capabilities });
+          const description = changes.description === undefined ? before.description : changes.description;
+          await trx.updateTable('rbac_roles').set({ description }).where('org', '=', org).where('id', '=', roleId).execute();
+          await trx.deleteFrom('rbac_role_capabilities').where('role_id', '=', roleId).execute();
+          await insertCapabilities(trx, roleId, capabilities);
+          const after: Role = { ...before, description, capabilities };
+          return { result: after, before, after };
+        });
+      },
+
+      async deleteRole(actor, org, roleId, reason) {
+        await change(actor, org, 'roles.delete', reason, async (trx) => {
+          const before = await loadRole(trx, org, roleId);
+          if (before === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', 'no such role in this org');
+          // Deleting a role drops its deny bindings too, which gives the denied capabilities back.
+          if (await hasDenyBindings(trx, org, roleId)) await requireHeld(trx, actor, org, before.capabilities, ORG_WIDE, { roleId });
+          const bindings = await trx.selectFrom('rbac_bindings').selectAll().where('org', '=', org).where('role_id', '=', roleId).execute();
+          await trx.deleteFrom('rbac_roles').where('org', '=', org).where('id', '=', roleId).execute();
+          return { result: undefined, before: { role: before, bindings: bindings.map(toBinding) }, after: null };
+        });
+      },
+
+      async listBindings(org, filter = {}) {
+        let query = db.selectFrom('rbac_bindings').selectAll().where('org', '=', org);
+        if (filter.subject !== undefined) query = query.where('subject', '=', filter.subject);
+        return (await query.orderBy('created_at').orderBy('id').execute()).map(toBinding);
+      },
+
+      async grant(actor, org, binding, reason) {
+        const effect = binding.effect ?? 'allow';
+        const workspace = binding.workspace ?? null;
+        const resource = binding.resource ?? null;
+        validateBinding(binding, effect, workspace, resource);
+        return change(actor, org, 'bindings.grant', reason, async (trx) => {
+          const role = await loadRole(trx, org, binding.roleId);
+          if (role === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', 'no such role in this org');
+          // A deny only takes access away: it needs the manage capability, not the capabilities it denies.
+          if (effect === 'allow') {
+            const expiresAt = binding.expiresAt ? binding.expiresAt.getTime() : null;
+            const attempted = { subject: binding.subject, roleId: role.id, workspace, resource, expiresAt: binding.expiresAt ?? null };
+            await requireHeld(trx, actor, org, role.capabilities, { workspace, resource, expiresAt }, attempted);
+          }
+          const created: Binding = {
+            id: `bind_${ids()}`,
+            subject: binding.subject,
+            roleId: role.id,
+            effect,
+            workspace,
+            resource,
+            expiresAt: binding.expiresAt ? binding.expiresAt.toISOString() : null,
+            createdAt: clock().toISOString(),
+            createdBy: actor.id,
+          };
+          await insertBinding(trx, org, created);
+          return { result: created, before: null, after: created };
+        });
+      },
+
+      async revoke(actor, org, bindingId, reason) {
+        await change(actor, org, 'bindings.revoke', reason, async (trx) => {
+          const row = await trx.selectFrom('rbac_bindings').selectAll().where('org', '=', org).where('id', '=', bindingId).executeTakeFirst();
+          if (row === undefined) throw new RbacChangeError('BINDING_NOT_FOUND', 'no such binding in this org');
+          const before = toBinding(row);
+          if (before.effect === 'deny') {
+            // Lifting a deny gives its capabilities back: the actor must hold them in the binding's scope.
+            const role = await loadRole(trx, org, before.roleId);
+            const scope = { workspace: before.workspace, resource: before.resource, expiresAt: null };
+            await requireHeld(trx, actor, org, role?.capabilities ?? [], scope, { bindingId });
+          }
+          await trx.deleteFrom('rbac_bindings').where('org', '=', org).where('id', '=', bindingId).execute();
+          return { result: undefined, before, after: null };
+        });
+      },
+
+      async changes(org, { limit = 100 } = {}) {
+        const rows = await db
           .selectFrom('rbac_changes')
-          .select('after')
+          .selectAll()
           .where('org', '=', org)
-          .where('action', '=', 'tenant.bootstrap')
-          .where('outcome', '=', 'applied')
-          .executeTakeFirst();
-        if (bootstrap === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', 'this org was never bootstrapped');
-        const roleId = (JSON.parse(bootstrap.after!) as { role: Role }).role.id;
-        const before = await loadRole(trx, org, roleId);
-        if (before === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', "the org's bootstrap role was deleted");
-        const added = catalogue.filter((capability) => !before.capabilities.includes(capability));
-        await insertCapabilities(trx, roleId, added);
-        const after: Role = { ...before, capabilities: [...before.capabilities, ...added].sort() };
-        return { result: added, before, after };
-      });
-    },
+          .orderBy('seq', 'desc')
+          .limit(Math.max(1, Math.min(limit, 1000)))
+          .execute();
+        return rows.map((row) => ({
+          seq: row.seq,
+          actor: row.actor,
+          action: row.action,
+          outcome: row.outcome,
+          reason: row.reason,
+          before: row.before === null ? null : JSON.parse(row.before),
+          after: row.after === null ? null : JSON.parse(row.after),
+          requestId: row.request_id,
+          at: row.at,
+        }));
+      },
+
+      async bootstrapTenant(operator, org, adminSubject, reason) {
+        if (!ID_TEXT.test(org) || !ID_TEXT.test(adminSubject)) throw new TypeError('bootstrapTenant: org and subject must be identifiers');
+        const actor = operatorActor(operator);
+        const capabilities = [...(await knownCapabilities())].sort();
+        return change(actor, org, 'tenant.bootstrap', reason, async (trx) => {
+          const existing = await trx.selectFrom('rbac_roles').select('id').where('org', '=', org).limit(1).executeTakeFirst();
+          if (existing !== undefined) {
+            throw new RbacChangeError('TENANT_ALREADY_BOOTSTRAPPED', 'this org already has roles: grant admin through the rbac API instead');
+          }
+          const at = clock().toISOString();
+          const role: Role = { id: `role_${ids()}`, name: 'admin', description: 'First administrator (bootstrap)', capabilities, createdAt: at };
+          await trx.insertInto('rbac_roles').values({ id: role.id, org, name: role.name, description: role.description, created_at: at }).execute();
+          await insertCapabilities(trx, role.id, capabilities);
+          const binding: Binding = {
+            id: `bind_${ids()}`,
+            subject: adminSubject,
+            roleId: role.id,
+            effect: 'allow',
+            workspace: null,
+            resource: null,
+            expiresAt: null,
+            createdAt: at,
+            createdBy: actor.id,
+          };
+          await insertBinding(trx, org, binding);
+          return { result: { role, binding }, before: null, after: { role, binding } };
+        });
+      },
+
+      async extendBootstrapRole(operator, org, reason) {
+        const actor = operatorActor(operator);
+        const catalogue = [...(await knownCapabilities())].sort();
+        return change(actor, org, 'tenant.extend_bootstrap_role', reason, async (trx) => {
+          const bootstrap = await trx
+            .selectFrom('rbac_changes')
+            .select('after')
+            .where('org', '=', org)
+            .where('action', '=', 'tenant.bootstrap')
+            .where('outcome', '=', 'applied')
+            .executeTakeFirst();
+          if (bootstrap === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', 'this org was never bootstrapped');
+          const roleId = (JSON.parse(bootstrap.after!) as { role: Role }).role.id;
+          const before = await loadRole(trx, org, roleId);
+          if (before === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', "the org's bootstrap role was deleted");
+          const added = catalogue.filter((capability) => !before.capabilities.includes(capability));
+          await insertCapabilities(trx, roleId, added);
+          const after: Role = { ...before, capabilities: [...before.capabilities, ...added].sort() };
+          return { result: added, before, after };
+        });
+      },
+    };
+    return store;
   };
-  return store;
+  return makeStore(options.db, false);
 }
 
 function operatorActor(operator: string): RbacActor {
@@ -573,6 +614,20 @@ function changeRow(
     after: after === null ? null : JSON.stringify(after),
     request_id: actor.requestId,
     at: at.toISOString(),
+  };
+}
+
+function changeEvent(row: ReturnType<typeof changeRow>, before: unknown, after: unknown): RbacChangeEvent {
+  return {
+    org: row.org,
+    actor: row.actor,
+    action: row.action,
+    outcome: row.outcome,
+    reason: row.reason,
+    before,
+    after,
+    requestId: row.request_id,
+    at: row.at,
   };
 }
 

@@ -10,7 +10,7 @@ export {
   TenancyKeyInInputError,
   UnverifiedPrincipalError,
 } from './errors.ts';
-export type { Handler, HandlerContext, Tenant } from './handler.ts';
+export type { Handler, HandlerContext, Register, RegisteredDatabase, Tenant } from './handler.ts';
 export type { RouterFinding, RouterFindingCode } from './inspect-router.ts';
 export type { Step, TransportContext } from './pipeline/deps.ts';
 export type {
@@ -18,6 +18,7 @@ export type {
   AuditActor,
   AuditIntent,
   AuditPort,
+  AuditScope,
   AuthorizationDecision,
   AuthorizationPort,
   AuthorizationRequest,
@@ -28,5 +29,5 @@ export { redactClassified } from './redact.ts';
 export { createCovenantRuntime } from './runtime.ts';
 export type { CovenantRuntime, CovenantRuntimeOptions, PipelineStepFactories } from './runtime.ts';
 export type { Seal } from './seal.ts';
-export { formatWireError } from './wire-error.ts';
+export { failureCodeOf, formatWireError } from './wire-error.ts';
 export type { WireErrorData, WireErrorShape, WireIssue } from './wire-error.ts';

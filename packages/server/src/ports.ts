@@ -71,19 +71,31 @@ export interface DenialRecord {
 /** The outcome of an audited action, as the pipeline saw it: `ok` is tRPC's result flag, never "no exception". */
 export interface ActionResult {
   readonly ok: boolean;
+  /** When not ok: what failed (tRPC's error). `failureCodeOf` gives the code to record. */
+  readonly error?: unknown;
+}
+
+/**
+ * What the audit port hands the action: the database the handler's writes go to (`ctx.db`). The ledger
+ * port passes its transaction, so the writes commit with the outcome entry or roll back with the failure.
+ * `undefined` leaves the runtime's `database` in place (an audit port without transactions).
+ */
+export interface AuditScope {
+  readonly db?: unknown;
 }
 
 /**
  * The audit port. `audited` must:
  * 1. make the intent durable before it calls `action`; if it cannot, reject with `AuditUnavailableError`
  *    and never call `action` (fail closed);
- * 2. run `action` (the ledger implementation runs it in a transaction);
+ * 2. run `action` (the ledger implementation runs it in a transaction it passes as `scope.db`);
  * 3. when the result is ok, record the outcome together with the action's effects; if that cannot be
  *    committed, roll back and reject with `AuditUnavailableError`;
- * 4. when the result is not ok, roll the effects back, record a failure outcome, and return the result.
+ * 4. when the result is not ok (or `action` throws), roll the effects back, record a failure outcome, and
+ *    return the result (or rethrow).
  */
 export interface AuditPort {
-  audited<R extends ActionResult>(intent: AuditIntent, action: () => Promise<R>): Promise<R>;
+  audited<R extends ActionResult>(intent: AuditIntent, action: (scope: AuditScope) => Promise<R>): Promise<R>;
   /** Records a refused authorization. Best effort: the call is refused whether or not this succeeds. */
   recordDenial(record: DenialRecord): Promise<void>;
 }

@@ -29,6 +29,12 @@ export interface CovenantRuntimeOptions {
   readonly logger?: Logger;
   readonly clock?: () => Date;
   readonly requestId?: () => string;
+  /**
+   * The database handlers see as `ctx.db` (e.g. a kysely instance). Audited procedures get the audit
+   * port's transaction on it instead, so their writes commit or roll back with their outcome entry.
+   * Declare its type once with `declare module '@covenant/server' { interface Register { database: … } }`.
+   */
+  readonly database?: unknown;
 }
 
 function createTRPC() {
@@ -117,6 +123,7 @@ export function createCovenantRuntime(options: CovenantRuntimeOptions): Covenant
     logger: options.logger ?? pino({ level: 'info' }),
     clock: options.clock ?? (() => new Date()),
     requestId: options.requestId ?? randomUUID,
+    database: options.database,
   };
   const t = createTRPC();
   const registry = createBuildRegistry();
@@ -132,7 +139,7 @@ export function createCovenantRuntime(options: CovenantRuntimeOptions): Covenant
     refuseTenancyKeys: () => register('refuseTenancyKeys', null, refuseTenancyKeysStep()),
     authorizeResource: (procedure) => register('authorizeResource', procedure, authorizeResourceStep(deps, procedure)),
     audit: (procedure) => register('audit', procedure, auditStep(deps, procedure)),
-    handle: (procedure, handler) => register('handle', procedure, handleStep(procedure, handler)),
+    handle: (procedure, handler) => register('handle', procedure, handleStep(deps, procedure, handler)),
   };
 
   const inspect = (router: AnyTRPCRouter): RouterFinding[] => inspectRouter(router, registry);

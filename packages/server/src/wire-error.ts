@@ -60,6 +60,24 @@ export function describeFailure(error: TRPCError): { code: string; level: 'info'
 }
 
 /**
+ * The code to record for a failed action (`{ ok: false, error }` from tRPC's `next()`): a declared or
+ * security error's own code, `ERR_INPUT_INVALID`, else `ERR_INTERNAL` (output validation, a bug, a
+ * constraint violation). Codes only: messages and causes stay in the server log.
+ *
+ * @example
+ * ```ts
+ * failureCodeOf(await next()); // 'TICKET_CLOSED', or null when ok
+ * ```
+ */
+export function failureCodeOf(result: { readonly ok: boolean; readonly error?: unknown }): string | null {
+  if (result.ok) return null;
+  const error = result.error;
+  if (error instanceof TRPCError) return describeFailure(error).code;
+  if (isSecurityError(error)) return error.code;
+  return INTERNAL.code;
+}
+
+/**
  * The root error formatter: wire-safe by construction. Security errors show their fixed wire text,
  * declared errors their declared text, input validation its issues; every other error is a generic
  * internal error carrying the request id, its cause left in the server log.

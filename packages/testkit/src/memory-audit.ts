@@ -1,4 +1,4 @@
-import { AuditUnavailableError, type ActionResult, type AuditIntent, type AuditPort, type DenialRecord } from '@covenant/server';
+import { AuditUnavailableError, type ActionResult, type AuditIntent, type AuditPort, type AuditScope, type DenialRecord } from '@covenant/server';
 
 export type AuditEvent =
   | { readonly type: 'intent'; readonly intent: AuditIntent }
@@ -33,14 +33,14 @@ export function createMemoryAudit(): MemoryAudit {
       events.length = 0;
       failing = 0;
     },
-    async audited<R extends ActionResult>(intent: AuditIntent, action: () => Promise<R>): Promise<R> {
+    async audited<R extends ActionResult>(intent: AuditIntent, action: (scope: AuditScope) => Promise<R>): Promise<R> {
       if (failing > 0) {
         failing -= 1;
         throw new AuditUnavailableError();
       }
       events.push({ type: 'intent', intent });
       audit.onAction?.();
-      const result = await action();
+      const result = await action({});
       events.push({ type: 'outcome', requestId: intent.requestId, ok: result.ok === true });
       return result;
     },

@@ -35,7 +35,11 @@ export function auditStep(deps: PipelineDeps, procedure: Procedure) {
       at: deps.clock(),
     };
     try {
-      return await deps.audit.audited(intent, () => opts.next());
+      return await deps.audit.audited(intent, (scope) => {
+        // The handler's ctx.db: the port's transaction, so its writes commit or roll back with the outcome.
+        if (scope?.db !== undefined) state.db = scope.db;
+        return opts.next();
+      });
     } catch (error) {
       const cause = error instanceof AuditUnavailableError ? error : new AuditUnavailableError({ cause: error });
       throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', cause });

@@ -13,6 +13,8 @@ export interface CallState {
   readonly logger: Logger;
   readonly startedAt: Date;
   principal: Principal | null;
+  /** Set by the audit step to the audit port's transaction; the handler's `ctx.db` when present. */
+  db: unknown;
 }
 
 export const CALL_STATE = '~covenant' as const;

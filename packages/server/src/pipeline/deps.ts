@@ -13,6 +13,8 @@ export interface PipelineDeps {
   readonly logger: Logger;
   readonly clock: () => Date;
   readonly requestId: () => string;
+  /** `ctx.db` of procedures the audit port does not scope (queries); `undefined` when not configured. */
+  readonly database: unknown;
 }
 
 /**

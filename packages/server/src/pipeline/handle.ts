@@ -4,6 +4,7 @@ import { TRPCError } from '@trpc/server';
 import { DeclaredError } from '../errors.ts';
 import type { Handler, HandlerContext } from '../handler.ts';
 import { callState } from './call-state.ts';
+import type { PipelineDeps } from './deps.ts';
 import { trpcCodeFor } from './trpc-codes.ts';
 
 /**
@@ -11,7 +12,7 @@ import { trpcCodeFor } from './trpc-codes.ts';
  * keeps its status and message, a security error its status and fixed wire text; anything else the handler throws becomes an internal error whose cause
  * is logged by the first step and never reaches the wire.
  */
-export function handleStep<P extends Procedure>(procedure: P, handler: Handler<P>) {
+export function handleStep<P extends Procedure>(deps: PipelineDeps, procedure: P, handler: Handler<P>) {
   if (typeof handler !== 'function') {
     throw new TypeError(`no handler for a procedure: pass one function per procedure`);
   }
@@ -25,6 +26,11 @@ export function handleStep<P extends Procedure>(procedure: P, handler: Handler<P
       requestId: state.requestId,
       logger: state.logger,
       signal: opts.signal,
+      get db(): unknown {
+        const db = state.db ?? deps.database;
+        if (db === undefined) throw new TypeError('ctx.db: no database is configured (pass `database` to createCovenantRuntime)');
+        return db;
+      },
       fail(code: string): never {
         const declaration = Object.hasOwn(errors, code) ? errors[code] : undefined;
         if (declaration === undefined) throw new TypeError(`"${code}" is not declared by this procedure`);

@@ -16,6 +16,7 @@ export function requestContextStep(deps: PipelineDeps, path: string) {
       logger: deps.logger.child({ requestId, procedure: path }),
       startedAt: deps.clock(),
       principal: null,
+      db: undefined,
     };
     const result = await opts.next({ ctx: { [CALL_STATE]: state } });
     if (!result.ok) {

@@ -1,0 +1,1 @@
+export { KeyFileError, createSignerKeyFile, readSignerKeyFile } from './key-file.ts';

@@ -1,0 +1,65 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createCheckpointSigner, type CheckpointSigner } from '../checkpoint.ts';
+
+/**
+ * Checkpoint signing keys on disk: one line, the base64 of a 32-byte Ed25519 seed, in a file only its
+ * owner can read. Node only (the verifier and the rest of the ledger stay portable).
+ */
+
+/** The key file is missing, unreadable, malformed or readable by others. */
+export class KeyFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KeyFileError';
+  }
+}
+
+/**
+ * Opens a signer from a key file. Refuses a file that group or others may read or write (POSIX): a
+ * checkpoint key anyone on the machine can read signs anyone's history.
+ *
+ * @example
+ * ```ts
+ * const signer = readSignerKeyFile('/etc/covenant/ledger.key', 'audit.example/prod');
+ * console.log(Buffer.from(signer.publicKey).toString('base64')); // for `covenant ledger verify`
+ * ```
+ */
+export function readSignerKeyFile(path: string, name: string): CheckpointSigner {
+  let text: string;
+  try {
+    if (process.platform !== 'win32' && (statSync(path).mode & 0o077) !== 0) {
+      throw new KeyFileError(`${path}: the checkpoint key must be readable by its owner only (chmod 600)`);
+    }
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if (error instanceof KeyFileError) throw error;
+    throw new KeyFileError(`${path}: cannot read the checkpoint key (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const line = text.trim();
+  const seed = Buffer.from(line, 'base64');
+  // Round-trip check: Buffer.from ignores junk, which would silently yield another key.
+  if (seed.length !== 32 || seed.toString('base64') !== line) {
+    throw new KeyFileError(`${path}: expected one line, the base64 of a 32-byte Ed25519 private key`);
+  }
+  return createCheckpointSigner({ name, privateKey: new Uint8Array(seed) });
+}
+
+/**
+ * Creates a new key file (mode 0600, its folder if missing) with a random key. Never overwrites: an
+ * existing file is an error, because replacing a log's key silently orphans its checkpoints.
+ *
+ * @example
+ * ```ts
+ * if (!existsSync(keyPath)) createSignerKeyFile(keyPath);
+ * ```
+ */
+export function createSignerKeyFile(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    writeFileSync(path, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    throw new KeyFileError(`${path}: cannot create the checkpoint key (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
