@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { Server } from 'node:http';
-import { canonicalJson } from '@covenant/contract/manifest';
 import type { TokenVerifier } from '@covenant/identity';
-import { createLedgerStore, type CheckpointSigner, type JsonValue, type LedgerStore, type NewEntry } from '@covenant/ledger';
+import { createLedgerStore, type CheckpointSigner, type LedgerStore } from '@covenant/ledger';
 import { createLedgerAudit, type LedgerAudit } from '@covenant/ledger/audit';
-import { RbacChangeError, createRbacStore, type RbacChangeEvent, type RbacStore } from '@covenant/rbac';
+import { RbacChangeError, createRbacStore, type RbacStore } from '@covenant/rbac';
+import { recordChangesOn } from '@covenant/rbac/ledger';
 import { createCovenantRuntime, createHttpServer, type CovenantRuntime } from '@covenant/server';
 import type { Kysely } from 'kysely';
 import { pino, type Logger } from 'pino';
@@ -68,7 +67,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     if (audit.recovered.length > 0) {
       logger.warn({ requestIds: audit.recovered }, `closed ${audit.recovered.length} intents left open by a crash as aborted`);
     }
-    const rbac = createRbacStore({ db, onChange: (change, trx) => appendRbacChange(ledger, logger, change, trx) });
+    const rbac = createRbacStore({ db, onChange: recordChangesOn(ledger, logger) });
     await rbac.registerCapabilities(SERVED_CAPABILITIES, 'contract');
     const runtime = createCovenantRuntime({ identity: options.identity, authorization: rbac, audit, logger, database: db });
     const server = createHttpServer(runtime, createRouter(runtime, createHandlers(rbac)));
@@ -89,51 +88,6 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     await db.destroy();
     throw error;
   }
-}
-
-/**
- * Writes an RBAC change to the ledger. An applied change is appended in the transaction that makes it, so
- * the change and its entry commit together; a change made outside a ledger transaction is refused, so no
- * change can miss the ledger. A refused change is a fact, not an effect: the call it belongs to fails and
- * rolls back, so its `denial` entry is appended on its own (the call's `failed` outcome carries the
- * refusal's code as well). Who, why and the before/after are in the entry; the free-text reason only as a
- * digest (it may name people; the full text stays in `rbac_changes`).
- */
-async function appendRbacChange(ledger: LedgerStore, logger: Logger, change: RbacChangeEvent, trx: unknown): Promise<void> {
-  const entry = rbacChangeEntry(change);
-  if (change.outcome === 'refused') {
-    // Not awaited: this runs inside the current batch, and the append commits with the next one.
-    ledger.append([entry]).catch((error: unknown) => logger.error({ err: error, requestId: change.requestId }, 'could not record a refused RBAC change'));
-    return;
-  }
-  const tx = ledger.transactionOf(trx);
-  if (tx === null) {
-    throw new Error('RBAC changes are made inside a ledger transaction (an audited procedure, or ledger.transact): this one would miss the ledger');
-  }
-  tx.append([entry]);
-}
-
-function rbacChangeEntry(change: RbacChangeEvent): NewEntry {
-  return {
-    kind: change.outcome === 'refused' ? 'denial' : 'event',
-    action: `rbac.${change.action}`,
-    actor: { subject: change.actor, session: null },
-    tenant: { org: change.org, workspace: null },
-    resource: null,
-    requestId: change.requestId,
-    outcome: null,
-    inputDigest: null,
-    data: {
-      change: change.outcome,
-      reasonDigest: `sha256:${createHash('sha256').update(change.reason, 'utf8').digest('hex')}`,
-      before: toJson(change.before),
-      after: toJson(change.after),
-    },
-  };
-}
-
-function toJson(value: unknown): JsonValue {
-  return value === null || value === undefined ? null : (JSON.parse(canonicalJson(value)) as JsonValue);
 }
 
 /**
