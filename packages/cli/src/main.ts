@@ -12,14 +12,16 @@ Usage:
   covenant gen  [--contracts <dir>] [--out <dir>] [--check]
   covenant lint [--contracts <dir>] [--sanctions <file>] [--generated <dir>] [--format text|json|sarif]
   covenant rbac bootstrap --database <sqlite file> --org <org> --admin <subject> --reason <text> --operator <name>
+                          --ledger-key <file> [--origin <origin>] [--contracts <dir>]
   covenant rbac extend-admin --database <sqlite file> --org <org> --reason <text> --operator <name>
-                          [--contracts <dir>]
+                          --ledger-key <file> [--origin <origin>] [--contracts <dir>]
   covenant ledger verify --database <sqlite file> --origin <origin> --key-name <name> --public-key <base64>
                          [--trusted-checkpoint <file>]
   covenant ledger prove <seq> --database <sqlite file> --origin <origin>
   covenant ledger checkpoint --database <sqlite file>
 
-Defaults come from the "covenant" field of the nearest package.json.
+Defaults come from the "covenant" field of the nearest package.json. --ledger-key and --origin default to
+COVENANT_LEDGER_KEY_FILE and COVENANT_LEDGER_ORIGIN (else covenant.local/service), as the service reads them.
 Exit codes: 0 ok, 1 violations or drift or invalid contracts or a refused bootstrap or a ledger that does not
 verify, 2 usage error.
 `;
@@ -28,12 +30,15 @@ export interface Io {
   readonly cwd: string;
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
+  /** The environment (defaults to `process.env`); tests pass their own. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 const defaultIo: Io = {
   cwd: process.cwd(),
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
+  env: process.env,
 };
 
 /** Runs one command and returns its exit code. Never calls `process.exit`, so tests can run it in-process. */

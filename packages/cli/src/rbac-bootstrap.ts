@@ -2,7 +2,10 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadContracts } from '@covenant/codegen';
 import { createDatabase, migrateToLatest } from '@covenant/db';
+import { LogError, createLedgerStore } from '@covenant/ledger';
+import { KeyFileError, readSignerKeyFile } from '@covenant/ledger/node';
 import { RbacChangeError, createRbacStore, type RbacTables } from '@covenant/rbac';
+import { recordChangesOn } from '@covenant/rbac/ledger';
 import { readProjectConfig } from './config.ts';
 import type { Io } from './main.ts';
 import { UsageError, parseFlags } from './usage-error.ts';
@@ -24,7 +27,12 @@ const FLAGS = {
   reason: { type: 'string' },
   operator: { type: 'string' },
   contracts: { type: 'string' },
+  'ledger-key': { type: 'string' },
+  origin: { type: 'string' },
 } as const;
+
+/** The service's default ledger origin (apps/service/src/main.ts), so that `npm start`'s database works as is. */
+const DEFAULT_ORIGIN = 'covenant.local/service';
 
 type Flag = keyof typeof FLAGS;
 
@@ -40,7 +48,15 @@ function readFlags(command: string, args: ReadonlyArray<string>, required: Reado
   if (values.database === ':memory:' || /^[a-z][a-z0-9+.-]*:\/\//i.test(values.database!)) {
     throw new UsageError(`rbac ${command}: --database is the path of a SQLite file`);
   }
-  return { ...values, reason, database: resolve(io.cwd, values.database!) } as Record<Flag, string> & { contracts?: string };
+  // The ledger the change is written to: the same key and origin the service signs checkpoints with.
+  const ledgerKey = values['ledger-key'] ?? io.env?.['COVENANT_LEDGER_KEY_FILE'];
+  if (ledgerKey === undefined || ledgerKey.trim() === '') {
+    throw new UsageError(`rbac ${command}: --ledger-key (or COVENANT_LEDGER_KEY_FILE) is required: every RBAC change is a ledger entry`);
+  }
+  const origin = values.origin ?? (io.env?.['COVENANT_LEDGER_ORIGIN'] || DEFAULT_ORIGIN);
+  return { ...values, reason, origin, 'ledger-key': resolve(io.cwd, ledgerKey), database: resolve(io.cwd, values.database!) } as Record<Flag, string> & {
+    contracts?: string;
+  };
 }
 
 /**
@@ -48,7 +64,7 @@ function readFlags(command: string, args: ReadonlyArray<string>, required: Reado
  * capability the project's contracts declare, as the service does at start-up. Returns `null` after
  * reporting when that cannot be done; nothing has changed then.
  */
-async function openWithCatalogue(command: string, flags: { database: string; contracts?: string }, io: Io) {
+async function openWithCatalogue(command: string, flags: { database: string; contracts?: string; origin: string; 'ledger-key': string }, io: Io) {
   const config = await readProjectConfig(io.cwd);
   const contractsDir = flags.contracts !== undefined ? resolve(io.cwd, flags.contracts) : resolve(config.root, config.contracts);
   const loaded = await loadContracts({ dir: contractsDir, root: config.root });
@@ -67,6 +83,14 @@ async function openWithCatalogue(command: string, flags: { database: string; con
     io.stderr(`covenant rbac ${command}: nothing was changed; no contract under ${contractsDir} declares a capability, so an admin role would hold nothing\n`);
     return null;
   }
+  let signer: ReturnType<typeof readSignerKeyFile>;
+  try {
+    signer = readSignerKeyFile(flags['ledger-key'], flags.origin);
+  } catch (error) {
+    if (!(error instanceof KeyFileError) && !(error instanceof TypeError)) throw error;
+    io.stderr(`covenant rbac ${command}: nothing was changed; ${error.message}\n`);
+    return null;
+  }
   const created = !existsSync(flags.database);
   let db: ReturnType<typeof createDatabase<RbacTables>>;
   try {
@@ -78,12 +102,18 @@ async function openWithCatalogue(command: string, flags: { database: string; con
   }
   try {
     await migrateToLatest(db);
-    const store = createRbacStore({ db });
+    const ledger = await createLedgerStore({ db, origin: flags.origin, signer });
+    const log = { error: (_details: object, message: string) => io.stderr(`covenant rbac ${command}: ${message}\n`) };
+    const store = createRbacStore({ db, onChange: recordChangesOn(ledger, log) });
     await store.registerCapabilities(capabilities, 'contract');
-    return { db, store, created };
+    return { db, store, ledger, created };
   } catch (error) {
     await db.destroy();
-    io.stderr(`covenant rbac ${command}: failed, nothing was changed: ${(error as Error).message}\n`);
+    const message =
+      error instanceof LogError && error.code === 'ERR_LEDGER_LOG_ROOT_MISMATCH'
+        ? `the ledger in ${flags.database} is not signed with this --ledger-key for origin ${flags.origin}`
+        : (error as Error).message;
+    io.stderr(`covenant rbac ${command}: failed, nothing was changed: ${message}\n`);
     return null;
   }
 }
@@ -92,7 +122,8 @@ async function openWithCatalogue(command: string, flags: { database: string; con
  * `covenant rbac bootstrap`: the explicit, recorded first-admin path for a new tenant (there is no
  * default admin and no default password). It opens and migrates the database (refusing one a newer build
  * wrote), registers the contracts' capabilities, then creates the org's `admin` role holding all of them
- * and binds `--admin` to it, recorded in the org's change log as `operator:<--operator>` with `--reason`.
+ * and binds `--admin` to it, recorded in the org's change log and on the audit ledger (signed with
+ * `--ledger-key`, the service's checkpoint key, under `--origin`) as `operator:<--operator>` with `--reason`.
  * Refused (exit 1, nothing changed) once the org has any role: later admins are granted through the
  * `rbac` API, by someone who holds what they grant.
  */
@@ -101,10 +132,11 @@ async function rbacBootstrap(args: ReadonlyArray<string>, io: Io): Promise<numbe
   const opened = await openWithCatalogue('bootstrap', flags, io);
   if (opened === null) return 1;
   try {
-    const { role, binding } = await opened.store.bootstrapTenant(flags.operator, flags.org, flags.admin, flags.reason);
+    const { store, ledger } = opened;
+    const { role, binding } = await ledger.transact((tx) => store.bind(tx.db).bootstrapTenant(flags.operator, flags.org, flags.admin, flags.reason));
     io.stdout(
       `covenant rbac bootstrap: ${flags.org}: role ${role.name} (${role.id}, ${role.capabilities.length} capabilities) bound to ${flags.admin} (${binding.id})\n` +
-        `  recorded as operator:${flags.operator} in ${flags.database}${opened.created ? ' (new database)' : ''}\n`,
+        `  recorded as operator:${flags.operator} in ${flags.database}${opened.created ? ' (new database)' : ''} and on its ledger (${await ledger.size()} entries)\n`,
     );
     return 0;
   } catch (error) {
@@ -114,6 +146,7 @@ async function rbacBootstrap(args: ReadonlyArray<string>, io: Io): Promise<numbe
     }
     return storeFailure('bootstrap', error, io);
   } finally {
+    await opened.ledger.close();
     await opened.db.destroy();
   }
 }
@@ -129,7 +162,8 @@ async function rbacExtendAdmin(args: ReadonlyArray<string>, io: Io): Promise<num
   const opened = await openWithCatalogue('extend-admin', flags, io);
   if (opened === null) return 1;
   try {
-    const added = await opened.store.extendBootstrapRole(flags.operator, flags.org, flags.reason);
+    const { store, ledger } = opened;
+    const added = await ledger.transact((tx) => store.bind(tx.db).extendBootstrapRole(flags.operator, flags.org, flags.reason));
     io.stdout(
       added.length === 0
         ? `covenant rbac extend-admin: ${flags.org}: the bootstrap role already holds every capability\n`
@@ -143,6 +177,7 @@ async function rbacExtendAdmin(args: ReadonlyArray<string>, io: Io): Promise<num
     }
     return storeFailure('extend-admin', error, io);
   } finally {
+    await opened.ledger.close();
     await opened.db.destroy();
   }
 }

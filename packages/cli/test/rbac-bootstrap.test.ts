@@ -1,7 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { chmodSync } from 'node:fs';
 import { createDatabase } from '@covenant/db';
+import { decodeEntry, verifyLedger } from '@covenant/ledger';
+import { createSignerKeyFile, readSignerKeyFile } from '@covenant/ledger/node';
 import { createRbacStore, type RbacTables } from '@covenant/rbac';
 import { createTempProject, type TempProject } from './temp-project.ts';
 
@@ -20,12 +23,28 @@ export const orders = defineContract('orders', {
 });
 `;
 
-/** A project with one contract (two capabilities) and no database yet. */
+/** A project with one contract (two capabilities), a ledger key in keys/ledger.key, and no database yet. */
 async function project(name: string, contract = ORDERS): Promise<TempProject> {
   const created = await createTempProject(name);
   projects.push(created);
   await created.write('contracts/orders.contract.ts', contract);
+  createSignerKeyFile(join(created.root, 'keys/ledger.key'));
   return created;
+}
+
+const ORIGIN = 'covenant.local/service';
+
+/** The project's ledger, as an auditor reads it: every entry decoded, and whether the whole log verifies. */
+async function ledgerOf(p: TempProject) {
+  const signer = readSignerKeyFile(join(p.root, 'keys/ledger.key'), ORIGIN);
+  const db = createDatabase<any>({ url: join(p.root, 'data/covenant.db') });
+  try {
+    const rows = await db.selectFrom('ledger_entries').select('body').orderBy('seq').execute();
+    const verified = await verifyLedger(db, { origin: ORIGIN, keyName: ORIGIN, publicKey: signer.publicKey });
+    return { entries: rows.map((row: { body: Uint8Array }) => decodeEntry(new Uint8Array(row.body))), verified };
+  } finally {
+    await db.destroy();
+  }
 }
 
 const flags = (overrides: Record<string, string | null> = {}): string[] => {
@@ -35,6 +54,7 @@ const flags = (overrides: Record<string, string | null> = {}): string[] => {
     admin: 'alice',
     reason: 'first admin of org_a, ticket OPS-12',
     operator: 'jane',
+    'ledger-key': 'keys/ledger.key',
     ...overrides,
   };
   return Object.entries(values).flatMap(([name, value]) => (value === null ? [] : [`--${name}`, value]));
@@ -76,6 +96,51 @@ describe('covenant rbac bootstrap (in-process)', () => {
         after: expect.objectContaining({ role: expect.objectContaining({ id: roles[0]!.id }) }),
       }),
     ]);
+  });
+
+  it('writes the change to the ledger in the same transaction: one rbac.tenant.bootstrap event by the operator, and the log verifies', async () => {
+    const p = await project('rbac-ledger');
+    const result = await p.run('rbac', 'bootstrap', ...flags());
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('and on its ledger (1 entries)');
+    const { entries, verified } = await ledgerOf(p);
+    expect(verified).toMatchObject({ ok: true, size: 1 });
+    expect(entries).toEqual([
+      expect.objectContaining({
+        kind: 'event',
+        action: 'rbac.tenant.bootstrap',
+        actor: { subject: 'operator:jane', session: null },
+        tenant: { org: 'org_a', workspace: null },
+        data: expect.objectContaining({ change: 'applied', before: null, reasonDigest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) }),
+      }),
+    ]);
+    // The free-text reason is on the ledger only as its digest.
+    expect(JSON.stringify(entries)).not.toContain('OPS-12');
+  });
+
+  it('without a ledger key it exits 2 and changes nothing; with a key that is not the ledger’s, or one others can read, it exits 1', async () => {
+    const p = await project('rbac-ledger-key');
+    const missing = await p.run('rbac', 'bootstrap', ...flags({ 'ledger-key': null }));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('--ledger-key (or COVENANT_LEDGER_KEY_FILE) is required: every RBAC change is a ledger entry');
+    expect(existsSync(join(p.root, 'data/covenant.db'))).toBe(false);
+
+    expect((await p.run('rbac', 'bootstrap', ...flags())).code).toBe(0);
+    const before = await policy(p, 'org_b');
+    createSignerKeyFile(join(p.root, 'keys/other.key'));
+    const wrong = await p.run('rbac', 'bootstrap', ...flags({ org: 'org_b', 'ledger-key': 'keys/other.key' }));
+    expect(wrong).toMatchObject({ code: 1, stdout: '' });
+    expect(wrong.stderr).toContain('is not signed with this --ledger-key for origin covenant.local/service');
+    const otherOrigin = await p.run('rbac', 'bootstrap', ...flags({ org: 'org_b', origin: 'other.example/log' }));
+    expect(otherOrigin.code).toBe(1);
+
+    chmodSync(join(p.root, 'keys/ledger.key'), 0o644);
+    const loose = await p.run('rbac', 'bootstrap', ...flags({ org: 'org_b' }));
+    expect(loose.code).toBe(1);
+    expect(loose.stderr).toContain('must be readable by its owner only');
+    expect(await policy(p, 'org_b')).toEqual(before);
+    chmodSync(join(p.root, 'keys/ledger.key'), 0o600);
+    expect((await ledgerOf(p)).entries).toHaveLength(1);
   });
 
   it('is refused the second time for the same org (exit 1, nothing changed); another org is its own', async () => {
@@ -181,7 +246,7 @@ export const reports = defineContract('reports', {
 });
 `,
     );
-    const extend = ['rbac', 'extend-admin', '--database', 'data/covenant.db', '--org', 'org_a', '--operator', 'jane', '--reason', 'reports contract added'];
+    const extend = ['rbac', 'extend-admin', '--database', 'data/covenant.db', '--org', 'org_a', '--operator', 'jane', '--reason', 'reports contract added', '--ledger-key', 'keys/ledger.key'];
     const result = await p.spawn(...extend);
     expect(result).toMatchObject({ code: 0, stdout: 'covenant rbac extend-admin: org_a: added reports.export; recorded as operator:jane\n' });
     expect((await p.run(...extend)).stdout).toBe('covenant rbac extend-admin: org_a: the bootstrap role already holds every capability\n');
@@ -194,8 +259,8 @@ export const reports = defineContract('reports', {
     } finally {
       await db.destroy();
     }
-    const other = await p.run('rbac', 'extend-admin', '--database', 'data/covenant.db', '--org', 'org_z', '--operator', 'jane', '--reason', 'nope');
+    const other = await p.run('rbac', 'extend-admin', '--database', 'data/covenant.db', '--org', 'org_z', '--operator', 'jane', '--reason', 'nope', '--ledger-key', 'keys/ledger.key');
     expect(other).toMatchObject({ code: 1, stderr: 'covenant rbac extend-admin: refused: this org was never bootstrapped\n' });
-    expect((await p.run('rbac', 'extend-admin', '--database', 'data/covenant.db', '--org', 'org_a', '--operator', 'jane')).code).toBe(2);
+    expect((await p.run('rbac', 'extend-admin', '--database', 'data/covenant.db', '--org', 'org_a', '--operator', 'jane', '--ledger-key', 'keys/ledger.key')).code).toBe(2);
   });
 });
