@@ -86,6 +86,11 @@ try {
   const verifySeconds = (performance.now() - verifyStart) / 1000;
   console.log(`verifyLedger: ${JSON.stringify(result)} in ${verifySeconds.toFixed(2)} s (${Math.round(ENTRIES / verifySeconds)} entries/s); file ${(statSync(url).size / 1e6).toFixed(0)} MB`);
   await db.destroy();
+  // The targets of the performance issue, reported (not asserted): met or not, and by how much.
+  const appendRate = Math.round(ENTRIES / appendSeconds);
+  const verify1M = (verifySeconds * 1_000_000) / ENTRIES;
+  console.log(`goal durable appends ≥ 100,000 entries/s: ${appendRate >= 100_000 ? 'met' : 'NOT met'} (${(appendRate / 100_000).toFixed(2)}x the goal)`);
+  console.log(`goal verify 1M entries ≤ 5 s: ${verify1M <= 5 ? 'met' : 'NOT met'} (${verify1M.toFixed(1)} s per 1M entries)`);
   console.log(
     JSON.stringify({
       entries: ENTRIES,

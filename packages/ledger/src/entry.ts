@@ -10,7 +10,7 @@ import { leafHash } from './merkle-hash.ts';
  * `data` holds small, already-redacted facts (a decision record, a changed field's name).
  *
  * Every member is always present (`null` when it does not apply) so that an entry has exactly one
- * canonical encoding; see README "Entries" for the byte format.
+ * canonical encoding; see docs/ledger.md "Entries" for the byte format.
  */
 export interface LedgerEntry {
   /** Encoding version. */

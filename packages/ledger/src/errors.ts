@@ -61,7 +61,7 @@ export type BundleErrorCode =
  * store cannot be opened or written. Returned by `verifyLedger` with the first bad index, thrown by the store.
  */
 export type LogErrorCode =
-  /** A stored body is not the canonical encoding of a valid entry (encoding.md / README "Entries"). */
+  /** A stored body is not the canonical encoding of a valid entry (docs/ledger.md "Entries"). */
   | 'ERR_LEDGER_LOG_ENTRY_MALFORMED'
   /** A row is missing (the sequence numbers have a gap) or a body's `seq` is not its row's. */
   | 'ERR_LEDGER_LOG_SEQ_MISMATCH'
