@@ -308,6 +308,12 @@ describe('input validation', () => {
     expect(missing.status).toBe('rejected');
     expect(isCovenantError((missing as PromiseRejectedResult).reason, 'TICKET_NOT_FOUND')).toBe(true);
   });
+
+  it('splits more calls in one tick than the server takes per batch (20) into several requests: all 45 answered', async () => {
+    const api = server.client(await server.issuer.mint(alice));
+    const results = await Promise.allSettled(Array.from({ length: 45 }, () => api.tickets.mine.query({})));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(45);
+  });
 });
 
 describe('security errors raised inside a handler', () => {

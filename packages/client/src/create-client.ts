@@ -13,6 +13,11 @@ export interface CovenantClientOptions {
   readonly token?: () => string | undefined | Promise<string | undefined>;
   /** Batch concurrent calls into one HTTP request (default true). */
   readonly batch?: boolean;
+  /**
+   * The most calls one batched request carries (default 20, the server adapters' default `maxBatchSize`):
+   * more calls in the same tick are split into several requests instead of being refused as malformed.
+   */
+  readonly maxBatchSize?: number;
   /** A fetch implementation (defaults to the global one). */
   readonly fetch?: NonNullable<HTTPLinkOptions<{ errorShape: unknown; transformer: false }>['fetch']>;
 }
@@ -52,7 +57,9 @@ export function createCovenantClient(options: CovenantClientOptions): CovenantCl
     return token === undefined ? {} : { authorization: `Bearer ${token}` };
   };
   const linkOptions = { url: options.url, headers, ...(options.fetch ? { fetch: options.fetch } : {}) };
-  const link: TRPCLink<AnyTRPCRouter> = options.batch === false ? httpLink(linkOptions) : httpBatchLink(linkOptions);
+  const maxItems = options.maxBatchSize ?? 20;
+  if (!Number.isSafeInteger(maxItems) || maxItems < 1) throw new TypeError('createCovenantClient: "maxBatchSize" must be a positive integer');
+  const link: TRPCLink<AnyTRPCRouter> = options.batch === false ? httpLink(linkOptions) : httpBatchLink({ ...linkOptions, maxItems });
   const trpc = createTRPCUntypedClient<AnyTRPCRouter>({ links: [link] });
 
   const call = async (kind: 'query' | 'mutation', path: string, input: unknown, callOptions?: CallOptions) => {
