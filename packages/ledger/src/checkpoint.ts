@@ -3,7 +3,7 @@ import { failure, toLedgerError } from './errors.ts';
 import type { CheckpointErrorCode, LedgerFailure, NoteErrorCode } from './errors.ts';
 import { HASH_SIZE } from './merkle-hash.ts';
 import { createNoteSigner, openNote } from './signed-note.ts';
-import type { NoteVerifierKey } from './signed-note.ts';
+import type { NoteSignerOptions, NoteVerifierKey } from './signed-note.ts';
 
 /**
  * Checkpoints per c2sp.org/tlog-checkpoint: the note text is exactly
@@ -102,7 +102,7 @@ export function parseCheckpoint(text: string): CheckpointResult {
  * const note = signer.sign({ origin: 'audit.example/log', size: tree.size, root: tree.root() });
  * ```
  */
-export function createCheckpointSigner(options: { readonly name: string; readonly privateKey: Uint8Array }): CheckpointSigner {
+export function createCheckpointSigner(options: NoteSignerOptions): CheckpointSigner {
   const signer = createNoteSigner(options);
   return Object.freeze({
     name: signer.name,

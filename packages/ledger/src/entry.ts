@@ -27,7 +27,7 @@ export interface LedgerEntry {
   readonly actor: { readonly subject: string; readonly session: string | null } | null;
   readonly tenant: { readonly org: string; readonly workspace: string | null } | null;
   readonly resource: { readonly type: string; readonly id: string } | null;
-  /** Links an intent to its outcome. */
+  /** Links an intent to its outcome: required for both. */
   readonly requestId: string | null;
   /** Required for `outcome` entries, `null` for `intent` entries. */
   readonly outcome: 'ok' | 'failed' | 'aborted' | null;
@@ -185,6 +185,10 @@ function assertBody(entry: Record<string, unknown>, path: string): void {
   }
   if (entry.kind === 'outcome' && entry.outcome === null) throw new TypeError(`${path}.outcome is required for an outcome entry`);
   if (entry.kind === 'intent' && entry.outcome !== null) throw new TypeError(`${path}.outcome must be null for an intent entry`);
+  // An intent is closed by the outcome with its request id: without one it could never be closed.
+  if ((entry.kind === 'intent' || entry.kind === 'outcome') && entry.requestId === null) {
+    throw new TypeError(`${path}.requestId is required for an ${entry.kind} entry`);
+  }
   if (entry.inputDigest !== null && (typeof entry.inputDigest !== 'string' || !DIGEST.test(entry.inputDigest))) {
     throw new TypeError(`${path}.inputDigest must be "sha256:" and 64 lowercase hex digits, or null`);
   }

@@ -20,7 +20,7 @@ export { EMPTY_ROOT, HASH_SIZE, leafHash, nodeHash } from './merkle-hash.ts';
 export { createMerkleTree } from './merkle-tree.ts';
 export type { MerkleTree } from './merkle-tree.ts';
 export { createNoteSigner, ed25519KeyId, isValidKeyName, openNote, verifyEd25519 } from './signed-note.ts';
-export type { NoteResult, NoteSigner, NoteVerifierKey } from './signed-note.ts';
+export type { NoteResult, NoteSigner, NoteSignerOptions, NoteVerifierKey } from './signed-note.ts';
 export {
   assertConsistency,
   assertInclusion,

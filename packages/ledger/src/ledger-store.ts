@@ -345,7 +345,9 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
         try {
           return await withSavepoint(handle, inner);
         } catch (error) {
-          undo();
+          // A revoked unit (it overran) may settle late, after later units appended to the batch: its
+          // entries were already dropped when it was failed, and the buffer is no longer its to touch.
+          if (gate.isOpen()) undo();
           throw error;
         }
       },
@@ -517,7 +519,7 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
  * database. A unit of work keeps its handle after it settles (or overruns); this makes any late write fail
  * instead of landing in a later unit's transaction.
  */
-function createGate(): { plugin: KyselyPlugin; assertOpen(): void; close(): void } {
+function createGate(): { plugin: KyselyPlugin; assertOpen(): void; isOpen(): boolean; close(): void } {
   let open = true;
   const assertOpen = (): void => {
     if (!open) throw new LogError('ERR_LEDGER_LOG_CLOSED', 'this ledger transaction has ended; its database handle is revoked');
@@ -533,6 +535,7 @@ function createGate(): { plugin: KyselyPlugin; assertOpen(): void; close(): void
       },
     },
     assertOpen,
+    isOpen: () => open,
     close: () => {
       open = false;
     },

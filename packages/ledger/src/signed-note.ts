@@ -83,6 +83,24 @@ export function ed25519KeyId(name: string, publicKey: Uint8Array): Uint8Array {
   return sha256(utf8(name), new Uint8Array([0x0a, ED25519_SIGNATURE_TYPE]), publicKey).slice(0, KEY_ID_SIZE);
 }
 
+export interface NoteSignerOptions {
+  readonly name: string;
+  /** The 32-byte Ed25519 private key (RFC 8032 seed). */
+  readonly privateKey: Uint8Array;
+  /**
+   * Another Ed25519 implementation for the same key (e.g. node:crypto, ~15x faster than noble on Node);
+   * checked against noble once, at creation. Defaults to noble (portable: runs in a browser).
+   */
+  readonly signBytes?: (message: Uint8Array) => Uint8Array;
+}
+
+function bytesEqualConstant(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
 /**
  * Creates a note signer from a 32-byte Ed25519 private key (the RFC 8032 seed). Signatures are
  * deterministic (RFC 8032), so the same key and text always give the same note.
@@ -93,7 +111,7 @@ export function ed25519KeyId(name: string, publicKey: Uint8Array): Uint8Array {
  * const note = signer.sign('hello\n'); // 'hello\n\n— audit.example/log …\n'
  * ```
  */
-export function createNoteSigner(options: { readonly name: string; readonly privateKey: Uint8Array }): NoteSigner {
+export function createNoteSigner(options: NoteSignerOptions): NoteSigner {
   const { name, privateKey } = options;
   if (!isValidKeyName(name)) throw new TypeError('name must be a valid key name (non-empty, no spaces, no "+")');
   if (!(privateKey instanceof Uint8Array) || privateKey.length !== 32) {
@@ -101,6 +119,13 @@ export function createNoteSigner(options: { readonly name: string; readonly priv
   }
   const secret = privateKey.slice();
   const publicKey = ed25519.getPublicKey(secret);
+  const signBytes = options.signBytes ?? ((message: Uint8Array) => ed25519.sign(message, secret));
+  // An injected implementation must produce exactly noble's signature for this key (Ed25519 signatures
+  // are deterministic): checked once here, so a wrong key or a broken binding fails at start-up.
+  const probe = utf8('covenant signer self-check\n');
+  if (options.signBytes !== undefined && !bytesEqualConstant(signBytes(probe), ed25519.sign(probe, secret))) {
+    throw new TypeError('signBytes does not produce the Ed25519 signatures of privateKey');
+  }
   const keyId = ed25519KeyId(name, publicKey);
   return Object.freeze({
     name,
@@ -112,7 +137,7 @@ export function createNoteSigner(options: { readonly name: string; readonly priv
     },
     sign(text: string): string {
       checkText(text);
-      const signature = ed25519.sign(utf8(text), secret);
+      const signature = signBytes(utf8(text));
       const blob = new Uint8Array(KEY_ID_SIZE + SIGNATURE_SIZE);
       blob.set(keyId, 0);
       blob.set(signature, KEY_ID_SIZE);

@@ -1,1 +1,1 @@
-export { KeyFileError, createSignerKeyFile, readSignerKeyFile } from './key-file.ts';
+export { KeyFileError, createNodeCheckpointSigner, createSignerKeyFile, readSignerKeyFile } from './key-file.ts';

@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes, sign } from 'node:crypto';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createCheckpointSigner, type CheckpointSigner } from '../checkpoint.ts';
@@ -43,7 +44,28 @@ export function readSignerKeyFile(path: string, name: string): CheckpointSigner 
   if (seed.length !== 32 || seed.toString('base64') !== line) {
     throw new KeyFileError(`${path}: expected one line, the base64 of a 32-byte Ed25519 private key`);
   }
-  return createCheckpointSigner({ name, privateKey: new Uint8Array(seed) });
+  return createNodeCheckpointSigner({ name, privateKey: new Uint8Array(seed) });
+}
+
+/**
+ * A checkpoint signer that signs with node:crypto (OpenSSL), about 15x faster than noble on Node, which
+ * matters when batches are small: one signature per batch is on every audited call's path. Ed25519 is
+ * deterministic, so its notes are byte for byte those of `createCheckpointSigner`; that is checked once,
+ * when the signer is made.
+ *
+ * @example
+ * ```ts
+ * const signer = createNodeCheckpointSigner({ name: 'audit.example/prod', privateKey: seed });
+ * ```
+ */
+export function createNodeCheckpointSigner(options: { readonly name: string; readonly privateKey: Uint8Array }): CheckpointSigner {
+  const seed = options?.privateKey;
+  if (!(seed instanceof Uint8Array) || seed.length !== 32) throw new TypeError('privateKey must be a 32-byte Ed25519 seed');
+  const key = createPrivateKey({
+    key: { kty: 'OKP', crv: 'Ed25519', d: Buffer.from(seed).toString('base64url'), x: Buffer.from(ed25519.getPublicKey(seed)).toString('base64url') },
+    format: 'jwk',
+  });
+  return createCheckpointSigner({ name: options.name, privateKey: seed, signBytes: (message) => new Uint8Array(sign(null, message, key)) });
 }
 
 /**

@@ -1,0 +1,483 @@
+import { createHash } from 'node:crypto';
+import {
+  AccessDeniedError,
+  AuditUnavailableError,
+  DeclaredError,
+  failureCodeOf,
+  type ActionResult,
+  type AuditIntent,
+  type AuthorizationDecision,
+  type DenialRecord,
+} from '@covenant/server';
+import { sql, type Kysely } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ABORTED_BY_CRASH, createLedgerAudit } from '../src/audit/index.ts';
+import {
+  createLedgerStore,
+  decodeEntry,
+  verifyBundle,
+  verifyLedger,
+  type LedgerEntry,
+  type LedgerStore,
+  type LedgerTables,
+} from '../src/index.ts';
+import { TRPCError } from '@trpc/server';
+import { KEY, ORIGIN, VERIFY, createTempDatabases, signer } from './ledger-fixtures.ts';
+
+const temp = createTempDatabases();
+afterEach(() => temp.dispose());
+
+interface Tables extends LedgerTables {
+  notes: { id: number; text: string };
+}
+
+const DIGEST = `sha256:${'c3'.repeat(32)}`;
+
+function intent(n: number, overrides: Partial<AuditIntent> = {}): AuditIntent {
+  return {
+    requestId: `req_${n}`,
+    procedure: 'notes.add',
+    kind: 'mutation',
+    actor: { subject: 'user_1', session: 'sess_1' },
+    tenant: { org: 'org_a', workspace: 'ws_1' },
+    resource: { type: 'note', id: `note_${n}` },
+    inputDigest: DIGEST,
+    at: new Date('2026-01-02T03:04:05.678Z'),
+    ...overrides,
+  };
+}
+
+async function setup() {
+  const url = temp.path();
+  const db = (await temp.open(url)) as unknown as Kysely<Tables>;
+  await db.schema
+    .createTable('notes')
+    .addColumn('id', 'integer', (c) => c.primaryKey())
+    .addColumn('text', 'text', (c) => c.notNull())
+    .execute();
+  const ledger = await createLedgerStore({ db, origin: ORIGIN, signer });
+  const audit = await createLedgerAudit({ ledger });
+  /** Another connection on the same file: sees only what is committed. */
+  const second = async () => (await temp.open(url)) as unknown as Kysely<Tables>;
+  return { db, ledger, audit, second };
+}
+
+/** The handler's write, through the database the audit port hands it. */
+const write = (scope: { readonly db?: unknown }, id: number): Promise<unknown> =>
+  (scope.db as Kysely<Tables>).insertInto('notes').values({ id, text: `note ${id}` }).execute();
+
+async function noteIds(db: Kysely<Tables>): Promise<number[]> {
+  return (await db.selectFrom('notes').select('id').orderBy('id').execute()).map((row) => row.id);
+}
+
+async function entries(db: Kysely<Tables>, requestId?: string): Promise<LedgerEntry[]> {
+  let query = db.selectFrom('ledger_entries').select('body').orderBy('seq');
+  if (requestId !== undefined) query = query.where('request_id', '=', requestId);
+  return (await query.execute()).map((row) => decodeEntry(new Uint8Array(row.body)));
+}
+
+async function bodies(db: Kysely<Tables>): Promise<string> {
+  return (await db.selectFrom('ledger_entries').select('body').execute()).map((row) => Buffer.from(row.body).toString('utf8')).join('\n');
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+const SUBJECT = {
+  action: 'notes.add',
+  actor: { subject: 'user_1', session: 'sess_1' },
+  tenant: { org: 'org_a', workspace: 'ws_1' },
+};
+
+describe('createLedgerAudit: audited', () => {
+  it('commits the intent before the action runs, then the ok outcome together with the writes', async () => {
+    const { db, audit, second } = await setup();
+    const otherDb = await second();
+    const reader = await createLedgerStore({ db: otherDb, origin: ORIGIN });
+    const seen: Record<string, unknown> = {};
+    const result = { ok: true as const, data: { id: 1 } };
+    const returned = await audit.audited(intent(1), async (scope) => {
+      const tx = scope.db as Kysely<Tables>;
+      // Through the action's own transaction: the intent is in the table.
+      seen.inTx = (await tx.selectFrom('ledger_entries').select(['seq', 'kind']).where('request_id', '=', 'req_1').execute()).map((r) => [r.seq, r.kind]);
+      // From another connection: it is committed, open, and covered by a signed checkpoint.
+      const open = await reader.openIntents();
+      seen.open = open.map((entry) => [entry.seq, entry.requestId]);
+      seen.checkpointSize = (await reader.latestCheckpoint())?.checkpoint.size;
+      seen.provable = verifyBundle(await reader.inclusionBundle(0), KEY, (await reader.readEntry(0)).bytes).ok;
+      await write(scope, 1);
+      // Not visible to others until the outcome commits with it.
+      seen.othersSeeWrite = (await noteIds(otherDb)).length > 0;
+      return result;
+    });
+    expect(returned).toBe(result);
+    expect(seen).toEqual({ inTx: [[0, 'intent']], open: [[0, 'req_1']], checkpointSize: 1, provable: true, othersSeeWrite: false });
+    expect(await noteIds(db)).toEqual([1]);
+    const [intentEntry, outcomeEntry, ...rest] = await entries(db, 'req_1');
+    expect(rest).toEqual([]);
+    expect(intentEntry).toMatchObject({
+      seq: 0,
+      kind: 'intent',
+      ...SUBJECT,
+      resource: { type: 'note', id: 'note_1' },
+      requestId: 'req_1',
+      outcome: null,
+      inputDigest: DIGEST,
+      data: { call: 'mutation' },
+    });
+    expect(outcomeEntry).toMatchObject({
+      seq: 1,
+      kind: 'outcome',
+      ...SUBJECT,
+      resource: { type: 'note', id: 'note_1' },
+      requestId: 'req_1',
+      outcome: 'ok',
+      inputDigest: null,
+      data: null,
+    });
+    expect(await reader.openIntents()).toEqual([]);
+    expect(await verifyLedger(db, VERIFY)).toEqual({ ok: true, size: 2, checkpoints: 2 });
+  });
+
+  it('records queries, anonymous callers and unresolved resources with nulls', async () => {
+    const { db, audit } = await setup();
+    await audit.audited(intent(2, { kind: 'query', actor: null, tenant: null, resource: { type: 'note', id: null } }), async () => ({ ok: true }));
+    const [recorded, outcome] = await entries(db, 'req_2');
+    expect(recorded).toMatchObject({ kind: 'intent', actor: null, tenant: null, resource: null, data: { call: 'query' } });
+    expect(outcome).toMatchObject({ kind: 'outcome', outcome: 'ok', actor: null, tenant: null, resource: null });
+  });
+
+  describe('an action that returns { ok: false }', () => {
+    const cases: Array<[string, () => unknown, string]> = [
+      ['a TRPCError caused by a declared error', () => new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: new DeclaredError('NOTE_LOCKED', 409, 'The note is locked') }), 'NOTE_LOCKED'],
+      ['a TRPCError caused by a security error', () => new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: new AccessDeniedError('ERR_RBAC_NO_GRANT', 'notes.write') }), 'ERR_AUTHZ_DENIED'],
+      [
+        'a TRPCError caused by an input validation failure',
+        () => new TRPCError({ code: 'BAD_REQUEST', cause: Object.assign(new Error('invalid input'), { issues: [{ path: ['text'], code: 'too_small', message: 'Too small' }] }) }),
+        'ERR_INPUT_INVALID',
+      ],
+      ['a TRPCError caused by a bug', () => new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: new Error('UNIQUE constraint failed: secret_table.value') }), 'ERR_INTERNAL'],
+      ['a plain error', () => new Error('UNIQUE constraint failed: secret_table.value'), 'ERR_INTERNAL'],
+    ];
+
+    it.each(cases)('(%s) rolls the writes back, records a failed outcome with its code, and returns the result as is', async (_name, makeError, code) => {
+      const { db, audit } = await setup();
+      const result = { ok: false as const, error: makeError() };
+      expect(failureCodeOf(result)).toBe(code);
+      const returned = await audit.audited(intent(1), async (scope) => {
+        await write(scope, 1);
+        return result;
+      });
+      expect(returned).toBe(result);
+      expect(await noteIds(db)).toEqual([]);
+      const [, outcome, ...rest] = await entries(db, 'req_1');
+      expect(rest).toEqual([]);
+      expect(outcome).toMatchObject({ kind: 'outcome', outcome: 'failed', requestId: 'req_1', inputDigest: null, data: { code } });
+      // Codes only: the error's message and cause stay out of the log.
+      const text = await bodies(db);
+      expect(text).not.toContain('constraint');
+      expect(text).not.toContain('locked');
+      expect(await verifyLedger(db, VERIFY)).toEqual({ ok: true, size: 2, checkpoints: 2 });
+    });
+  });
+
+  it('an action that throws: writes rolled back, a failed ERR_INTERNAL outcome, and the same error rethrown', async () => {
+    const { db, audit } = await setup();
+    const boom = new Error('handler crashed with secret s3cr3t');
+    const error = await rejection(
+      audit.audited(intent(1), async (scope) => {
+        await write(scope, 1);
+        throw boom;
+      }),
+    );
+    expect(error).toBe(boom);
+    expect(await noteIds(db)).toEqual([]);
+    expect((await entries(db, 'req_1')).map((entry) => [entry.kind, entry.outcome, entry.data])).toEqual([
+      ['intent', null, { call: 'mutation' }],
+      ['outcome', 'failed', { code: 'ERR_INTERNAL' }],
+    ]);
+    expect(await bodies(db)).not.toContain('s3cr3t');
+  });
+
+  it('an action that throws a TRPCError records the code failureCodeOf gives', async () => {
+    const { db, audit } = await setup();
+    const thrown = new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: new DeclaredError('NOTE_LOCKED', 409, 'The note is locked') });
+    expect(
+      await rejection(
+        audit.audited(intent(1), async (scope) => {
+          await write(scope, 1);
+          throw thrown;
+        }),
+      ),
+    ).toBe(thrown);
+    expect(await noteIds(db)).toEqual([]);
+    expect((await entries(db, 'req_1'))[1]).toMatchObject({ outcome: 'failed', data: { code: 'NOTE_LOCKED' } });
+  });
+
+  describe('when the intent cannot be made durable it fails closed (AuditUnavailableError) and never calls the action', () => {
+    it('a database that refuses ledger inserts', async () => {
+      const { db, audit } = await setup();
+      await sql`create trigger no_entries before insert on ledger_entries begin select raise(abort, 'disk full'); end`.execute(db);
+      let called = false;
+      const error = await rejection(
+        audit.audited(intent(1), async () => {
+          called = true;
+          return { ok: true };
+        }),
+      );
+      expect(error).toBeInstanceOf(AuditUnavailableError);
+      expect(error).toMatchObject({ code: 'ERR_AUDIT_UNAVAILABLE', status: 503 });
+      expect(String((error as Error).cause)).toMatch(/disk full/);
+      expect(called).toBe(false);
+      expect(await entries(db)).toEqual([]);
+    });
+
+    it('a closed store', async () => {
+      const { db, ledger, audit } = await setup();
+      await ledger.close();
+      let called = false;
+      const error = await rejection(
+        audit.audited(intent(1), async () => {
+          called = true;
+          return { ok: true };
+        }),
+      );
+      expect(error).toBeInstanceOf(AuditUnavailableError);
+      expect((error as Error).cause).toMatchObject({ code: 'ERR_LEDGER_LOG_CLOSED' });
+      expect(called).toBe(false);
+      expect(await entries(db)).toEqual([]);
+    });
+
+    it('a read-only store (no signer)', async () => {
+      const { db } = await setup();
+      const audit = await createLedgerAudit({ ledger: await createLedgerStore({ db, origin: ORIGIN }) });
+      let called = false;
+      const error = await rejection(
+        audit.audited(intent(1), async () => {
+          called = true;
+          return { ok: true };
+        }),
+      );
+      expect(error).toBeInstanceOf(AuditUnavailableError);
+      expect((error as Error).cause).toMatchObject({ code: 'ERR_LEDGER_LOG_READ_ONLY' });
+      expect(called).toBe(false);
+    });
+
+    it('an intent whose digest is raw input: refused, and the input is stored nowhere', async () => {
+      const { db, audit } = await setup();
+      let called = false;
+      const raw = '{"password":"hunter2"}';
+      const error = await rejection(
+        audit.audited(intent(1, { inputDigest: raw }), async () => {
+          called = true;
+          return { ok: true };
+        }),
+      );
+      expect(error).toBeInstanceOf(AuditUnavailableError);
+      expect((error as Error).cause).toBeInstanceOf(TypeError);
+      expect(String((error as Error).cause)).not.toContain('hunter2');
+      expect(called).toBe(false);
+      expect(await entries(db)).toEqual([]);
+    });
+  });
+
+  it('intent committed but the outcome batch cannot commit: AuditUnavailableError, no write survives, the failure is logged', async () => {
+    const { db, audit } = await setup();
+    let called = 0;
+    const error = await rejection(
+      audit.audited(intent(1), async (scope) => {
+        called += 1;
+        await write(scope, 1);
+        // Created inside the batch's transaction: the checkpoint insert of this batch aborts, and the
+        // trigger is rolled back with everything else.
+        await sql`create trigger no_checkpoints before insert on ledger_checkpoints begin select raise(abort, 'checkpoint refused'); end`.execute(
+          scope.db as Kysely<Tables>,
+        );
+        return { ok: true };
+      }),
+    );
+    expect(called).toBe(1);
+    expect(error).toBeInstanceOf(AuditUnavailableError);
+    expect(String((error as Error).cause)).toMatch(/checkpoint refused/);
+    expect(await noteIds(db)).toEqual([]);
+    expect((await db.selectFrom('sqlite_master' as never).select('name' as never).where('type' as never, '=', 'trigger' as never).execute()).map((r) => (r as { name: string }).name)).not.toContain(
+      'no_checkpoints',
+    );
+    // No ok outcome: the port logged that the call failed for want of the audit.
+    expect((await entries(db, 'req_1')).map((entry) => [entry.kind, entry.outcome, entry.data])).toEqual([
+      ['intent', null, { call: 'mutation' }],
+      ['outcome', 'failed', { code: 'ERR_AUDIT_UNAVAILABLE' }],
+    ]);
+    expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: true, size: 2 });
+  });
+
+  it('outcome entries refused by the database: AuditUnavailableError, writes gone, the intent stays open until recovery', async () => {
+    const { db, ledger, audit } = await setup();
+    await sql`create trigger no_outcomes before insert on ledger_entries when new.kind = 'outcome' begin select raise(abort, 'outcomes refused'); end`.execute(db);
+    let called = false;
+    const error = await rejection(
+      audit.audited(intent(1), async (scope) => {
+        called = true;
+        await write(scope, 1);
+        return { ok: true };
+      }),
+    );
+    expect(called).toBe(true);
+    expect(error).toBeInstanceOf(AuditUnavailableError);
+    expect(await noteIds(db)).toEqual([]);
+    expect((await ledger.openIntents()).map((entry) => entry.requestId)).toEqual(['req_1']);
+    await sql`drop trigger no_outcomes`.execute(db);
+    const restarted = await createLedgerAudit({ ledger });
+    expect(restarted.recovered).toEqual(['req_1']);
+    expect((await entries(db, 'req_1')).map((entry) => entry.outcome)).toEqual([null, 'aborted']);
+  });
+});
+
+describe('createLedgerAudit: start-up recovery', () => {
+  it('closes intents left without an outcome as aborted, once', async () => {
+    const { db, ledger } = await setup();
+    const intentEntry = (n: number) => ({
+      kind: 'intent' as const,
+      ...SUBJECT,
+      resource: n === 2 ? null : { type: 'note', id: `note_${n}` },
+      requestId: `crash_${n}`,
+      outcome: null,
+      inputDigest: DIGEST,
+      data: { call: 'mutation' },
+    });
+    await ledger.append([intentEntry(1), intentEntry(2), intentEntry(3)]);
+    await ledger.append([{ ...intentEntry(2), kind: 'outcome', outcome: 'ok', inputDigest: null, data: null }, intentEntry(4)]);
+
+    const first = await createLedgerAudit({ ledger });
+    expect(first.recovered).toEqual(['crash_1', 'crash_3', 'crash_4']);
+    for (const n of [1, 3, 4]) {
+      const outcomes = (await entries(db, `crash_${n}`)).filter((entry) => entry.kind === 'outcome');
+      expect(outcomes).toHaveLength(1);
+      expect(outcomes[0]).toMatchObject({
+        ...SUBJECT,
+        resource: { type: 'note', id: `note_${n}` },
+        requestId: `crash_${n}`,
+        outcome: 'aborted',
+        inputDigest: null,
+        data: { code: ABORTED_BY_CRASH },
+      });
+    }
+    expect(ABORTED_BY_CRASH).toBe('ERR_PROCESS_ENDED');
+    // The intent that had an outcome is left alone.
+    expect((await entries(db, 'crash_2')).map((entry) => entry.outcome)).toEqual([null, 'ok']);
+    expect(await ledger.openIntents()).toEqual([]);
+
+    const second = await createLedgerAudit({ ledger });
+    expect(second.recovered).toEqual([]);
+    const third = await createLedgerAudit({ ledger });
+    expect(third.recovered).toEqual([]);
+    expect(Object.isFrozen(third.recovered)).toBe(true);
+    expect(await ledger.size()).toBe(8);
+    expect(await verifyLedger(db, VERIFY)).toEqual({ ok: true, size: 8, checkpoints: 3 });
+  });
+
+  it('recovers nothing on an empty log and refuses something that is not a ledger store', async () => {
+    const { ledger } = await setup();
+    expect((await createLedgerAudit({ ledger })).recovered).toEqual([]);
+    expect(await ledger.size()).toBe(0);
+    await expect(createLedgerAudit({ ledger: {} as LedgerStore })).rejects.toBeInstanceOf(TypeError);
+    await expect(createLedgerAudit(undefined as never)).rejects.toBeInstanceOf(TypeError);
+  });
+
+  // Regression: an intent without a request id could never be closed, so every start-up "recovered" it again.
+  it('an intent or outcome without a request id is refused at append, so recovery never meets one', async () => {
+    const { ledger } = await setup();
+    const base = { action: 'notes.add', actor: null, tenant: null, resource: null, requestId: null, inputDigest: null, data: null } as const;
+    await expect(ledger.append([{ ...base, kind: 'intent', outcome: null }])).rejects.toThrow(/requestId is required for an intent entry/);
+    await expect(ledger.append([{ ...base, kind: 'outcome', outcome: 'aborted' }])).rejects.toThrow(/requestId is required for an outcome entry/);
+    await expect(ledger.append([{ ...base, kind: 'event', outcome: null }])).resolves.toEqual([0]);
+    expect((await createLedgerAudit({ ledger })).recovered).toEqual([]);
+    expect(await ledger.size()).toBe(1);
+  });
+});
+
+describe('createLedgerAudit: recordDenial', () => {
+  const denial = (decision: AuthorizationDecision): DenialRecord => ({
+    requestId: 'req_9',
+    procedure: 'notes.delete',
+    actor: { subject: 'user_2', session: null },
+    tenant: { org: 'org_b', workspace: null },
+    decision,
+    at: new Date('2026-01-02T03:04:05.678Z'),
+  });
+
+  it.each<[string, AuthorizationDecision['resource'], LedgerEntry['resource'], string | null]>([
+    ['a resource type without id', { type: 'note', id: null }, null, 'note'],
+    ['an exact resource', { type: 'note', id: 'note_7' }, { type: 'note', id: 'note_7' }, 'note'],
+    ['no resource', null, null, null],
+  ])('writes a denial entry (%s)', async (_name, resource, recorded, resourceType) => {
+    const { db, ledger, audit } = await setup();
+    await audit.recordDenial(denial({ allowed: false, code: 'ERR_RBAC_NO_GRANT', capability: 'notes.delete', resource }));
+    const [entry, ...rest] = await entries(db);
+    expect(rest).toEqual([]);
+    expect(entry).toMatchObject({
+      kind: 'denial',
+      action: 'notes.delete',
+      actor: { subject: 'user_2', session: null },
+      tenant: { org: 'org_b', workspace: null },
+      resource: recorded,
+      requestId: 'req_9',
+      outcome: null,
+      inputDigest: null,
+      data: { code: 'ERR_RBAC_NO_GRANT', capability: 'notes.delete', resourceType },
+    });
+    // A denial is not an open call.
+    expect(await ledger.openIntents()).toEqual([]);
+    expect((await ledger.latestCheckpoint())?.checkpoint.size).toBe(1);
+  });
+});
+
+describe('createLedgerAudit: group commit', () => {
+  it('100 concurrent audited calls: every write, intent and ok outcome, in far fewer checkpoints than 200', async () => {
+    const { db, audit } = await setup();
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        audit.audited(intent(i), async (scope) => {
+          await write(scope, i);
+          return { ok: true, id: i } satisfies ActionResult & { id: number };
+        }),
+      ),
+    );
+    expect(results.map((result) => result.id)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(await noteIds(db)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    const all = await entries(db);
+    expect(all.filter((entry) => entry.kind === 'intent')).toHaveLength(100);
+    const outcomes = all.filter((entry) => entry.kind === 'outcome');
+    expect(outcomes).toHaveLength(100);
+    expect(outcomes.every((entry) => entry.outcome === 'ok' && entry.data === null)).toBe(true);
+    expect(new Set(outcomes.map((entry) => entry.requestId)).size).toBe(100);
+    const checkpoints = (await db.selectFrom('ledger_checkpoints').select('size').execute()).length;
+    // Intents of one tick share one batch, their actions the next: 2 checkpoints observed.
+    expect(checkpoints).toBeLessThanOrEqual(4);
+    expect(await verifyLedger(db, { origin: ORIGIN, keyName: ORIGIN, publicKey: signer.publicKey })).toEqual({ ok: true, size: 200, checkpoints });
+  });
+});
+
+describe('createLedgerAudit: no raw input', () => {
+  it('the intent carries only the digest it was given, never the input', async () => {
+    const { db, audit } = await setup();
+    const input = JSON.stringify({ title: 'Quarterly numbers', password: 'correct horse battery staple' });
+    const inputDigest = `sha256:${createHash('sha256').update(input).digest('hex')}`;
+    await audit.audited(intent(1, { inputDigest }), async (scope) => {
+      await write(scope, 1);
+      return { ok: true };
+    });
+    const recorded = await entries(db, 'req_1');
+    expect(recorded[0]?.inputDigest).toBe(inputDigest);
+    expect(recorded[1]?.inputDigest).toBeNull();
+    const text = await bodies(db);
+    expect(text).not.toContain('correct horse');
+    expect(text).not.toContain('Quarterly');
+  });
+});
