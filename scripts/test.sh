@@ -16,12 +16,12 @@ covenant() { node packages/cli/bin/covenant.mjs "$@"; }
 
 echo "== covenant gen --check (this repository's contracts, and the test fixture's)"
 covenant gen --check
-covenant gen --check --contracts apps/service/test/fixtures/contracts --out apps/service/test/fixtures/generated
+covenant gen --check --contracts apps/helpdesk/test/fixtures/contracts --out apps/helpdesk/test/fixtures/generated
 
 echo "== covenant lint (this repository's contracts: a public procedure needs a sanction here too)"
 covenant lint
-covenant lint --contracts apps/service/test/fixtures/contracts --sanctions apps/service/test/fixtures/sanctions.json \
-  --generated apps/service/test/fixtures/generated
+covenant lint --contracts apps/helpdesk/test/fixtures/contracts --sanctions apps/helpdesk/test/fixtures/sanctions.json \
+  --generated apps/helpdesk/test/fixtures/generated
 
 echo "== type-check"
 pnpm exec tsc --noEmit -p .

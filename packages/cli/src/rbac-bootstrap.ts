@@ -31,7 +31,7 @@ const FLAGS = {
   origin: { type: 'string' },
 } as const;
 
-/** The service's default ledger origin (apps/service/src/main.ts), so that `npm start`'s database works as is. */
+/** The service's default ledger origin (apps/helpdesk/src/main.ts), so that `npm start`'s database works as is. */
 const DEFAULT_ORIGIN = 'covenant.local/service';
 
 type Flag = keyof typeof FLAGS;

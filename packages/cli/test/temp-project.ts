@@ -30,7 +30,7 @@ export interface TempProject extends BaseProject {
  * A throw-away project in `packages/cli/test/.tmp-<name>-XXXXXX` (git-ignored; `dispose` removes it). Its own
  * `node_modules` links `@covenant/contract` and `zod`, because contract files resolve them from where
  * they live and the cli package does not depend on either. Its package.json has a `covenant` field, so
- * the repository's own configuration (which points at `apps/service/src/generated`) is never picked up.
+ * the repository's own configuration (which points at `apps/helpdesk/src/generated`) is never picked up.
  */
 export async function createTempProject(
   name: string,

@@ -11,8 +11,8 @@ const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
  * (update it with `vitest -u`, then review the diff like any other change).
  */
 const TARGETS = [
-  { what: 'the service test fixture', contractsDir: 'apps/service/test/fixtures/contracts', outDir: 'apps/service/test/fixtures/generated' },
-  { what: "this repository's own contracts", contractsDir: 'contracts', outDir: 'apps/service/src/generated' },
+  { what: 'the service test fixture', contractsDir: 'apps/helpdesk/test/fixtures/contracts', outDir: 'apps/helpdesk/test/fixtures/generated' },
+  { what: "this repository's own contracts", contractsDir: 'contracts', outDir: 'apps/helpdesk/src/generated' },
 ] as const;
 
 describe('generated code snapshots', () => {

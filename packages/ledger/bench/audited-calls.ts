@@ -16,12 +16,13 @@ import { createDatabase, migrateToLatest } from '@covenant/db';
 import type { AuditIntent } from '@covenant/server';
 import { sql, type Kysely } from 'kysely';
 import { createLedgerAudit } from '../src/audit/index.ts';
-import { createCheckpointSigner, createLedgerStore, encodeEntry, leafHash, verifyLedger, type NewEntry } from '../src/index.ts';
+import { createLedgerStore, encodeEntry, leafHash, verifyLedger, type NewEntry } from '../src/index.ts';
+import { createNodeCheckpointSigner } from '../src/node/index.ts';
 
 const CALLS = Number(process.argv[2] ?? 5_000);
 const CONCURRENCY = Number(process.argv[3] ?? 64);
 const ORIGIN = 'bench.example/audited';
-const signer = createCheckpointSigner({ name: ORIGIN, privateKey: new Uint8Array(32).fill(3) });
+const signer = createNodeCheckpointSigner({ name: ORIGIN, privateKey: new Uint8Array(32).fill(3) });
 const DIGEST = `sha256:${createHash('sha256').update('{}').digest('hex')}`;
 
 const intentOf = (n: number): AuditIntent => ({

@@ -11,13 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createDatabase, migrateToLatest } from '@covenant/db';
-import { createCheckpointSigner, createLedgerStore, verifyLedger, type NewEntry } from '../src/index.ts';
+import { createLedgerStore, verifyLedger, type NewEntry } from '../src/index.ts';
+import { createNodeCheckpointSigner } from '../src/node/index.ts';
 
 const ENTRIES = Number(process.argv[2] ?? 1_000_000);
 const CALLERS = Number(process.argv[3] ?? 10);
 const PER_CALL = Number(process.argv[4] ?? 1_000);
 const ORIGIN = 'bench.example/log';
-const signer = createCheckpointSigner({ name: ORIGIN, privateKey: new Uint8Array(32).fill(1) });
+const signer = createNodeCheckpointSigner({ name: ORIGIN, privateKey: new Uint8Array(32).fill(1) });
 
 const entry = (n: number): NewEntry => ({
   kind: n % 2 === 0 ? 'intent' : 'outcome',

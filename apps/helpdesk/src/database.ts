@@ -16,12 +16,12 @@ declare module '@covenant/server' {
   }
 }
 
-/** Where `npm start` keeps its data when COVENANT_DATABASE_URL is not set: `apps/service/data/` (git-ignored). */
+/** Where `npm start` keeps its data when COVENANT_DATABASE_URL is not set: `apps/helpdesk/data/` (git-ignored). */
 export const DEFAULT_DATABASE_FILE = fileURLToPath(new URL('../data/covenant.db', import.meta.url));
 
 /**
  * The database the service runs on: COVENANT_DATABASE_URL (a SQLite file path, or `:memory:`), else
- * `apps/service/data/covenant.db`. A relative path is taken from the working directory.
+ * `apps/helpdesk/data/covenant.db`. A relative path is taken from the working directory.
  */
 export function databaseUrl(env: NodeJS.ProcessEnv): string {
   const configured = env['COVENANT_DATABASE_URL'];

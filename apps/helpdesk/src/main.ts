@@ -9,7 +9,7 @@ import { bootstrapDemoOrg, createService } from './service.ts';
 
 /**
  * The smallest real Covenant service: the platform and RBAC administration contracts over HTTP, on a
- * SQLite database (COVENANT_DATABASE_URL, else apps/service/data/covenant.db), migrated at start-up.
+ * SQLite database (COVENANT_DATABASE_URL, else apps/helpdesk/data/covenant.db), migrated at start-up.
  *
  * With COVENANT_ISSUER, COVENANT_AUDIENCE and COVENANT_JWKS_URL set it trusts that issuer, and a tenant's
  * first admin is made with `covenant rbac bootstrap`. Without them it runs a development identity
@@ -19,7 +19,7 @@ import { bootstrapDemoOrg, createService } from './service.ts';
  *
  * The audit ledger's checkpoints are signed with the key in COVENANT_LEDGER_KEY_FILE (one line: the base64
  * of a 32-byte Ed25519 key, mode 600) under the origin COVENANT_LEDGER_ORIGIN (default
- * `covenant.local/service`). Outside production a missing setting means `apps/service/data/ledger.key`,
+ * `covenant.local/service`). Outside production a missing setting means `apps/helpdesk/data/ledger.key`,
  * created on first run and never committed (the data folder is git-ignored).
  */
 async function start(): Promise<void> {
