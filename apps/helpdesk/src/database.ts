@@ -1,13 +1,18 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createDatabase, migrateToLatest } from '@covenant/db';
+import { MIGRATIONS, createDatabase, migrateToLatest } from '@covenant/db';
 import type { LedgerTables } from '@covenant/ledger';
 import type { RbacTables } from '@covenant/rbac';
 import type { Kysely } from 'kysely';
 
+import { helpdeskMigration, type HelpdeskTables } from './helpdesk/tables.ts';
+
 /** Every table the service reads or writes. */
-export type ServiceTables = RbacTables & LedgerTables;
+export type ServiceTables = RbacTables & LedgerTables & HelpdeskTables;
+
+/** The framework's store migrations, then the helpdesk's own (numbered from 1001). */
+export const SERVICE_MIGRATIONS = Object.freeze({ ...MIGRATIONS, '1001-helpdesk': helpdeskMigration });
 
 declare module '@covenant/server' {
   interface Register {
@@ -43,7 +48,7 @@ export async function openDatabase<T>(url: string): Promise<Kysely<T>> {
   if (url !== ':memory:') mkdirSync(dirname(url), { recursive: true });
   const db = createDatabase<T>({ url });
   try {
-    await migrateToLatest(db);
+    await migrateToLatest(db, SERVICE_MIGRATIONS);
   } catch (error) {
     await db.destroy();
     throw error;

@@ -1,5 +1,10 @@
+import type { LedgerStore } from '@covenant/ledger';
 import type { RbacStore } from '@covenant/rbac';
 import type { Handlers } from './generated/handlers.ts';
+import { createCommentHandlers } from './helpdesk/comments.ts';
+import { createCustomerHandlers } from './helpdesk/customers.ts';
+import { createTicketHandlers } from './helpdesk/tickets.ts';
+import { createLedgerHandlers } from './ledger-handlers.ts';
 import { createRbacAdminHandlers } from './rbac-admin-handlers.ts';
 
 /** The platform handlers: the tenant and subject come from the verified principal only. */
@@ -14,7 +19,17 @@ export const platformHandlers: Handlers['platform'] = {
   }),
 };
 
-/** Every handler the service serves: the platform contract, and RBAC administration over `rbac`. */
-export function createHandlers(rbac: RbacStore): Handlers {
-  return { platform: platformHandlers, rbac: createRbacAdminHandlers(rbac) };
+/**
+ * Every handler the service serves: the platform contracts (health and whoami, RBAC administration, the
+ * ledger) and the helpdesk (customers, tickets, comments).
+ */
+export function createHandlers(deps: { readonly rbac: RbacStore; readonly ledger: LedgerStore; readonly clock: () => Date }): Handlers {
+  return {
+    platform: platformHandlers,
+    rbac: createRbacAdminHandlers(deps.rbac),
+    ledger: createLedgerHandlers(deps.ledger),
+    customers: createCustomerHandlers(deps.clock),
+    tickets: createTicketHandlers(deps.clock),
+    comments: createCommentHandlers(deps.clock),
+  };
 }

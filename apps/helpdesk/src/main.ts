@@ -1,57 +1,65 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createTokenVerifier, type TokenVerifierOptions } from '@covenant/identity';
-import { createTestIssuer } from '@covenant/identity/testing';
 import type { CheckpointSigner } from '@covenant/ledger';
 import { createSignerKeyFile, readSignerKeyFile } from '@covenant/ledger/node';
 import { DEFAULT_DATABASE_FILE, databaseUrl } from './database.ts';
-import { bootstrapDemoOrg, createService } from './service.ts';
+import { openDevIdentity, type DevIdentity } from './dev-identity.ts';
+import { createClient } from './generated/client.ts';
+import { DEMO_USERS, seedDemo } from './seed.ts';
+import { createService } from './service.ts';
 
 /**
- * The smallest real Covenant service: the platform and RBAC administration contracts over HTTP, on a
- * SQLite database (COVENANT_DATABASE_URL, else apps/helpdesk/data/covenant.db), migrated at start-up.
+ * `npm start`: the helpdesk — the helpdesk contracts and the platform contracts (health, whoami, RBAC
+ * administration, the ledger) in one router, over HTTP, on one SQLite file (COVENANT_DATABASE_URL, else
+ * apps/helpdesk/data/covenant.db), migrated at start-up.
  *
- * With COVENANT_ISSUER, COVENANT_AUDIENCE and COVENANT_JWKS_URL set it trusts that issuer, and a tenant's
- * first admin is made with `covenant rbac bootstrap`. Without them it runs a development identity
- * (in-memory keys, new at each start), prints a token for `demo-user` in `org_demo`, and — on a database
- * where that org has no roles yet — bootstraps `demo-user` as the org's first admin, recorded in the
- * org's change log like any bootstrap. That mode refuses to start when NODE_ENV=production.
+ * Identity: with COVENANT_ISSUER, COVENANT_AUDIENCE and COVENANT_JWKS_URL set it trusts that issuer (and a
+ * tenant's first admin is made with `covenant rbac bootstrap`). Without them it runs the development
+ * identity: a local issuer whose key is created on first run in the data folder, and on a database
+ * without the demo orgs it seeds them (two orgs, admins, supervisors, agents, a ticket each). That mode
+ * refuses to start when NODE_ENV=production.
  *
- * The audit ledger's checkpoints are signed with the key in COVENANT_LEDGER_KEY_FILE (one line: the base64
- * of a 32-byte Ed25519 key, mode 600) under the origin COVENANT_LEDGER_ORIGIN (default
- * `covenant.local/service`). Outside production a missing setting means `apps/helpdesk/data/ledger.key`,
- * created on first run and never committed (the data folder is git-ignored).
+ * Ledger: checkpoints are signed with the key in COVENANT_LEDGER_KEY_FILE (one line, the base64 of a
+ * 32-byte Ed25519 key, mode 600) under COVENANT_LEDGER_ORIGIN (default `covenant.local/service`); outside
+ * production a missing setting means `apps/helpdesk/data/ledger.key`, created on first run.
  */
 async function start(): Promise<void> {
   const port = Number(process.env['PORT'] ?? 3000);
   const host = process.env['HOST'] ?? '127.0.0.1';
-  const { verifierOptions, demoToken } = await identityConfig();
-
+  const dev = await devIdentity();
+  const verifierOptions: TokenVerifierOptions = dev?.verifierOptions ?? productionIdentity();
   const ledgerSigner = ledgerKey();
   const database = databaseUrl(process.env);
   const service = await createService({ identity: createTokenVerifier(verifierOptions), databaseUrl: database, ledgerSigner });
-  // Development mode only (identityConfig refuses it under NODE_ENV=production).
-  if (demoToken !== null) await bootstrapDemoOrg(service);
-  const publicKey = Buffer.from(ledgerSigner.publicKey).toString('base64');
 
-  service.server.listen(port, host, () => {
-    const url = `http://${host}:${port}`;
-    process.stdout.write(
-      [
-        `covenant service listening on ${url}`,
-        `  public:        curl '${url}/platform.health?input=%7B%7D'`,
-        ...(demoToken
-          ? [
-              `  authenticated: curl -H 'authorization: Bearer ${demoToken}' '${url}/platform.whoami?input=%7B%7D'`,
-              `  rbac admin:    curl -H 'authorization: Bearer ${demoToken}' '${url}/rbac.roles.list?input=%7B%7D'`,
-              '  (development identity: keys live in memory and change at every start; never use it in production)',
-            ]
-          : []),
-        `  audit ledger:  npx covenant ledger verify --database '${database}' --origin '${ledgerSigner.name}' --key-name '${ledgerSigner.name}' --public-key '${publicKey}'`,
-        '',
-      ].join('\n'),
-    );
-  });
+  await new Promise<void>((resolve) => service.server.listen(port, host, resolve));
+  const url = `http://${host}:${port}`;
+  let seeded: string[] = [];
+  if (dev !== null) {
+    seeded = await seedDemo(service, async (user) => {
+      const token = await dev.mint(user);
+      return createClient({ url, token: () => token });
+    });
+  }
+  const publicKey = Buffer.from(ledgerSigner.publicKey).toString('base64');
+  process.stdout.write(
+    [
+      `covenant helpdesk listening on ${url}${seeded.length > 0 ? ` (seeded the demo orgs ${seeded.join(' and ')})` : ''}`,
+      `  public:        curl '${url}/platform.health?input=%7B%7D'`,
+      ...(dev !== null
+        ? [
+            `  demo users:    ${DEMO_USERS.map((u) => `${u.subject} (${u.role}, ${u.org}${u.workspace ? `/${u.workspace}` : ''})`).join(', ')}`,
+            `  a token:       TOKEN=$(npm run --silent token -- ann)`,
+            `  call the API:  curl -H "authorization: Bearer $TOKEN" '${url}/tickets.list?input=%7B%7D'`,
+            `  the tour:      npm run demo`,
+            '  (development identity: its key lives in apps/helpdesk/data; never use it in production)',
+          ]
+        : []),
+      `  audit ledger:  npx covenant ledger verify --database '${database}' --origin '${ledgerSigner.name}' --key-name '${ledgerSigner.name}' --public-key '${publicKey}'`,
+      '',
+    ].join('\n'),
+  );
   const stop = (): void => {
     service.close().then(
       () => process.exit(0),
@@ -62,29 +70,33 @@ async function start(): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
+/** Where `npm start` keeps its keys and data: the folder of the default database (git-ignored). */
+export const DATA_DIR = dirname(DEFAULT_DATABASE_FILE);
+
 function ledgerKey(): CheckpointSigner {
   const origin = process.env['COVENANT_LEDGER_ORIGIN'] || 'covenant.local/service';
   const configured = process.env['COVENANT_LEDGER_KEY_FILE'];
   if (configured) return readSignerKeyFile(configured, origin);
   if (process.env['NODE_ENV'] === 'production') throw new Error('NODE_ENV=production needs COVENANT_LEDGER_KEY_FILE');
-  const path = join(dirname(DEFAULT_DATABASE_FILE), 'ledger.key');
+  const path = join(DATA_DIR, 'ledger.key');
   if (!existsSync(path)) createSignerKeyFile(path);
   return readSignerKeyFile(path, origin);
 }
 
-async function identityConfig(): Promise<{ verifierOptions: TokenVerifierOptions; demoToken: string | null }> {
+function productionIdentity(): TokenVerifierOptions {
   const issuer = process.env['COVENANT_ISSUER'];
   const audience = process.env['COVENANT_AUDIENCE'];
   const jwksUrl = process.env['COVENANT_JWKS_URL'];
-  if (issuer && audience && jwksUrl) {
-    return { verifierOptions: { issuer, audience, algorithms: ['ES256', 'EdDSA'], keys: { jwksUrl } }, demoToken: null };
-  }
+  return { issuer: issuer!, audience: audience!, algorithms: ['ES256', 'EdDSA'], keys: { jwksUrl: jwksUrl! } };
+}
+
+/** The development identity, or `null` when a real issuer is configured. */
+async function devIdentity(): Promise<DevIdentity | null> {
+  if (process.env['COVENANT_ISSUER'] && process.env['COVENANT_AUDIENCE'] && process.env['COVENANT_JWKS_URL']) return null;
   if (process.env['NODE_ENV'] === 'production') {
-    throw new Error('NODE_ENV=production needs COVENANT_ISSUER, COVENANT_AUDIENCE and COVENANT_JWKS_URL');
+    throw new Error('NODE_ENV=production needs COVENANT_ISSUER, COVENANT_AUDIENCE and COVENANT_JWKS_URL (the development identity is refused)');
   }
-  const dev = await createTestIssuer({ issuer: 'urn:covenant:dev', audience: 'urn:covenant:service' });
-  const demoToken = await dev.mint({ sub: 'demo-user', org: 'org_demo', sid: 'demo-session' }, { expiresIn: 3600 });
-  return { verifierOptions: dev.verifierOptions(), demoToken };
+  return openDevIdentity(join(DATA_DIR, 'dev-issuer.jwk'));
 }
 
 await start();

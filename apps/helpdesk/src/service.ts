@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { TokenVerifier } from '@covenant/identity';
 import { createLedgerStore, type CheckpointSigner, type LedgerStore } from '@covenant/ledger';
 import { createLedgerAudit, type LedgerAudit } from '@covenant/ledger/audit';
-import { RbacChangeError, createRbacStore, type RbacStore } from '@covenant/rbac';
+import { createRbacStore, type RbacStore } from '@covenant/rbac';
 import { recordChangesOn } from '@covenant/rbac/ledger';
 import { createCovenantRuntime, createHttpServer, type CovenantRuntime } from '@covenant/server';
 import type { Kysely } from 'kysely';
@@ -70,7 +70,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     const rbac = createRbacStore({ db, onChange: recordChangesOn(ledger, logger) });
     await rbac.registerCapabilities(SERVED_CAPABILITIES, 'contract');
     const runtime = createCovenantRuntime({ identity: options.identity, authorization: rbac, audit, logger, database: db });
-    const server = createHttpServer(runtime, createRouter(runtime, createHandlers(rbac)));
+    const server = createHttpServer(runtime, createRouter(runtime, createHandlers({ rbac, ledger, clock: () => new Date() })));
     return {
       server,
       runtime,
@@ -86,28 +86,6 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     };
   } catch (error) {
     await db.destroy();
-    throw error;
-  }
-}
-
-/**
- * Development mode only (`npm start` without an issuer configured): an explicit, recorded bootstrap of
- * `org_demo`'s first admin, `demo-user` (the subject of the token main.ts prints), recorded in the org's
- * change log and on the ledger as `operator:npm-start`. Not a default password: a real deployment makes
- * its first admins with `covenant rbac bootstrap`. Done once: when the org has roles, it does nothing and
- * returns false.
- */
-export async function bootstrapDemoOrg(service: Pick<Service, 'rbac' | 'ledger'>): Promise<boolean> {
-  const { rbac, ledger } = service;
-  if ((await rbac.listRoles('org_demo')).length > 0) return false;
-  try {
-    await ledger.transact((tx) =>
-      rbac.bind(tx.db).bootstrapTenant('npm-start', 'org_demo', 'demo-user', 'development mode: first admin of the demo org'),
-    );
-    return true;
-  } catch (error) {
-    // Another process on the same database got there first: the org has its admin either way.
-    if (error instanceof RbacChangeError && error.code === 'TENANT_ALREADY_BOOTSTRAPPED') return false;
     throw error;
   }
 }

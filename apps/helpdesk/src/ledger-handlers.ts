@@ -1,0 +1,26 @@
+import type { LedgerStore } from '@covenant/ledger';
+import type { Handlers } from './generated/handlers.ts';
+
+/**
+ * The `ledger` platform contract over the service's ledger. The log is one tree for every tenant, so a
+ * caller may only read (and prove) entries of its own org; any other index is "not found", whether it
+ * exists or not.
+ */
+export function createLedgerHandlers(ledger: LedgerStore): Handlers['ledger'] {
+  return {
+    checkpoint: async ({ ctx }) => {
+      const latest = await ledger.latestCheckpoint();
+      if (latest === null) return ctx.fail('LOG_EMPTY');
+      return { size: latest.checkpoint.size, note: latest.note };
+    },
+    prove: async ({ input, ctx }) => {
+      const stored = await ledger.readEntry(input.seq).catch((error: unknown) => {
+        if (error instanceof RangeError) return null;
+        throw error;
+      });
+      if (stored === null || stored.entry.tenant?.org !== ctx.tenant.org) return ctx.fail('ENTRY_NOT_FOUND');
+      const bundle = await ledger.inclusionBundle(input.seq);
+      return { entry: new TextDecoder().decode(stored.bytes), bundle: { ...bundle, proof: [...bundle.proof] } };
+    },
+  };
+}
