@@ -5,6 +5,7 @@ import { createLedgerAudit, type LedgerAudit } from '@covenant/ledger/audit';
 import { createRbacStore, type RbacStore } from '@covenant/rbac';
 import { recordChangesOn } from '@covenant/rbac/ledger';
 import { createCovenantRuntime, createHttpServer, type CovenantRuntime } from '@covenant/server';
+import { readOnly } from '@covenant/db';
 import type { Kysely } from 'kysely';
 import { pino, type Logger } from 'pino';
 import { openDatabase, type ServiceTables } from './database.ts';
@@ -69,7 +70,9 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     }
     const rbac = createRbacStore({ db, onChange: recordChangesOn(ledger, logger) });
     await rbac.registerCapabilities(SERVED_CAPABILITIES, 'contract');
-    const runtime = createCovenantRuntime({ identity: options.identity, authorization: rbac, audit, logger, database: db });
+    // Unaudited procedures (queries) read through a read-only handle: a write there would bypass
+    // audit-before-action, so it is refused. Audited ones get the ledger's transaction instead.
+    const runtime = createCovenantRuntime({ identity: options.identity, authorization: rbac, audit, logger, database: db.withPlugin(readOnly()) });
     const server = createHttpServer(runtime, createRouter(runtime, createHandlers({ rbac, ledger, clock: () => new Date() })));
     return {
       server,
