@@ -25,15 +25,28 @@ export function isTenancyKey(key: string): boolean {
  * ```
  */
 export function findTenancyKey(value: unknown): ReadonlyArray<string | number> | undefined {
-  const stack: Array<{ value: unknown; path: ReadonlyArray<string | number> }> = [{ value, path: [] }];
+  // Each frame points at its parent instead of copying the path, so the walk stays linear in the size
+  // of the input however deep it is; the path is built only for the key that is found.
+  interface Frame {
+    readonly value: unknown;
+    readonly parent: Frame | null;
+    readonly key: string | number | null;
+  }
+  const pathOf = (frame: Frame, last: string): Array<string | number> => {
+    const path: Array<string | number> = [last];
+    for (let at: Frame | null = frame; at !== null && at.key !== null; at = at.parent) path.push(at.key);
+    return path.reverse();
+  };
+  const stack: Frame[] = [{ value, parent: null, key: null }];
   while (stack.length > 0) {
-    const { value: current, path } = stack.pop()!;
+    const frame = stack.pop()!;
+    const current = frame.value;
     if (Array.isArray(current)) {
-      for (let i = current.length - 1; i >= 0; i -= 1) stack.push({ value: current[i], path: [...path, i] });
+      for (let i = current.length - 1; i >= 0; i -= 1) stack.push({ value: current[i], parent: frame, key: i });
     } else if (current !== null && typeof current === 'object') {
       for (const key of Object.keys(current)) {
-        if (isTenancyKey(key)) return [...path, key];
-        stack.push({ value: (current as Record<string, unknown>)[key], path: [...path, key] });
+        if (isTenancyKey(key)) return pathOf(frame, key);
+        stack.push({ value: (current as Record<string, unknown>)[key], parent: frame, key });
       }
     }
   }

@@ -10,9 +10,39 @@ export class TenancyKeyInInputError extends SecurityError {
   readonly at: string;
 
   constructor(at: string) {
-    super(`tenancy key in the input at "${at}"`);
+    super(`tenancy key in the input at "${at.slice(0, 512)}"`);
     this.at = at;
-    this.wireMessage = `"${at}" is not accepted: the tenant comes from the verified session, never from the input`;
+    // The path is the caller's own keys: bounded, so a huge key or a deep path is not echoed back whole.
+    const shown = at.length > MAX_ECHO ? `…${at.slice(-MAX_ECHO)}` : at;
+    this.wireMessage = `"${shown}" is not accepted: the tenant comes from the verified session, never from the input`;
+  }
+}
+
+/** How much of a caller's own key path a wire message may repeat. */
+const MAX_ECHO = 100;
+
+/** The raw input nests deeper than the pipeline accepts (refused before any schema or walker sees it). */
+export class InputTooDeepError extends SecurityError {
+  override readonly name = 'InputTooDeepError';
+  readonly code = 'ERR_INPUT_TOO_DEEP' as const;
+  readonly status = 400 as const;
+  readonly wireMessage: string;
+
+  constructor(maxDepth: number) {
+    super(`the input nests deeper than ${maxDepth} levels`);
+    this.wireMessage = `The input nests deeper than ${maxDepth} levels`;
+  }
+}
+
+/** A string (a key or a value) of the raw input is not well-formed Unicode: it holds a lone surrogate. */
+export class MalformedTextError extends SecurityError {
+  override readonly name = 'MalformedTextError';
+  readonly code = 'ERR_INPUT_MALFORMED_TEXT' as const;
+  readonly status = 400 as const;
+  readonly wireMessage = 'The input holds text that is not well-formed Unicode (a lone surrogate)';
+
+  constructor() {
+    super('a string of the input holds a lone surrogate');
   }
 }
 

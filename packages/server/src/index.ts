@@ -7,6 +7,8 @@ export {
   AuditUnavailableError,
   AuthorizationUnavailableError,
   DeclaredError,
+  InputTooDeepError,
+  MalformedTextError,
   TenancyKeyInInputError,
   UnverifiedPrincipalError,
 } from './errors.ts';

@@ -56,6 +56,10 @@ export function describeFailure(error: TRPCError): { code: string; level: 'info'
   if (isSecurityError(cause)) return { code: cause.code, level: cause.status >= 500 ? 'error' : 'warn' };
   if (cause instanceof DeclaredError) return { code: cause.code, level: 'info' };
   if (isInputValidationError(error)) return { code: 'ERR_INPUT_INVALID', level: 'info' };
+  // tRPC's own refusals of the request (bad JSON, oversize body, unknown path …) are the caller's
+  // mistakes, not faults: logged by code only, because their messages may quote the request body.
+  const framework = error.code === 'INTERNAL_SERVER_ERROR' ? undefined : FRAMEWORK_ERRORS[error.code];
+  if (framework !== undefined) return { code: framework.code, level: 'info' };
   return { code: INTERNAL.code, level: 'error' };
 }
 
