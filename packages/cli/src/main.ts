@@ -1,7 +1,8 @@
-import { relative, resolve } from 'node:path';
-import { ContractLoadError, checkGenerated, generate, writeGenerated } from '@covenant/codegen';
-import { formatReport, lintProject, type LintFormat } from '@covenant/lint';
-import { readProjectConfig } from './config.ts';
+import { stat } from 'node:fs/promises';
+import { relative, resolve, sep } from 'node:path';
+import { ContractLoadError, checkGenerated, generateOutputs, writeGenerated, type ConformanceOptions } from '@covenant/codegen';
+import { formatReport, lintProject, readSanctions, type LintFormat } from '@covenant/lint';
+import { ConfigError, readProjectConfig, type ConformanceConfig, type ProjectConfig } from './config.ts';
 import { ledgerCommand } from './ledger-command.ts';
 import { rbacCommand } from './rbac-bootstrap.ts';
 import { UsageError, parseFlags as parse } from './usage-error.ts';
@@ -20,7 +21,9 @@ Usage:
   covenant ledger prove <seq> --database <sqlite file> --origin <origin>
   covenant ledger checkpoint --database <sqlite file>
 
-Defaults come from the "covenant" field of the nearest package.json. --ledger-key and --origin default to
+Defaults come from the "covenant" field of the nearest package.json. With covenant.conformance set to
+{ "out": "<test file>", "harness": "<module>" }, gen (and gen --check) also covers per-procedure conformance
+tests for the configured contracts. --ledger-key and --origin default to
 COVENANT_LEDGER_KEY_FILE and COVENANT_LEDGER_ORIGIN (else covenant.local/service), as the service reads them.
 Exit codes: 0 ok, 1 violations or drift or invalid contracts or a refused bootstrap or a ledger that does not
 verify, 2 usage error.
@@ -75,7 +78,14 @@ export async function main(argv: ReadonlyArray<string>, io: Io = defaultIo): Pro
 
 async function gen(args: ReadonlyArray<string>, io: Io): Promise<number> {
   const values = parse(args, { contracts: { type: 'string' }, out: { type: 'string' }, check: { type: 'boolean' } });
-  const config = await readProjectConfig(io.cwd);
+  let config;
+  try {
+    config = await readProjectConfig(io.cwd);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    io.stderr(`covenant gen: ${error.message}\n`);
+    return 2;
+  }
   // Flags are relative to the working directory, package.json settings to the project root.
   const contractsDir = values.contracts !== undefined ? resolve(io.cwd, values.contracts) : resolve(config.root, config.contracts);
   if (values.out === undefined && config.out === null) {
@@ -83,9 +93,17 @@ async function gen(args: ReadonlyArray<string>, io: Io): Promise<number> {
   }
   const outDir = values.out !== undefined ? resolve(io.cwd, values.out) : resolve(config.root, config.out!);
 
-  let files;
+  // Conformance tests belong to the configured contracts: `--contracts <other dir>` generates without them.
+  let conformance: ConformanceOptions | undefined;
+  if (config.conformance !== null && contractsDir === resolve(config.root, config.contracts)) {
+    const prepared = await conformanceOptions(config, config.conformance, io);
+    if (typeof prepared === 'number') return prepared;
+    conformance = prepared;
+  }
+
+  let outputs;
   try {
-    files = await generate({ root: config.root, contractsDir, outDir });
+    outputs = await generateOutputs({ root: config.root, contractsDir, outDir, ...(conformance !== undefined ? { conformance } : {}) });
   } catch (error) {
     if (!(error instanceof ContractLoadError)) throw error;
     io.stderr(`covenant gen: nothing was written; fix these contract files first:\n`);
@@ -93,25 +111,63 @@ async function gen(args: ReadonlyArray<string>, io: Io): Promise<number> {
     return 1;
   }
 
-  const shown = relative(io.cwd, outDir) || '.';
+  const shown = (dir: string): string => relative(io.cwd, dir) || '.';
   if (values.check) {
-    const drift = await checkGenerated(outDir, files);
-    const drifted = [
-      ...drift.changed.map((name) => `${shown}/${name} (differs from the contracts)`),
-      ...drift.missing.map((name) => `${shown}/${name} (missing)`),
-      ...drift.extra.map((name) => `${shown}/${name} (no longer generated)`),
-    ];
+    const drifted: string[] = [];
+    for (const output of outputs) {
+      const drift = await checkGenerated(output.dir, output.files);
+      const at = shown(output.dir);
+      drifted.push(
+        ...drift.changed.map((name) => `${at}/${name} (differs from the contracts)`),
+        ...drift.missing.map((name) => `${at}/${name} (missing)`),
+        ...drift.extra.map((name) => `${at}/${name} (no longer generated)`),
+      );
+    }
     if (drifted.length === 0) {
-      io.stdout(`covenant gen --check: ${files.length} files up to date in ${shown}\n`);
+      for (const output of outputs) {
+        const count = output.files.length === 1 ? '1 file' : `${output.files.length} files`;
+        io.stdout(`covenant gen --check: ${count} up to date in ${shown(output.dir)}\n`);
+      }
       return 0;
     }
     io.stderr(`covenant gen --check: generated code has drifted from the contracts; run covenant gen:\n`);
     for (const line of drifted) io.stderr(`  ${line}\n`);
     return 1;
   }
-  await writeGenerated(outDir, files);
-  io.stdout(`covenant gen: wrote ${files.map((f) => f.name).join(', ')} to ${shown}\n`);
+  for (const output of outputs) {
+    await writeGenerated(output.dir, output.files);
+    io.stdout(`covenant gen: wrote ${output.files.map((f) => f.name).join(', ')} to ${shown(output.dir)}\n`);
+  }
   return 0;
+}
+
+/**
+ * The conformance settings with the harness checked and the sanctions read, or the exit code after saying
+ * what is wrong (2: the configuration; 1: the sanctions file).
+ */
+async function conformanceOptions(config: ProjectConfig, conformance: ConformanceConfig, io: Io): Promise<ConformanceOptions | number> {
+  const harness = resolve(config.root, conformance.harness);
+  const found = await stat(harness).catch(() => null);
+  if (found === null || !found.isFile()) {
+    io.stderr(
+      `covenant gen: covenant.conformance.harness: ${relative(io.cwd, harness) || harness} does not exist; ` +
+        'write it first (it exports createConformanceHarness, see @covenant/testkit/conformance)\n',
+    );
+    return 2;
+  }
+  const sanctionsFile = resolve(config.root, config.sanctions);
+  const sanctions = await readSanctions(sanctionsFile);
+  if (!sanctions.ok) {
+    io.stderr(`covenant gen: nothing was written; ${relative(io.cwd, sanctionsFile)} is malformed (the conformance tests read it):\n`);
+    for (const problem of sanctions.problems) io.stderr(`  ${problem}\n`);
+    return 1;
+  }
+  return {
+    out: conformance.out,
+    harness: conformance.harness,
+    sanctions: sanctions.sanctions,
+    sanctionsFile: relative(config.root, sanctionsFile).split(sep).join('/'),
+  };
 }
 
 async function lint(args: ReadonlyArray<string>, io: Io): Promise<number> {

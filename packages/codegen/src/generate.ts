@@ -1,6 +1,7 @@
-import { resolve } from 'node:path';
+import { basename, dirname, relative, resolve, sep } from 'node:path';
 import type { Manifest } from '@covenant/contract/manifest';
 import { emitClient } from './emit-client.ts';
+import { emitConformance } from './emit-conformance.ts';
 import { emitHandlers } from './emit-handlers.ts';
 import { emitRouter } from './emit-router.ts';
 import { planGeneration } from './generation-plan.ts';
@@ -44,9 +45,86 @@ export interface GenerateOptions {
  */
 export async function generate(options: GenerateOptions): Promise<ReadonlyArray<GeneratedFile>> {
   const root = resolve(options.root);
-  const loaded = await loadContracts({ dir: resolve(root, options.contractsDir), root });
+  return renderFiles(await load(root, options.contractsDir), resolve(root, options.outDir));
+}
+
+/** A reviewed exception to "authentication required", as the sanctions file records it. */
+export interface SanctionRef {
+  readonly procedure: string;
+  readonly definitionHash: string;
+}
+
+/** Where the conformance test file goes and what it runs against. Paths are relative to the project root. */
+export interface ConformanceOptions {
+  /** The test file to write, e.g. `apps/shop/test/generated/conformance.test.ts`. */
+  readonly out: string;
+  /** The module that exports `createConformanceHarness`, e.g. `apps/shop/test/conformance-harness.ts`. */
+  readonly harness: string;
+  /** A public procedure is tested as public only with a sanction matching its path and definition hash. */
+  readonly sanctions: ReadonlyArray<SanctionRef>;
+  readonly sanctionsFile: string;
+}
+
+/** Generated files and the folder they belong in. */
+export interface GeneratedOutput {
+  readonly dir: string;
+  readonly files: ReadonlyArray<GeneratedFile>;
+}
+
+/**
+ * Everything `covenant gen` writes, by folder: the four files in `outDir` and, when `conformance` is given,
+ * the conformance test file in its own folder (in the same entry when the folders are the same). The
+ * contracts are loaded once; `ContractLoadError` is thrown before anything could be written.
+ */
+export async function generateOutputs(
+  options: GenerateOptions & { readonly conformance?: ConformanceOptions },
+): Promise<ReadonlyArray<GeneratedOutput>> {
+  const root = resolve(options.root);
+  const contracts = await load(root, options.contractsDir);
+  const outDir = resolve(root, options.outDir);
+  const outputs: GeneratedOutput[] = [{ dir: outDir, files: renderFiles(contracts, outDir) }];
+  if (options.conformance !== undefined) {
+    const conformance = renderConformance(contracts, root, options.conformance);
+    const dir = resolve(root, dirname(options.conformance.out));
+    if (dir === outDir) {
+      if (outputs[0]!.files.some((f) => f.name === conformance.name)) {
+        throw new TypeError(`the conformance test file cannot be named ${conformance.name}: generate writes that file in ${options.outDir}`);
+      }
+      const files = [...outputs[0]!.files, conformance].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      outputs[0] = { dir, files };
+    } else {
+      outputs.push({ dir, files: [conformance] });
+    }
+  }
+  return outputs;
+}
+
+/**
+ * The conformance test file for `contracts`: one `describe` per procedure calling the checks of
+ * `@covenant/testkit/conformance` that its security metadata calls for, importing the app's harness by
+ * its path relative to the test file.
+ */
+export function renderConformance(contracts: ReadonlyArray<LoadedContract>, root: string, options: ConformanceOptions): GeneratedFile {
+  const file = resolve(root, options.out);
+  const plan = planGeneration(contracts, dirname(file));
+  let harnessSpecifier = relative(dirname(file), resolve(root, options.harness)).split(sep).join('/');
+  if (!harnessSpecifier.startsWith('.')) harnessSpecifier = `./${harnessSpecifier}`;
+  const sanctioned = new Set(options.sanctions.map((s) => `${s.procedure}\u0000${s.definitionHash}`));
+  return {
+    name: basename(file),
+    content: emitConformance(plan, {
+      harnessSpecifier,
+      harnessFile: relative(root, resolve(root, options.harness)).split(sep).join('/'),
+      isSanctioned: (procedure) => sanctioned.has(`${procedure.path}\u0000${procedure.definitionHash}`),
+      sanctionsFile: options.sanctionsFile,
+    }),
+  };
+}
+
+async function load(root: string, contractsDir: string): Promise<ReadonlyArray<LoadedContract>> {
+  const loaded = await loadContracts({ dir: resolve(root, contractsDir), root });
   if (loaded.problems.length > 0) throw new ContractLoadError(loaded.problems);
-  return renderFiles(loaded.contracts, resolve(root, options.outDir));
+  return loaded.contracts;
 }
 
 export function renderFiles(contracts: ReadonlyArray<LoadedContract>, outDir: string): ReadonlyArray<GeneratedFile> {

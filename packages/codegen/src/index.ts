@@ -1,5 +1,12 @@
-export { ContractLoadError, generate, renderFiles } from './generate.ts';
-export type { GenerateOptions, GeneratedFile, GeneratedManifest } from './generate.ts';
+export { ContractLoadError, generate, generateOutputs, renderConformance, renderFiles } from './generate.ts';
+export type {
+  ConformanceOptions,
+  GenerateOptions,
+  GeneratedFile,
+  GeneratedManifest,
+  GeneratedOutput,
+  SanctionRef,
+} from './generate.ts';
 export { GENERATED_MARKER, GENERATOR_VERSION } from './header.ts';
 export { CONTRACT_FILE_SUFFIX, loadContracts } from './load-contracts.ts';
 export type { LoadProblem, LoadProblemCode, LoadResult, LoadedContract } from './load-contracts.ts';
