@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MIGRATIONS, createDatabase, migrateToLatest } from '@covenant/db';
 import type { LedgerTables } from '@covenant/ledger';
@@ -21,16 +21,22 @@ declare module '@covenant/server' {
   }
 }
 
-/** Where `npm start` keeps its data when COVENANT_DATABASE_URL is not set: `apps/helpdesk/data/` (git-ignored). */
-export const DEFAULT_DATABASE_FILE = fileURLToPath(new URL('../data/covenant.db', import.meta.url));
+/** Where `npm start` keeps its data and development keys by default: `apps/helpdesk/data/` (git-ignored). */
+export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../data', import.meta.url));
+
+/** The data folder: COVENANT_DATA_DIR, else `apps/helpdesk/data/`. Keys (dev issuer, ledger) live here. */
+export function dataDir(env: NodeJS.ProcessEnv): string {
+  const configured = env['COVENANT_DATA_DIR'];
+  return configured === undefined || configured === '' ? DEFAULT_DATA_DIR : resolve(configured);
+}
 
 /**
  * The database the service runs on: COVENANT_DATABASE_URL (a SQLite file path, or `:memory:`), else
- * `apps/helpdesk/data/covenant.db`. A relative path is taken from the working directory.
+ * `covenant.db` in the data folder. A relative path is taken from the working directory.
  */
 export function databaseUrl(env: NodeJS.ProcessEnv): string {
   const configured = env['COVENANT_DATABASE_URL'];
-  if (configured === undefined || configured === '') return DEFAULT_DATABASE_FILE;
+  if (configured === undefined || configured === '') return join(dataDir(env), 'covenant.db');
   return configured === ':memory:' || isAbsolute(configured) ? configured : resolve(configured);
 }
 

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { isCovenantError } from '@covenant/client';
 import { readSignerKeyFile } from '@covenant/ledger/node';
-import { DEFAULT_DATABASE_FILE, databaseUrl } from './database.ts';
+import { dataDir, databaseUrl } from './database.ts';
 import { openDevIdentity } from './dev-identity.ts';
 import { createClient } from './generated/client.ts';
 import { formatReport, shouldColor } from './report.ts';
@@ -25,11 +25,11 @@ const fail = (message: string, code = 1): never => {
 
 if (env['NODE_ENV'] === 'production') fail('the tour uses the development identity, which is refused under NODE_ENV=production', 2);
 
-const dataDir = dirname(DEFAULT_DATABASE_FILE);
+const dataFolder = dataDir(env);
 const url = (env['COVENANT_DEMO_URL'] || 'http://127.0.0.1:3000').replace(/\/+$/, '');
 const databaseFile = databaseUrl(env);
-const keyFile = env['COVENANT_LEDGER_KEY_FILE'] || join(dataDir, 'ledger.key');
-const issuerFile = join(dataDir, 'dev-issuer.jwk');
+const keyFile = env['COVENANT_LEDGER_KEY_FILE'] || join(dataFolder, 'ledger.key');
+const issuerFile = join(dataFolder, 'dev-issuer.jwk');
 const origin = env['COVENANT_LEDGER_ORIGIN'] || 'covenant.local/service';
 const START = 'start it with npm start';
 

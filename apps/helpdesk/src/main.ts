@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createTokenVerifier, type TokenVerifierOptions } from '@covenant/identity';
 import type { CheckpointSigner } from '@covenant/ledger';
 import { createSignerKeyFile, readSignerKeyFile } from '@covenant/ledger/node';
-import { DEFAULT_DATABASE_FILE, databaseUrl } from './database.ts';
+import { dataDir, databaseUrl } from './database.ts';
 import { openDevIdentity, type DevIdentity } from './dev-identity.ts';
 import { createClient } from './generated/client.ts';
 import { DEMO_USERS, seedDemo } from './seed.ts';
@@ -13,6 +13,8 @@ import { createService } from './service.ts';
  * `npm start`: the helpdesk — the helpdesk contracts and the platform contracts (health, whoami, RBAC
  * administration, the ledger) in one router, over HTTP, on one SQLite file (COVENANT_DATABASE_URL, else
  * apps/helpdesk/data/covenant.db), migrated at start-up.
+ *
+ * Data and development keys live in COVENANT_DATA_DIR (default apps/helpdesk/data, git-ignored).
  *
  * Identity: with COVENANT_ISSUER, COVENANT_AUDIENCE and COVENANT_JWKS_URL set it trusts that issuer (and a
  * tenant's first admin is made with `covenant rbac bootstrap`). Without them it runs the development
@@ -53,7 +55,7 @@ async function start(): Promise<void> {
             `  a token:       TOKEN=$(npm run --silent token -- ann)`,
             `  call the API:  curl -H "authorization: Bearer $TOKEN" '${url}/tickets.list?input=%7B%7D'`,
             `  the tour:      npm run demo`,
-            '  (development identity: its key lives in apps/helpdesk/data; never use it in production)',
+            `  (development identity: its key lives in ${DATA_DIR}; never use it in production)`,
           ]
         : []),
       `  audit ledger:  npx covenant ledger verify --database '${database}' --origin '${ledgerSigner.name}' --key-name '${ledgerSigner.name}' --public-key '${publicKey}'`,
@@ -70,8 +72,8 @@ async function start(): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
-/** Where `npm start` keeps its keys and data: the folder of the default database (git-ignored). */
-export const DATA_DIR = dirname(DEFAULT_DATABASE_FILE);
+/** Where `npm start` keeps its keys and data (COVENANT_DATA_DIR, else apps/helpdesk/data, git-ignored). */
+const DATA_DIR = dataDir(process.env);
 
 function ledgerKey(): CheckpointSigner {
   const origin = process.env['COVENANT_LEDGER_ORIGIN'] || 'covenant.local/service';
@@ -92,7 +94,10 @@ function productionIdentity(): TokenVerifierOptions {
 
 /** The development identity, or `null` when a real issuer is configured. */
 async function devIdentity(): Promise<DevIdentity | null> {
-  if (process.env['COVENANT_ISSUER'] && process.env['COVENANT_AUDIENCE'] && process.env['COVENANT_JWKS_URL']) return null;
+  const set = ['COVENANT_ISSUER', 'COVENANT_AUDIENCE', 'COVENANT_JWKS_URL'].filter((name) => process.env[name]);
+  if (set.length === 3) return null;
+  // Half a configuration is a mistake, not a request for the development identity.
+  if (set.length > 0) throw new Error(`set COVENANT_ISSUER, COVENANT_AUDIENCE and COVENANT_JWKS_URL together (only ${set.join(', ')} is set)`);
   if (process.env['NODE_ENV'] === 'production') {
     throw new Error('NODE_ENV=production needs COVENANT_ISSUER, COVENANT_AUDIENCE and COVENANT_JWKS_URL (the development identity is refused)');
   }

@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import { dirname } from 'node:path';
-import { DEFAULT_DATABASE_FILE } from './database.ts';
+import { dataDir } from './database.ts';
 import { openDevIdentity } from './dev-identity.ts';
 import { demoUser } from './seed.ts';
 
@@ -18,7 +17,7 @@ if (subject === undefined) {
   process.exit(2);
 }
 try {
-  const identity = await openDevIdentity(join(dirname(DEFAULT_DATABASE_FILE), 'dev-issuer.jwk'));
+  const identity = await openDevIdentity(join(dataDir(process.env), 'dev-issuer.jwk'));
   process.stdout.write(`${await identity.mint(demoUser(subject))}\n`);
 } catch (error) {
   process.stderr.write(`npm run token: ${(error as Error).message}\n`);

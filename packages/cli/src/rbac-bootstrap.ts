@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadContracts } from '@covenant/codegen';
-import { createDatabase, migrateToLatest } from '@covenant/db';
+import { MIGRATIONS, createDatabase, isAppMigration, migrateToLatest } from '@covenant/db';
 import { LogError, createLedgerStore } from '@covenant/ledger';
 import { KeyFileError, readSignerKeyFile } from '@covenant/ledger/node';
 import { RbacChangeError, createRbacStore, type RbacTables } from '@covenant/rbac';
@@ -101,7 +101,8 @@ async function openWithCatalogue(command: string, flags: { database: string; con
     return null;
   }
   try {
-    await migrateToLatest(db);
+    // An application's own migrations (1000 and up) are its business: only unknown framework ones refuse.
+    await migrateToLatest(db, MIGRATIONS, { ignoreUnknown: isAppMigration });
     const ledger = await createLedgerStore({ db, origin: flags.origin, signer });
     const log = { error: (_details: object, message: string) => io.stderr(`covenant rbac ${command}: ${message}\n`) };
     const store = createRbacStore({ db, onChange: recordChangesOn(ledger, log) });

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { chmodSync } from 'node:fs';
-import { createDatabase } from '@covenant/db';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { createDatabase, migrateToLatest } from '@covenant/db';
 import { decodeEntry, verifyLedger } from '@covenant/ledger';
 import { createSignerKeyFile, readSignerKeyFile } from '@covenant/ledger/node';
 import { createRbacStore, type RbacTables } from '@covenant/rbac';
@@ -141,6 +141,21 @@ describe('covenant rbac bootstrap (in-process)', () => {
     expect(await policy(p, 'org_b')).toEqual(before);
     chmodSync(join(p.root, 'keys/ledger.key'), 0o600);
     expect((await ledgerOf(p)).entries).toHaveLength(1);
+  });
+
+  it("works on an application's database: the app's own migrations (1001-helpdesk) are not taken for a newer build's", async () => {
+    const p = await project('rbac-app-db');
+    mkdirSync(join(p.root, 'data'), { recursive: true });
+    const db = createDatabase<any>({ url: join(p.root, 'data/covenant.db') });
+    try {
+      await migrateToLatest(db);
+      await db.insertInto('covenant_migrations').values({ name: '1001-helpdesk', applied_at: new Date(0).toISOString() }).execute();
+    } finally {
+      await db.destroy();
+    }
+    const result = await p.run('rbac', 'bootstrap', ...flags());
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect((await policy(p, 'org_a')).bindings.map((b) => b.subject)).toEqual(['alice']);
   });
 
   it('is refused the second time for the same org (exit 1, nothing changed); another org is its own', async () => {

@@ -1,5 +1,6 @@
 export { createDatabase } from './create-database.ts';
 export type { DatabaseOptions } from './create-database.ts';
-export { MIGRATIONS, MigrationError, migrateToLatest } from './migrate.ts';
+export { MIGRATIONS, MigrationError, isAppMigration, migrateToLatest } from './migrate.ts';
+export type { MigrateOptions } from './migrate.ts';
 export { withSavepoint } from './savepoint.ts';
 export { ReadOnlyViolationError, readOnly } from './read-only.ts';

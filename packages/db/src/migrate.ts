@@ -8,6 +8,21 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0002-ledger': ledgerMigration,
 });
 
+/**
+ * Migration names: the framework's stores use `0001-…` to `0999-…`; an application's own tables use
+ * `1000-…` and up (the helpdesk's `1001-helpdesk`). Tools that know only the framework's stores (the
+ * `covenant` CLI) pass `{ ignoreUnknown: isAppMigration }` so that an application's database is not
+ * mistaken for one written by a newer build.
+ */
+export function isAppMigration(name: string): boolean {
+  return /^[1-9][0-9]{3}-/.test(name);
+}
+
+export interface MigrateOptions {
+  /** Applied migrations this build does not know but may ignore (default: none; any unknown one refuses). */
+  readonly ignoreUnknown?: (name: string) => boolean;
+}
+
 /** Thrown when the schema cannot be brought to the version this build knows. */
 export class MigrationError extends Error {
   override readonly name = 'MigrationError';
@@ -37,7 +52,9 @@ const TABLE = 'covenant_migrations';
 export async function migrateToLatest(
   db: Kysely<any>,
   migrations: Readonly<Record<string, Migration>> = MIGRATIONS,
+  options: MigrateOptions = {},
 ): Promise<string[]> {
+  const ignorable = options.ignoreUnknown ?? (() => false);
   const names = Object.keys(migrations).sort();
   return db.connection().execute(async (connection) => {
     await sql`begin immediate`.execute(connection);
@@ -46,7 +63,7 @@ export async function migrateToLatest(
       const applied = new Set(
         (await connection.selectFrom(TABLE).select('name').execute()).map((row: { name: string }) => row.name),
       );
-      const unknown = [...applied].filter((name) => !Object.hasOwn(migrations, name)).sort();
+      const unknown = [...applied].filter((name) => !Object.hasOwn(migrations, name) && !ignorable(name)).sort();
       if (unknown.length > 0) {
         throw new MigrationError(
           `the database was migrated by a newer build (unknown migrations: ${unknown.join(', ')}); refusing to start`,

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql, type Kysely, type Migration } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MIGRATIONS, MigrationError, createDatabase, migrateToLatest } from '../src/index.ts';
+import { MIGRATIONS, MigrationError, createDatabase, isAppMigration, migrateToLatest } from '../src/index.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const open: Array<Kysely<any>> = [];
@@ -65,6 +65,18 @@ describe('migrateToLatest', () => {
     expect(error).toMatchObject({ name: 'MigrationError', code: 'ERR_DB_MIGRATION' });
     expect((error as Error).message).toContain('9999-future');
     expect((await db.selectFrom('covenant_migrations').select('name').orderBy('name').execute()).map((r) => r.name)).toEqual(['0001-rbac', '0002-ledger', '9999-future']);
+  });
+
+  it('with ignoreUnknown: isAppMigration, an application migration (1000 and up) is left alone, an unknown framework one still refuses', async () => {
+    const db = memory();
+    await migrateToLatest(db);
+    await db.insertInto('covenant_migrations').values({ name: '1001-helpdesk', applied_at: new Date(0).toISOString() }).execute();
+    await expect(migrateToLatest(db)).rejects.toThrow(/1001-helpdesk/);
+    await expect(migrateToLatest(db, MIGRATIONS, { ignoreUnknown: isAppMigration })).resolves.toEqual([]);
+    await db.insertInto('covenant_migrations').values({ name: '0003-future', applied_at: new Date(0).toISOString() }).execute();
+    await expect(migrateToLatest(db, MIGRATIONS, { ignoreUnknown: isAppMigration })).rejects.toThrow(/0003-future/);
+    expect(['1001-helpdesk', '1000-x', '9999-y'].every(isAppMigration)).toBe(true);
+    expect(['0001-rbac', '0999-z', 'x-1001', '1001', '10001-a'].some(isAppMigration)).toBe(false);
   });
 
   it('refuses a newer database even before its own migrations ran (a future build migrated an empty file)', async () => {
