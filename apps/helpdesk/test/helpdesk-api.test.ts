@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isCovenantError, type CovenantClientError } from '@covenant/client';
 import { decodeEntry, leafHash, verifyBundle, verifyCheckpoint, type LedgerEntry } from '@covenant/ledger';
 import { startHelpdesk, type Helpdesk } from './helpdesk-harness.ts';
+import { expectRefused } from './refusals.ts';
 
 // The helpdesk as `npm start` assembles it (createService, the development identity, the demo seed), on a
 // temp SQLite file over real HTTP, driven through the generated typed client as the demo users:
@@ -21,24 +21,6 @@ type Customer = Awaited<ReturnType<Api['customers']['get']['query']>>;
 
 /** A short unique tag, so that tests sharing one database never collide on emails or references. */
 const tag = (): string => randomUUID().slice(0, 8);
-
-/** The error a call fails with; fails the test if it succeeds. */
-async function refusal(call: Promise<unknown>): Promise<CovenantClientError> {
-  const outcome = await call.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-  if (!('error' in outcome)) throw new Error(`expected a refusal, got ${JSON.stringify(outcome.value)}`);
-  expect(isCovenantError(outcome.error)).toBe(true);
-  return outcome.error as CovenantClientError;
-}
-
-async function expectRefused(call: Promise<unknown>, httpStatus: number, code: string): Promise<CovenantClientError> {
-  const error = await refusal(call);
-  expect({ httpStatus: error.httpStatus, code: error.code }).toEqual({ httpStatus, code });
-  expect(error.requestId).toMatch(/^[0-9a-f-]{36}$/);
-  return error;
-}
 
 /** Every ledger entry, raw and decoded, after every queued append has committed. */
 async function ledgerRows(): Promise<Array<{ seq: number; text: string; entry: LedgerEntry }>> {

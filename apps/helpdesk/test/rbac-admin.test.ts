@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isCovenantError, type CovenantClientError } from '@covenant/client';
 import { createTokenVerifier } from '@covenant/identity';
 import { createCheckpointSigner, decodeEntry, verifyLedger, type LedgerEntry } from '@covenant/ledger';
 import { createTestIssuer, type TestIssuer } from '@covenant/testkit';
@@ -12,6 +11,7 @@ import { pino } from 'pino';
 import { createClient } from '../src/generated/client.ts';
 import { createService, SERVED_CAPABILITIES, type Service } from '../src/service.ts';
 import { rawCall } from './harness.ts';
+import { expectRefused, refusal } from './refusals.ts';
 
 // The service exactly as `npm start` assembles it (createService), on a temp SQLite file, over real HTTP,
 // with a test issuer. org_a's first admin is alice, org_b's is mallory; both are bootstrapped explicitly.
@@ -55,24 +55,6 @@ async function token(sub: string, org: string, workspace?: string): Promise<stri
 async function as(sub: string, org: string, workspace?: string) {
   const t = await token(sub, org, workspace);
   return createClient({ url, token: () => t });
-}
-
-/** The error a call fails with; fails the test if it succeeds. */
-async function refusal(call: Promise<unknown>): Promise<CovenantClientError> {
-  const outcome = await call.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-  if (!('error' in outcome)) throw new Error(`expected a refusal, got ${JSON.stringify(outcome.value)}`);
-  expect(isCovenantError(outcome.error)).toBe(true);
-  return outcome.error as CovenantClientError;
-}
-
-async function expectRefused(call: Promise<unknown>, httpStatus: number, code: string): Promise<CovenantClientError> {
-  const error = await refusal(call);
-  expect({ httpStatus: error.httpStatus, code: error.code }).toEqual({ httpStatus, code });
-  expect(error.requestId).toMatch(/^[0-9a-f-]{36}$/);
-  return error;
 }
 
 /** Everything an org's policy is: roles, bindings and the change log, as the store holds them. */
