@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Migration } from 'kysely';
+import { ADVISORY_LOCKS, dialectOf, lockAdvisory } from './dialect.ts';
 import { rbacMigration } from './migrations/0001-rbac.ts';
 import { ledgerMigration } from './migrations/0002-ledger.ts';
 
@@ -39,6 +40,9 @@ const TABLE = 'covenant_migrations';
  *   (kysely's Migrator runs SQLite migrations outside a transaction, which is why this is ours.)
  * - `BEGIN IMMEDIATE` takes the write lock before reading what was applied, so two processes starting
  *   at once on a fresh file serialise: the second waits (busy timeout), then finds nothing to do.
+ * - On PostgreSQL (whose DDL is transactional too) the same transaction first takes the advisory lock
+ *   `ADVISORY_LOCKS.migrations` (`pg_advisory_xact_lock(0x43564e54, 1)`): a second migrator, in any
+ *   process, waits there, then finds nothing to do. It is released at commit or rollback.
  * - A database carrying a migration this build does not know (a newer build wrote it) is refused:
  *   starting anyway would run old code against a schema it does not understand.
  *
@@ -57,8 +61,10 @@ export async function migrateToLatest(
   const ignorable = options.ignoreUnknown ?? (() => false);
   const names = Object.keys(migrations).sort();
   return db.connection().execute(async (connection) => {
-    await sql`begin immediate`.execute(connection);
+    const postgres = dialectOf(connection) === 'postgres';
+    await (postgres ? sql`begin` : sql`begin immediate`).execute(connection);
     try {
+      if (postgres) await lockAdvisory(connection, ADVISORY_LOCKS.migrations);
       await sql`create table if not exists ${sql.table(TABLE)} (name text primary key, applied_at text not null)`.execute(connection);
       const applied = new Set(
         (await connection.selectFrom(TABLE).select('name').execute()).map((row: { name: string }) => row.name),

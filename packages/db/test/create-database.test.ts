@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createDatabase } from '../src/index.ts';
+import { createDatabase, dialectOf } from '../src/index.ts';
 
 const open: Array<Kysely<unknown>> = [];
 const dirs: string[] = [];
@@ -44,9 +44,18 @@ describe('createDatabase', () => {
     await sql`insert into child (parent) values (7)`.execute(db);
   });
 
-  it.each(['postgres://u@localhost/covenant', 'postgresql://localhost/covenant', 'POSTGRES://localhost/x'])('refuses a PostgreSQL url (%s) with a TypeError', (url) => {
-    expect(() => createDatabase({ url })).toThrow(TypeError);
-    expect(() => createDatabase({ url })).toThrow(/PostgreSQL/);
+  it.each(['postgres://u@localhost/covenant', 'postgresql://localhost/covenant', 'POSTGRES://localhost/x'])('opens a PostgreSQL url (%s) as a pg pool, without connecting yet', async (url) => {
+    const db = createDatabase<unknown>({ url });
+    open.push(db);
+    expect(dialectOf(db)).toBe('postgres');
+  });
+
+  it('a SQLite handle, its transactions and its connections all report the sqlite dialect', async () => {
+    const db = createDatabase<unknown>({ url: ':memory:' });
+    open.push(db);
+    expect(dialectOf(db)).toBe('sqlite');
+    await db.transaction().execute(async (trx) => expect(dialectOf(trx)).toBe('sqlite'));
+    await db.connection().execute(async (conn) => expect(dialectOf(conn)).toBe('sqlite'));
   });
 
   it.each([

@@ -1,4 +1,4 @@
-import { withSavepoint } from '@covenant/db';
+import { ADVISORY_LOCKS, beginSnapshot, dialectOf, lockAdvisory, withSavepoint } from '@covenant/db';
 import { sql, type Kysely, type KyselyPlugin } from 'kysely';
 import { createBundle, type InclusionBundle } from './bundle.ts';
 import { parseCheckpoint, verifyCheckpoint, type Checkpoint, type CheckpointSigner } from './checkpoint.ts';
@@ -80,8 +80,9 @@ export interface SignedCheckpoint {
 }
 
 /**
- * The ledger on one database. Several stores (in several processes) may share one SQLite file: every
- * write takes the write lock first and reads the size inside it, so sequence numbers stay gap-free.
+ * The ledger on one database. Several stores (in several processes) may share one SQLite file or one
+ * PostgreSQL database: every write takes the writer lock first and reads the size inside it, so sequence
+ * numbers stay gap-free.
  */
 export interface LedgerStore {
   /**
@@ -179,6 +180,7 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
   }
   if (typeof clock?.now !== 'function') throw new TypeError('createLedgerStore: "clock" must have now()');
   if (!Number.isSafeInteger(workTimeoutMs) || workTimeoutMs <= 0) throw new TypeError('createLedgerStore: "workTimeoutMs" must be a positive integer');
+  const postgres = dialectOf(db) === 'postgres';
 
   const tree = createMerkleTree();
   /** Roots of the perfect subtrees of D[0:tree.size], largest first: lets a batch's root be computed before
@@ -232,10 +234,10 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
     latest = Object.freeze({ checkpoint, note: row.note });
   };
 
-  /** A consistent snapshot (WAL readers see one committed state) of what other writers appended. */
+  /** One consistent snapshot (entries and the latest checkpoint read together) of what other writers appended. */
   const refresh = (): Promise<void> =>
     db.connection().execute(async (conn) => {
-      await sql`begin`.execute(conn);
+      await beginSnapshot(conn);
       try {
         await catchUp(conn as Kysely<LedgerTables>);
       } finally {
@@ -249,8 +251,12 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
     try {
       await db.connection().execute(async (conn) => {
         const tx = conn as Kysely<LedgerTables>;
-        await sql`begin immediate`.execute(tx);
+        await (postgres ? sql`begin` : sql`begin immediate`).execute(tx);
         try {
+          // The writer lock, held until commit: SQLite's immediate transaction; on PostgreSQL the advisory
+          // lock ADVISORY_LOCKS.ledgerWriter, taken first. Read committed there, so every read after it
+          // sees what the previous writer committed.
+          if (postgres) await lockAdvisory(tx, ADVISORY_LOCKS.ledgerWriter);
           // Inside the write lock: nobody else can append until we commit.
           await catchUp(tx);
           const start = tree.size;

@@ -1,3 +1,4 @@
+import { beginSnapshot } from '@covenant/db';
 import { sql, type Kysely } from 'kysely';
 import { verifyCheckpoint, type Checkpoint, type CheckpointVerifierKey } from './checkpoint.ts';
 import { decodeEntry } from './entry.ts';
@@ -84,10 +85,11 @@ export async function verifyLedger(db: Kysely<any>, options: VerifyLedgerOptions
     trusted = result.checkpoint;
   }
 
-  // One read transaction: a consistent snapshot (WAL), so appends committed meanwhile by other connections
-  // neither look unsealed nor shift the pages. It holds this kysely instance's connection until done.
+  // One read transaction: a consistent snapshot (SQLite's WAL, PostgreSQL's repeatable read), so appends
+  // committed meanwhile by other connections neither look unsealed nor shift the pages. It holds one
+  // connection of this kysely instance until done.
   return db.connection().execute(async (conn) => {
-    await sql`begin`.execute(conn);
+    await beginSnapshot(conn);
     try {
       return await verifySnapshot(conn as Kysely<LedgerTables>, key, trusted, pageSize, onProgress);
     } finally {

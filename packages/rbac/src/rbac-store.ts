@@ -133,8 +133,9 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
         return cached.grants;
       }
       // The epoch and the rows are read in one transaction, so an entry is always filed under the epoch its
-      // rows belong to, even when a change commits between the first epoch read and the load.
-      const loaded = await db.transaction().execute(async (trx) => ({
+      // rows belong to, even when a change commits between the first epoch read and the load. (Repeatable
+      // read makes that one snapshot on PostgreSQL; SQLite's read transaction is one already and ignores it.)
+      const loaded = await db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => ({
         epoch: await readEpoch(trx, org),
         ...(await loadGrants(trx, org, subject, workspace, now)),
       }));
@@ -218,9 +219,15 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
       return toRole(row, capabilities.map((c) => c.capability));
     };
 
-    /** A transaction of our own, or a savepoint of the one `db` is bound into. */
+    /**
+     * A transaction of our own, or a savepoint of the one `db` is bound into. On PostgreSQL our own is
+     * repeatable read: the escalation check reads one snapshot, and two changes to one org both bump its
+     * epoch row, so the later one fails (could not serialize) instead of acting on grants revoked
+     * meanwhile — as SQLite refuses a read transaction's late write (SQLITE_BUSY_SNAPSHOT). SQLite ignores
+     * the level.
+     */
     const atomically = <T>(work: (trx: Kysely<RbacTables>) => Promise<T>): Promise<T> =>
-      bound ? withSavepoint(db, work) : db.transaction().execute(work);
+      bound ? withSavepoint(db, work) : db.transaction().setIsolationLevel('repeatable read').execute(work);
 
     /**
      * Runs a change in one transaction with its record and the epoch bump: all of it commits, or none. A
