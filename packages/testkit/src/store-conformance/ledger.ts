@@ -1,0 +1,552 @@
+import { dialectOf } from '@covenant/db';
+import {
+  LogError,
+  createCheckpointSigner,
+  createLedgerStore,
+  createMerkleTree,
+  leafHash,
+  verifyBundle,
+  verifyCheckpoint,
+  verifyConsistency,
+  verifyLedger,
+  type CheckpointSigner,
+  type LedgerTables,
+  type LedgerTransaction,
+  type NewEntry,
+  type SignedCheckpoint,
+} from '@covenant/ledger';
+import { sql, type Kysely } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import type { StoreConformanceFactory } from './factory.ts';
+import { databasesPerTest } from './per-test.ts';
+
+const ORIGIN = 'conformance.example/ledger';
+/** Fixed test keys (never real ones). */
+const signer = createCheckpointSigner({ name: ORIGIN, privateKey: new Uint8Array(32).fill(7) });
+const stranger = createCheckpointSigner({ name: ORIGIN, privateKey: new Uint8Array(32).fill(9) });
+const KEY = { name: ORIGIN, publicKey: signer.publicKey, origin: ORIGIN };
+const VERIFY = { origin: ORIGIN, keyName: ORIGIN, publicKey: signer.publicKey };
+const AT = '2026-01-02T03:04:05.678Z';
+const fixedClock = { now: () => new Date(AT) };
+
+/** The ledger's tables plus a table standing for a handler's own writes in a unit of work. */
+interface Tables extends LedgerTables {
+  notes: { id: number };
+}
+
+function sample(n: number, overrides: Partial<NewEntry> = {}): NewEntry {
+  return {
+    kind: 'intent',
+    action: 'orders.place',
+    actor: { subject: 'user_1', session: 'sess_1' },
+    tenant: { org: 'org_a', workspace: null },
+    resource: { type: 'order', id: `ord_${n}` },
+    requestId: `req_${n}`,
+    outcome: null,
+    inputDigest: `sha256:${'ab'.repeat(32)}`,
+    data: null,
+    ...overrides,
+  };
+}
+
+const tables = (db: Kysely<any>): Kysely<Tables> => db as Kysely<Tables>;
+
+async function createNotes(db: Kysely<any>): Promise<void> {
+  await db.schema.createTable('notes').addColumn('id', 'integer', (c) => c.primaryKey()).execute();
+}
+
+async function insertNote(db: Kysely<any>, id: number): Promise<void> {
+  await tables(db).insertInto('notes').values({ id }).execute();
+}
+
+async function noteIds(db: Kysely<any>): Promise<number[]> {
+  return (await tables(db).selectFrom('notes').select('id').orderBy('id').execute()).map((row) => row.id);
+}
+
+async function storedSeqs(db: Kysely<any>): Promise<number[]> {
+  return (await tables(db).selectFrom('ledger_entries').select('seq').orderBy('seq').execute()).map((row) => row.seq);
+}
+
+async function storedRequestIds(db: Kysely<any>): Promise<Array<string | null>> {
+  return (await tables(db).selectFrom('ledger_entries').select('request_id').orderBy('seq').execute()).map((row) => row.request_id);
+}
+
+async function checkpointSizes(db: Kysely<any>): Promise<number[]> {
+  return (await tables(db).selectFrom('ledger_checkpoints').select('size').orderBy('size').execute()).map((row) => row.size);
+}
+
+/**
+ * What an attacker with write access to the database does first: switch the append-only triggers off.
+ * SQLite has no way to disable a trigger, so they are dropped; PostgreSQL disables the user triggers of
+ * both ledger tables (`alter table … disable trigger user`). Either way the store itself is not involved.
+ */
+async function disableAppendOnly(db: Kysely<any>): Promise<void> {
+  if (dialectOf(db) === 'postgres') {
+    await sql`alter table ledger_entries disable trigger user`.execute(db);
+    await sql`alter table ledger_checkpoints disable trigger user`.execute(db);
+    return;
+  }
+  const { rows } = await sql<{ name: string }>`select name from sqlite_master
+    where type = 'trigger' and tbl_name in ('ledger_entries', 'ledger_checkpoints')`.execute(db);
+  for (const { name } of rows) await sql`drop trigger ${sql.id(name)}`.execute(db);
+}
+
+/** A signer whose next signature fails once `failNext()` is called (an HSM going away for one batch). */
+function flakySigner(): CheckpointSigner & { failNext(): void } {
+  let fail = false;
+  return {
+    name: signer.name,
+    keyId: signer.keyId,
+    publicKey: signer.publicKey,
+    sign(checkpoint) {
+      if (fail) {
+        fail = false;
+        throw new Error('HSM unavailable');
+      }
+      return signer.sign(checkpoint);
+    },
+    failNext() {
+      fail = true;
+    },
+  };
+}
+
+/**
+ * The contract every ledger backend honours (@covenant/ledger's `createLedgerStore` and `verifyLedger` on
+ * the database `factory` opens). Each test opens a fresh migrated database and disposes it afterwards.
+ */
+export function runLedgerConformance(factory: StoreConformanceFactory): void {
+  describe(`ledger store conformance (${factory.name})`, () => {
+    const open = databasesPerTest(factory);
+
+    describe('append and checkpoints', () => {
+      it('append returns gap-free seqs in order; each batch is sealed by a checkpoint over the whole log that verifies with the public key', async () => {
+        const { db } = await open();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+        expect(await store.latestCheckpoint()).toBeNull();
+        expect(await store.size()).toBe(0);
+        const checkpoints: SignedCheckpoint[] = [];
+        expect(await store.append([sample(0), sample(1), sample(2)])).toEqual([0, 1, 2]);
+        checkpoints.push((await store.latestCheckpoint())!);
+        expect(await store.append([sample(3, { kind: 'outcome', outcome: 'ok' })])).toEqual([3]);
+        checkpoints.push((await store.latestCheckpoint())!);
+        expect(await store.append([sample(4), sample(5)])).toEqual([4, 5]);
+        checkpoints.push((await store.latestCheckpoint())!);
+        expect(await store.size()).toBe(6);
+        expect(checkpoints.map((c) => c.checkpoint.size)).toEqual([3, 4, 6]);
+        expect(await checkpointSizes(db)).toEqual([3, 4, 6]);
+
+        const rows = await tables(db).selectFrom('ledger_entries').select(['seq', 'body', 'leaf_hash']).orderBy('seq').execute();
+        expect(rows.map((row) => row.seq)).toEqual([0, 1, 2, 3, 4, 5]);
+        for (const row of rows) {
+          // Bytes come back as Uint8Arrays (a Buffer from better-sqlite3), and the stored leaf is the hash of the stored body.
+          expect(row.body).toBeInstanceOf(Uint8Array);
+          expect(new Uint8Array(row.leaf_hash)).toEqual(leafHash(row.body));
+          const { bytes, entry } = await store.readEntry(row.seq);
+          expect(Object.getPrototypeOf(bytes)).toBe(Uint8Array.prototype);
+          expect(bytes).toEqual(new Uint8Array(row.body));
+          expect(entry).toMatchObject({ seq: row.seq, at: AT, requestId: `req_${row.seq}` });
+        }
+        for (const { checkpoint, note } of checkpoints) {
+          // Each checkpoint signs the root of the log's whole prefix at its size.
+          const tree = createMerkleTree();
+          for (const row of rows.slice(0, checkpoint.size)) tree.append(row.leaf_hash);
+          expect(checkpoint.root).toEqual(tree.root());
+          expect(verifyCheckpoint(note, KEY)).toMatchObject({ ok: true, checkpoint: { origin: ORIGIN, size: checkpoint.size } });
+          expect(verifyCheckpoint(note, { ...KEY, publicKey: stranger.publicKey }).ok).toBe(false);
+        }
+        expect(await verifyLedger(db, VERIFY)).toEqual({ ok: true, size: 6, checkpoints: 3 });
+        await store.close();
+      });
+
+      it('group commit: appends of one tick commit as one batch with one checkpoint; each caller gets its own seqs, in call order', async () => {
+        const { db } = await open();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+        const results = await Promise.all(Array.from({ length: 40 }, (_, i) => store.append([sample(i), sample(100 + i)])));
+        results.forEach((seqs, i) => expect(seqs).toEqual([2 * i, 2 * i + 1]));
+        for (const [i, seqs] of results.entries()) {
+          expect((await store.readEntry(seqs[0]!)).entry.requestId).toBe(`req_${i}`);
+          expect((await store.readEntry(seqs[1]!)).entry.requestId).toBe(`req_${100 + i}`);
+        }
+        expect(await checkpointSizes(db)).toEqual([80]);
+        expect(await verifyLedger(db, VERIFY)).toEqual({ ok: true, size: 80, checkpoints: 1 });
+      });
+
+      it('appends queued while a batch is written commit after it, in later batches, and the log stays sealed', async () => {
+        const { db } = await open();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer });
+        const first = store.append([sample(0)]);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        const later = await Promise.all(Array.from({ length: 10 }, (_, i) => store.append([sample(i + 1)])));
+        expect(await first).toEqual([0]);
+        expect(later.flat()).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+        const sizes = await checkpointSizes(db);
+        expect(sizes[0]).toBe(1);
+        expect(sizes.at(-1)).toBe(11);
+        // The ten queued appends did not each take a transaction of their own.
+        expect(sizes.length).toBeLessThanOrEqual(3);
+        expect(await verifyLedger(db, VERIFY)).toEqual({ ok: true, size: 11, checkpoints: sizes.length });
+      });
+
+      it('a failed batch rejects every caller of it, stores nothing of it, and the store keeps working', async () => {
+        const { db } = await open();
+        const flaky = flakySigner();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer: flaky });
+        expect(await store.append([sample(0)])).toEqual([0]);
+        flaky.failNext();
+        const batch = await Promise.allSettled([store.append([sample(1)]), store.append([sample(2), sample(3)])]);
+        expect(batch).toEqual([
+          { status: 'rejected', reason: new Error('HSM unavailable') },
+          { status: 'rejected', reason: new Error('HSM unavailable') },
+        ]);
+        expect(await store.size()).toBe(1);
+        expect(await storedSeqs(db)).toEqual([0]);
+        expect(await checkpointSizes(db)).toEqual([1]);
+        expect(await store.append([sample(4)])).toEqual([1]);
+        expect((await store.readEntry(1)).entry.requestId).toBe('req_4');
+        expect(verifyBundle(await store.inclusionBundle(1), KEY, (await store.readEntry(1)).bytes).ok).toBe(true);
+        expect(await verifyLedger(db, VERIFY)).toEqual({ ok: true, size: 2, checkpoints: 2 });
+      });
+
+      it('an invalid entry rejects its caller with TypeError without failing the batch it would have joined', async () => {
+        const { db } = await open();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer });
+        const [good, bad] = await Promise.allSettled([store.append([sample(0)]), store.append([sample(1, { inputDigest: 'hunter2' })])]);
+        expect(good).toEqual({ status: 'fulfilled', value: [0] });
+        expect(bad.status === 'rejected' && bad.reason).toBeInstanceOf(TypeError);
+        expect(String(bad.status === 'rejected' && bad.reason)).not.toContain('hunter2');
+        expect(await storedSeqs(db)).toEqual([0]);
+      });
+
+      it('refuses out-of-range reads and proofs (RangeError) and misuse (TypeError)', async () => {
+        const { db } = await open();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer });
+        await store.append([sample(0), sample(1)]);
+        await expect(store.inclusionBundle(2)).rejects.toBeInstanceOf(RangeError);
+        await expect(store.readEntry(2)).rejects.toBeInstanceOf(RangeError);
+        await expect(store.consistencyProof(0, 2)).rejects.toBeInstanceOf(RangeError);
+        await expect(store.consistencyProof(1, 3)).rejects.toBeInstanceOf(RangeError);
+        await expect(store.inclusionBundle(-1)).rejects.toBeInstanceOf(TypeError);
+        await expect(store.append('x' as never)).rejects.toBeInstanceOf(TypeError);
+        await expect(createLedgerStore({ db, origin: '', signer })).rejects.toBeInstanceOf(TypeError);
+      });
+    });
+
+    describe('proofs', () => {
+      it('inclusion bundles verify offline (JSON round trip) for every entry; other bytes and another key fail', async () => {
+        const { db } = await open();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+        await store.append([sample(0), sample(1), sample(2)]);
+        await store.append([sample(3), sample(4)]);
+        for (let seq = 0; seq < 5; seq += 1) {
+          const bundle = JSON.parse(JSON.stringify(await store.inclusionBundle(seq)));
+          const { bytes } = await store.readEntry(seq);
+          expect(verifyBundle(bundle, KEY, bytes)).toMatchObject({ ok: true, leafIndex: seq });
+          expect(verifyBundle(bundle, KEY, (await store.readEntry((seq + 1) % 5)).bytes).ok).toBe(false);
+          expect(verifyBundle(bundle, { ...KEY, publicKey: stranger.publicKey }, bytes).ok).toBe(false);
+        }
+      });
+
+      it('consistency proofs between every pair of checkpoints verify against their signed roots; a wrong root fails', async () => {
+        const { db } = await open();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+        const checkpoints: SignedCheckpoint[] = [];
+        for (const batch of [[0], [1, 2], [3], [4, 5, 6, 7], [8, 9, 10]]) {
+          await store.append(batch.map((n) => sample(n)));
+          checkpoints.push((await store.latestCheckpoint())!);
+        }
+        expect(checkpoints.map((c) => c.checkpoint.size)).toEqual([1, 3, 4, 8, 11]);
+        for (const [i, a] of checkpoints.entries()) {
+          for (const b of checkpoints.slice(i)) {
+            const size1 = a.checkpoint.size;
+            const size2 = b.checkpoint.size;
+            const proof = await store.consistencyProof(size1, size2);
+            expect(verifyConsistency({ size1, size2, root1: a.checkpoint.root, root2: b.checkpoint.root, proof }).ok).toBe(true);
+            if (size1 < size2) {
+              expect(verifyConsistency({ size1, size2, root1: b.checkpoint.root, root2: b.checkpoint.root, proof }).ok).toBe(false);
+            }
+          }
+        }
+      });
+    });
+
+    describe('units of work (transact)', () => {
+      it("commits a unit's writes and entries together and resolves only after the commit", async () => {
+        const { db, another } = await open();
+        await createNotes(db);
+        const other = await another();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+        let unseen: { notes: number[]; seqs: number[] } | undefined;
+        const value = await store.transact(async (tx) => {
+          await insertNote(tx.db, 1);
+          const seqs = tx.append([sample(0)]);
+          // The unit reads its own write; another connection does not see it before the commit.
+          expect(await noteIds(tx.db)).toEqual([1]);
+          unseen = { notes: await noteIds(other), seqs: await storedSeqs(other) };
+          return seqs;
+        });
+        expect(value).toEqual([0]);
+        expect(unseen).toEqual({ notes: [], seqs: [] });
+        expect(await noteIds(other)).toEqual([1]);
+        expect(await storedRequestIds(other)).toEqual(['req_0']);
+        expect(await checkpointSizes(other)).toEqual([1]);
+        // A unit that appends nothing commits its writes without a new checkpoint.
+        expect(await store.transact(async (tx) => (await insertNote(tx.db, 2), 'done'))).toBe('done');
+        expect(await noteIds(other)).toEqual([1, 2]);
+        expect(await checkpointSizes(other)).toEqual([1]);
+        expect(await verifyLedger(other, VERIFY)).toEqual({ ok: true, size: 1, checkpoints: 1 });
+      });
+
+      it('a throwing unit (even after a failed statement) is rolled back alone, writes and entries; the rest of its batch commits under one checkpoint', async () => {
+        const { db } = await open();
+        await createNotes(db);
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+        const boom = new Error('handler failed');
+        const [kept, failed, broken, plain] = await Promise.allSettled([
+          store.transact(async (tx) => {
+            await insertNote(tx.db, 1);
+            return tx.append([sample(0)]);
+          }),
+          store.transact(async (tx) => {
+            await insertNote(tx.db, 2);
+            tx.append([sample(1)]);
+            throw boom;
+          }),
+          store.transact(async (tx) => {
+            tx.append([sample(2)]);
+            // A failing statement (duplicate key) aborts a PostgreSQL transaction: the unit's savepoint recovers it.
+            await insertNote(tx.db, 1);
+          }),
+          store.append([sample(3)]),
+        ]);
+        expect(kept).toEqual({ status: 'fulfilled', value: [0] });
+        expect(failed).toEqual({ status: 'rejected', reason: boom });
+        expect(broken.status).toBe('rejected');
+        expect(plain).toEqual({ status: 'fulfilled', value: [1] });
+        expect(await noteIds(db)).toEqual([1]);
+        expect(await storedRequestIds(db)).toEqual(['req_0', 'req_3']);
+        expect(await checkpointSizes(db)).toEqual([2]);
+        expect(await verifyLedger(db, VERIFY)).toEqual({ ok: true, size: 2, checkpoints: 1 });
+      });
+
+      it('tx.savepoint rolls back its writes and entries on throw and rethrows; the unit goes on and commits the rest', async () => {
+        const { db } = await open();
+        await createNotes(db);
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer });
+        const inner = new Error('inner failed');
+        const result = await store.transact(async (tx) => {
+          const first = await tx.savepoint(async () => {
+            await insertNote(tx.db, 1);
+            return tx.append([sample(0)]);
+          });
+          await expect(
+            tx.savepoint(async () => {
+              await insertNote(tx.db, 2);
+              tx.append([sample(1)]);
+              throw inner;
+            }),
+          ).rejects.toBe(inner);
+          // A failed statement inside a savepoint: the unit's transaction stays usable.
+          await expect(tx.savepoint(() => insertNote(tx.db, 1))).rejects.toThrow();
+          return [...first, ...tx.append([sample(2)])];
+        });
+        expect(result).toEqual([0, 1]);
+        expect(await noteIds(db)).toEqual([1]);
+        expect(await storedRequestIds(db)).toEqual(['req_0', 'req_2']);
+        expect(await verifyLedger(db, VERIFY)).toEqual({ ok: true, size: 2, checkpoints: 1 });
+      });
+
+      it('a batch of failing units only stores nothing and signs no checkpoint', async () => {
+        const { db } = await open();
+        await createNotes(db);
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer });
+        const results = await Promise.allSettled(
+          [1, 2].map((id) =>
+            store.transact(async (tx) => {
+              await insertNote(tx.db, id);
+              tx.append([sample(id)]);
+              throw new Error(`unit ${id} failed`);
+            }),
+          ),
+        );
+        expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+        expect(await noteIds(db)).toEqual([]);
+        expect(await storedSeqs(db)).toEqual([]);
+        expect(await checkpointSizes(db)).toEqual([]);
+        expect(await store.latestCheckpoint()).toBeNull();
+        expect(await store.append([sample(9)])).toEqual([0]);
+      });
+
+      it('transactionOf finds the running unit by its handle only; after the unit settles its handle and append are revoked', async () => {
+        const { db } = await open();
+        await createNotes(db);
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer });
+        let captured: LedgerTransaction | undefined;
+        let during: LedgerTransaction | null = null;
+        let onBase: LedgerTransaction | null | undefined;
+        await store.transact(async (tx) => {
+          captured = tx;
+          during = store.transactionOf(tx.db);
+          onBase = store.transactionOf(db);
+          // Code handed only the handle (an RBAC store bound to ctx.db) appends to the same transaction.
+          store.transactionOf(tx.db)!.append([sample(0, { kind: 'event' })]);
+          await insertNote(tx.db, 1);
+        });
+        const tx = captured!;
+        expect(during).toBe(tx);
+        expect(onBase).toBeNull();
+        for (const handle of [tx.db, db, null, undefined, {}, tx]) expect(store.transactionOf(handle)).toBeNull();
+        await expect(insertNote(tx.db, 2)).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_CLOSED' });
+        expect(() => tx.append([sample(1)])).toThrow(LogError);
+        expect(await noteIds(db)).toEqual([1]);
+        expect(await storedRequestIds(db)).toEqual(['req_0']);
+      });
+
+      it('flush resolves once every queued append and unit has settled, committed or failed', async () => {
+        const { db } = await open();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer });
+        const settled: string[] = [];
+        const append = store.append([sample(0)]).then(() => settled.push('append'));
+        const unit = store
+          .transact(async (tx) => {
+            tx.append([sample(1)]);
+            throw new Error('no');
+          })
+          .catch(() => settled.push('failed unit'));
+        await store.flush();
+        expect(settled.sort()).toEqual(['append', 'failed unit']);
+        await Promise.all([append, unit]);
+        expect(await storedSeqs(db)).toEqual([0]);
+      });
+    });
+
+    describe('open intents', () => {
+      it('lists intents without an outcome of the same request id, oldest first, including those another store appended', async () => {
+        const { db, another } = await open();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer });
+        const other = await createLedgerStore({ db: await another(), origin: ORIGIN, signer });
+        expect(await store.openIntents()).toEqual([]);
+        await store.append([sample(0), sample(1), sample(2)]);
+        await store.append([sample(1, { kind: 'outcome', outcome: 'ok' }), sample(3, { kind: 'event' })]);
+        await other.append([sample(4), sample(2, { kind: 'outcome', outcome: 'failed' })]);
+        expect((await store.openIntents()).map((entry) => [entry.seq, entry.requestId, entry.kind])).toEqual([
+          [0, 'req_0', 'intent'],
+          [5, 'req_4', 'intent'],
+        ]);
+        expect((await other.openIntents()).map((entry) => entry.seq)).toEqual([0, 5]);
+      });
+    });
+
+    describe('several stores on one database', () => {
+      it('two stores on two connections append concurrently: N×M entries, gap-free, both see one log, and it verifies', async () => {
+        const { db, another } = await open();
+        const secondDb = await another();
+        const a = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+        const b = await createLedgerStore({ db: secondDb, origin: ORIGIN, signer, clock: fixedClock });
+        const rounds = 10;
+        const written: number[] = [];
+        for (let i = 0; i < rounds; i += 1) {
+          // Both stores flush in the same tick, so their batch transactions contend for the writer lock.
+          const results = await Promise.all([
+            a.append([sample(i), sample(100 + i)]),
+            b.append([sample(200 + i)]),
+            a.append([sample(300 + i)]),
+            b.append([sample(400 + i), sample(500 + i)]),
+          ]);
+          for (const seqs of results) written.push(...seqs);
+        }
+        const total = rounds * 6;
+        expect([...written].sort((x, y) => x - y)).toEqual(Array.from({ length: total }, (_, i) => i));
+        expect(await storedSeqs(db)).toEqual(Array.from({ length: total }, (_, i) => i));
+        expect(await a.size()).toBe(total);
+        expect(await b.size()).toBe(total);
+        expect((await a.latestCheckpoint())?.note).toBe((await b.latestCheckpoint())?.note);
+        expect(await verifyLedger(secondDb, VERIFY)).toMatchObject({ ok: true, size: total });
+        // A bundle from either store verifies against the bytes the other reads.
+        for (const seq of [0, total - 1]) {
+          const bundle = JSON.parse(JSON.stringify(await b.inclusionBundle(seq)));
+          expect(verifyBundle(bundle, KEY, (await a.readEntry(seq)).bytes)).toMatchObject({ ok: true, leafIndex: seq });
+        }
+      });
+
+      it('a store reopened on the database (another connection) loads the same size and root and continues the sequence', async () => {
+        const { db, another } = await open();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer });
+        await store.append([sample(0), sample(1)]);
+        await store.append([sample(2)]);
+        const before = (await store.latestCheckpoint())!;
+        await store.close();
+        await expect(store.append([sample(3)])).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_CLOSED' });
+        const again = await createLedgerStore({ db: await another(), origin: ORIGIN, signer });
+        expect(await again.size()).toBe(3);
+        expect((await again.latestCheckpoint())?.checkpoint).toEqual(before.checkpoint);
+        expect((await again.latestCheckpoint())?.note).toBe(before.note);
+        expect(await again.append([sample(3)])).toEqual([3]);
+        expect(await verifyLedger(db, VERIFY)).toEqual({ ok: true, size: 4, checkpoints: 3 });
+      });
+
+      it('without a signer a store is read-only but serves proofs; another key cannot open the log', async () => {
+        const { db, another } = await open();
+        await (await createLedgerStore({ db, origin: ORIGIN, signer })).append([sample(0), sample(1)]);
+        const reader = await createLedgerStore({ db: await another(), origin: ORIGIN });
+        await expect(reader.append([sample(2)])).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_READ_ONLY' });
+        await expect(reader.transact(async () => 1)).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_READ_ONLY' });
+        expect(verifyBundle(await reader.inclusionBundle(1), KEY, (await reader.readEntry(1)).bytes).ok).toBe(true);
+        await expect(createLedgerStore({ db, origin: ORIGIN, signer: stranger })).rejects.toBeInstanceOf(LogError);
+        expect(await storedSeqs(db)).toEqual([0, 1]);
+      });
+    });
+
+    describe('storage integrity', () => {
+      it('the append-only triggers refuse an update, a delete and an out-of-sequence insert; the store goes on', async () => {
+        const { db } = await open();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer });
+        await store.append([sample(0)]);
+        const t = tables(db);
+        await expect(t.updateTable('ledger_entries').set({ kind: 'event' }).where('seq', '=', 0).execute()).rejects.toThrow('ledger_entries is append-only');
+        await expect(t.deleteFrom('ledger_entries').execute()).rejects.toThrow('ledger_entries is append-only');
+        await expect(t.deleteFrom('ledger_checkpoints').execute()).rejects.toThrow('ledger_checkpoints is append-only');
+        await expect(
+          t.insertInto('ledger_entries').values({ seq: 5, body: new Uint8Array(1), leaf_hash: new Uint8Array(32), kind: 'intent', request_id: null, at: AT }).execute(),
+        ).rejects.toThrow(/gap-free/);
+        expect(await store.append([sample(1)])).toEqual([1]);
+        expect(await verifyLedger(db, VERIFY)).toEqual({ ok: true, size: 2, checkpoints: 2 });
+      });
+
+      it('verifyLedger finds a tampered entry body (triggers disabled) at its index, and a reopened store refuses the log', async () => {
+        const { db } = await open();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+        await store.append([sample(0), sample(1), sample(2)]);
+        await store.append([sample(3)]);
+        expect(await verifyLedger(db, VERIFY)).toEqual({ ok: true, size: 4, checkpoints: 2 });
+        await disableAppendOnly(db);
+        const { bytes } = await store.readEntry(2);
+        const tampered = bytes.slice();
+        tampered[tampered.length - 2]! ^= 0x01;
+        await tables(db).updateTable('ledger_entries').set({ body: tampered }).where('seq', '=', 2).execute();
+        expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: false, index: 2 });
+        // The attacker rewrites the leaf hash too: the stored hashes no longer have the signed root.
+        await tables(db).updateTable('ledger_entries').set({ leaf_hash: leafHash(tampered) }).where('seq', '=', 2).execute();
+        expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: false });
+        await expect(createLedgerStore({ db, origin: ORIGIN, signer })).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_ROOT_MISMATCH' });
+      });
+
+      it('verifyLedger finds a deleted tail (entries and their checkpoint) only against a checkpoint kept outside, and unsealed entries always', async () => {
+        const { db } = await open();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer });
+        await store.append([sample(0), sample(1)]);
+        await store.append([sample(2)]);
+        const kept = (await store.latestCheckpoint())!.note;
+        await disableAppendOnly(db);
+        await tables(db).deleteFrom('ledger_checkpoints').where('size', '=', 3).execute();
+        // Entry 2 is now not covered by any checkpoint.
+        expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: false, index: 2 });
+        await tables(db).deleteFrom('ledger_entries').where('seq', '=', 2).execute();
+        // A log cut at a checkpoint boundary looks honest on its own…
+        expect(await verifyLedger(db, VERIFY)).toEqual({ ok: true, size: 2, checkpoints: 1 });
+        // …but not against a checkpoint kept outside the database.
+        expect(await verifyLedger(db, { ...VERIFY, trustedCheckpoint: kept })).toMatchObject({ ok: false });
+      });
+    });
+  });
+}
