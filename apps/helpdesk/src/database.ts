@@ -30,20 +30,29 @@ export function dataDir(env: NodeJS.ProcessEnv): string {
   return configured === undefined || configured === '' ? DEFAULT_DATA_DIR : resolve(configured);
 }
 
+const POSTGRES_URL = /^postgres(ql)?:\/\//i;
+
+/** Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`) rather than a SQLite file. */
+export function isPostgresUrl(url: string): boolean {
+  return POSTGRES_URL.test(url);
+}
+
 /**
- * The database the service runs on: COVENANT_DATABASE_URL (a SQLite file path, or `:memory:`), else
- * `covenant.db` in the data folder. A relative path is taken from the working directory.
+ * The database the service runs on: COVENANT_DATABASE_URL (a SQLite file path, `:memory:`, or a
+ * `postgres://` / `postgresql://` connection string, taken as is), else `covenant.db` in the data folder.
+ * A relative path is taken from the working directory. Several service processes may share one
+ * PostgreSQL database (ADR 0010); a SQLite file has one service process.
  */
 export function databaseUrl(env: NodeJS.ProcessEnv): string {
   const configured = env['COVENANT_DATABASE_URL'];
   if (configured === undefined || configured === '') return join(dataDir(env), 'covenant.db');
-  return configured === ':memory:' || isAbsolute(configured) ? configured : resolve(configured);
+  return configured === ':memory:' || isPostgresUrl(configured) || isAbsolute(configured) ? configured : resolve(configured);
 }
 
 /**
  * Opens the database and brings its schema to the version this build knows, before anything is served:
  * a database written by a newer build is refused here (`MigrationError`), not on the first request.
- * The folder of a file database is created if missing.
+ * The folder of a file database is created if missing (never for `:memory:` or a PostgreSQL URL).
  *
  * @example
  * ```ts
@@ -51,7 +60,7 @@ export function databaseUrl(env: NodeJS.ProcessEnv): string {
  * ```
  */
 export async function openDatabase<T>(url: string): Promise<Kysely<T>> {
-  if (url !== ':memory:') mkdirSync(dirname(url), { recursive: true });
+  if (url !== ':memory:' && !isPostgresUrl(url)) mkdirSync(dirname(url), { recursive: true });
   const db = createDatabase<T>({ url });
   try {
     await migrateToLatest(db, SERVICE_MIGRATIONS);

@@ -15,7 +15,7 @@ import { createHandlers } from './handlers.ts';
 
 export interface ServiceOptions {
   readonly identity: TokenVerifier;
-  /** A SQLite file path, or `:memory:` (see `databaseUrl`). */
+  /** A SQLite file path, `:memory:`, or a `postgres://` URL (see `databaseUrl`). */
   readonly databaseUrl: string;
   /** Defaults to pino on stdout at `info`. */
   readonly logger?: Logger;
@@ -33,7 +33,7 @@ export interface Service {
   /** The pipeline's audit port; `audit.recovered` lists the intents closed as aborted at start-up. */
   readonly audit: LedgerAudit;
   readonly db: Kysely<ServiceTables>;
-  /** Stops the HTTP server, then closes the database. */
+  /** Stops the HTTP server, then the ledger and the audit port (its writer lock), then closes the database. */
   close(): Promise<void>;
 }
 
@@ -61,33 +61,40 @@ export const SERVED_CAPABILITIES: ReadonlyArray<string> = Object.freeze(
  */
 export async function createService(options: ServiceOptions): Promise<Service> {
   const db = await openDatabase<ServiceTables>(options.databaseUrl);
+  let audit: LedgerAudit | undefined;
   try {
     const logger = options.logger ?? pino({ level: 'info' });
     const ledger = await createLedgerStore({ db, origin: options.ledgerSigner.name, signer: options.ledgerSigner });
-    const audit = await createLedgerAudit({ ledger });
-    if (audit.recovered.length > 0) {
-      logger.warn({ requestIds: audit.recovered }, `closed ${audit.recovered.length} intents left open by a crash as aborted`);
+    // With the database: on PostgreSQL the port is one writer among several processes (ADR 0010), and
+    // start-up recovery closes only the intents of writers that are gone.
+    audit = await createLedgerAudit({ ledger, db });
+    const port = audit;
+    if (port.recovered.length > 0) {
+      logger.warn({ requestIds: port.recovered }, `closed ${port.recovered.length} intents left open by a crash as aborted`);
     }
     const rbac = createRbacStore({ db, onChange: recordChangesOn(ledger, logger) });
     await rbac.registerCapabilities(SERVED_CAPABILITIES, 'contract');
     // Unaudited procedures (queries) read through a read-only handle: a write there would bypass
     // audit-before-action, so it is refused. Audited ones get the ledger's transaction instead.
-    const runtime = createCovenantRuntime({ identity: options.identity, authorization: rbac, audit, logger, database: db.withPlugin(readOnly()) });
+    const runtime = createCovenantRuntime({ identity: options.identity, authorization: rbac, audit: port, logger, database: db.withPlugin(readOnly()) });
     const server = createHttpServer(runtime, createRouter(runtime, createHandlers({ rbac, ledger, clock: () => new Date() })));
     return {
       server,
       runtime,
       rbac,
       ledger,
-      audit,
+      audit: port,
       db,
       close: async () => {
         if (server.listening) await new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
         await ledger.close();
+        // After the last outcome committed: releases this writer's lock (PostgreSQL).
+        await port.close();
         await db.destroy();
       },
     };
   } catch (error) {
+    await audit?.close();
     await db.destroy();
     throw error;
   }

@@ -20,7 +20,7 @@ export interface Helpdesk {
   readonly service: Service;
   readonly identity: DevIdentity;
   readonly signer: CheckpointSigner;
-  /** The database file (for `covenant ledger verify` and second connections). */
+  /** The database file, or URL (for `covenant ledger verify` and second connections). */
   readonly databaseFile: string;
   readonly logs: string[];
   /** A token for a demo user (ann, sam, bob, ada, gia, gus) or any { subject, org, workspace }. */
@@ -34,11 +34,12 @@ export interface Helpdesk {
 
 export const TEST_LEDGER_SIGNER = createCheckpointSigner({ name: 'test.example/helpdesk', privateKey: new Uint8Array(32).fill(11) });
 
-export async function startHelpdesk(options: { readonly seed?: boolean } = {}): Promise<Helpdesk> {
+/** `databaseUrl`: a database to run on instead of a temp SQLite file (a PostgreSQL test schema's URL). */
+export async function startHelpdesk(options: { readonly seed?: boolean; readonly databaseUrl?: string } = {}): Promise<Helpdesk> {
   const dir = await mkdtemp(join(tmpdir(), 'covenant-helpdesk-'));
   const identity = await openDevIdentity(join(dir, 'dev-issuer.jwk'));
   const logs: string[] = [];
-  const databaseFile = join(dir, 'covenant.db');
+  const databaseFile = options.databaseUrl ?? join(dir, 'covenant.db');
   const service = await createService({
     identity: createTokenVerifier(identity.verifierOptions),
     databaseUrl: databaseFile,

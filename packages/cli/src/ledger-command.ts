@@ -21,6 +21,8 @@ export async function ledgerCommand(args: ReadonlyArray<string>, io: Io): Promis
   );
 }
 
+const POSTGRES_URL = /^postgres(ql)?:\/\//i;
+
 /** Progress lines go to stderr, one per page, only on logs of more than one page. */
 const PROGRESS_PAGE = 10_000;
 
@@ -110,7 +112,10 @@ function required(command: string, values: Record<string, string | boolean | und
     throw new UsageError(`ledger ${command}: ${missing.map((name) => `--${name}`).join(', ')} ${missing.length === 1 ? 'is' : 'are'} required`);
   }
   const database = values.database as string;
-  if (database === ':memory:' || /^[a-z][a-z0-9+.-]*:\/\//i.test(database)) throw new UsageError(`ledger ${command}: --database is the path of a SQLite file`);
+  // The ledger commands only read: a SQLite file, or a postgres:// URL; no other scheme.
+  if (database === ':memory:' || (/^[a-z][a-z0-9+.-]*:\/\//i.test(database) && !POSTGRES_URL.test(database))) {
+    throw new UsageError(`ledger ${command}: --database is the path of a SQLite file or a postgres:// URL`);
+  }
   return database;
 }
 
@@ -121,8 +126,10 @@ async function withDatabase(
   io: Io,
   body: (db: ReturnType<typeof createDatabase<LedgerTables>>) => Promise<number>,
 ): Promise<number> {
-  const file = resolve(io.cwd, path);
-  if (!existsSync(file)) {
+  // A PostgreSQL URL is taken as is; anything else is a SQLite file, which must exist.
+  const postgres = POSTGRES_URL.test(path);
+  const file = postgres ? path : resolve(io.cwd, path);
+  if (!postgres && !existsSync(file)) {
     io.stderr(`covenant ledger ${command}: no database at ${file}\n`);
     return 1;
   }

@@ -16,10 +16,10 @@ Usage:
                           --ledger-key <file> [--origin <origin>] [--contracts <dir>]
   covenant rbac extend-admin --database <sqlite file> --org <org> --reason <text> --operator <name>
                           --ledger-key <file> [--origin <origin>] [--contracts <dir>]
-  covenant ledger verify --database <sqlite file> --origin <origin> --key-name <name> --public-key <base64>
+  covenant ledger verify --database <sqlite file | postgres:// url> --origin <origin> --key-name <name> --public-key <base64>
                          [--trusted-checkpoint <file>]
-  covenant ledger prove <seq> --database <sqlite file> --origin <origin>
-  covenant ledger checkpoint --database <sqlite file>
+  covenant ledger prove <seq> --database <sqlite file | postgres:// url> --origin <origin>
+  covenant ledger checkpoint --database <sqlite file | postgres:// url>
 
 Defaults come from the "covenant" field of the nearest package.json. With covenant.conformance set to
 { "out": "<test file>", "harness": "<module>" }, gen (and gen --check) also covers per-procedure conformance

@@ -65,5 +65,8 @@ function createPostgres<T>(url: string): Kysely<T> {
   // An idle connection that dies (server restart, network) emits 'error' on the pool; unhandled, that would
   // crash the process. The pool drops the client and the next query opens a fresh one.
   pool.on('error', () => undefined);
+  // A checked-out connection that dies emits 'error' on the client, not the pool: without a listener that
+  // too would crash the process. The query running on it fails with the error, which is what callers see.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return new Kysely<T>({ dialect: new PostgresDialect({ pool }) });
 }

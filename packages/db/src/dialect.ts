@@ -19,7 +19,8 @@ export function dialectOf(db: Kysely<any>): Dialect {
  * PostgreSQL advisory locks taken by Covenant, in the two-key form `pg_advisory_xact_lock(namespace, key)`:
  * that key space is separate from the one-`bigint` form applications usually use, and the namespace
  * (`0x43564e54`, ASCII "CVNT") keeps them apart from other two-key users. Transaction-scoped: released at
- * commit or rollback, never leaked by a crashed process.
+ * commit or rollback, never leaked by a crashed process. The one exception, `writers`, is a namespace of
+ * session-level locks (released when their connection ends, so a crashed process cannot leak one either).
  */
 export const ADVISORY_LOCKS = Object.freeze({
   namespace: 0x43564e54,
@@ -27,6 +28,14 @@ export const ADVISORY_LOCKS = Object.freeze({
   migrations: 1,
   /** The ledger's single writer: entries are sequenced inside it (@covenant/ledger). */
   ledgerWriter: 2,
+  /**
+   * Writer liveness (@covenant/ledger/audit, ADR 0010), a namespace of its own (`0x43564e57`, "CVNW"): each
+   * audit port holds the SESSION-level lock `pg_advisory_lock(writers, writerKey)` on a dedicated connection
+   * for its lifetime (`writerKey` a random positive int4, recorded in its intents as `writer: "pg:<key>"`).
+   * Start-up recovery tries `pg_try_advisory_lock(writers, key)` for each open intent's writer: only a
+   * writer whose session is gone (crashed, or closed) can be taken, and only its intents are closed.
+   */
+  writers: 0x43564e57,
 });
 
 /**

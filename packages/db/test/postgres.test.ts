@@ -42,6 +42,29 @@ async function triggers(db: Kysely<any>, schema: string): Promise<string[]> {
 const entry = (seq: number) => ({ seq, body: new Uint8Array([seq, 1]), leaf_hash: new Uint8Array(32).fill(seq), kind: 'intent', request_id: `r${seq}`, at: 'x' });
 
 describe.skipIf(baseUrl === undefined)('PostgreSQL: createDatabase', () => {
+  it('a checked-out connection killed by the server fails its query, and neither crashes the process nor poisons the pool', async () => {
+    const { db, url } = await scratch();
+    const killer = connect(url);
+    const error = await db
+      .connection()
+      .execute(async (conn) => {
+        const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(conn);
+        await sql`select pg_terminate_backend(${rows[0]!.pid})`.execute(killer);
+        return sql`select 1`.execute(conn);
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    // The process is still here (an unhandled 'error' on the client would have ended it). The pool drops
+    // the dead connection: a query may still meet it once (the reset can arrive after it was returned),
+    // and then the pool works again.
+    const attempts: Array<'ok' | 'failed'> = [];
+    for (let i = 0; i < 3 && attempts.at(-1) !== 'ok'; i += 1) {
+      attempts.push(await sql`select 1`.execute(db).then(() => 'ok' as const, () => 'failed' as const));
+    }
+    expect(attempts.at(-1)).toBe('ok');
+    expect(attempts.length).toBeLessThanOrEqual(2);
+  });
+
   it('returns a kysely on a pg pool that works in the schema of the connection string', async () => {
     const { db, schema } = await scratch();
     expect(dialectOf(db)).toBe('postgres');

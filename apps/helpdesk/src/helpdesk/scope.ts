@@ -30,13 +30,20 @@ export function ofTenant<T extends TenantTable>(tenant: TenantScope) {
   };
 }
 
-/** SQLite's error for a violated UNIQUE constraint on `column` (the constraint is the backstop to our checks). */
+/**
+ * The database's error for a violated UNIQUE constraint on `column` (the constraint is the backstop to our
+ * checks): SQLite's `SQLITE_CONSTRAINT_UNIQUE` naming `<table>.<column>`, or PostgreSQL's SQLSTATE 23505
+ * whose detail names the key's columns (`Key (org, external_ref)=(…) already exists.`) or, failing that,
+ * whose constraint is named `<table>_<column>`.
+ */
 export function isUniqueViolation(error: unknown, column: string): boolean {
-  return (
-    error instanceof Error &&
-    (error as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE' &&
-    error.message.includes(`.${column}`)
-  );
+  if (!(error instanceof Error)) return false;
+  const { code, detail, constraint } = error as { code?: unknown; detail?: unknown; constraint?: unknown };
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE') return error.message.includes(`.${column}`);
+  if (code !== '23505') return false;
+  const key = typeof detail === 'string' ? /^Key \(([^)]*)\)=/.exec(detail) : null;
+  if (key !== null) return key[1]!.split(',').some((name) => name.trim().replace(/^"|"$/g, '') === column);
+  return typeof constraint === 'string' && constraint.endsWith(`_${column}`);
 }
 
 export const pageSize = (limit: number | undefined): number => limit ?? 50;

@@ -7,18 +7,35 @@ import {
   type AuditScope,
   type DenialRecord,
 } from '@covenant/server';
-import type { JsonValue, NewEntry } from '../entry.ts';
+import { dialectOf } from '@covenant/db';
+import type { Kysely } from 'kysely';
+import type { JsonValue, LedgerEntry, NewEntry } from '../entry.ts';
 import type { LedgerStore } from '../ledger-store.ts';
+import { acquireWriterLock, withDeadWriter, writerKeyOf, type WriterLock } from './writer-lock.ts';
 
 export interface LedgerAuditOptions {
   /** A writable store (opened with a signer). The port does not close it. */
   readonly ledger: LedgerStore;
+  /**
+   * The database the ledger is on. On PostgreSQL pass it: the port then takes a writer id and its liveness
+   * lock (see `createLedgerAudit`, ADR 0010), which is what lets several processes share the database.
+   * Without it, or on SQLite, start-up recovery closes EVERY open intent: one writer process per database.
+   */
+  readonly db?: Kysely<any>;
 }
 
 /** The audit port on the ledger, and what it did when it was opened. */
 export interface LedgerAudit extends AuditPort {
   /** Request ids of the intents found without an outcome at start-up and closed as `aborted`. */
   readonly recovered: ReadonlyArray<string>;
+  /** This port's writer id (`pg:<key>`), recorded in its intents as `data.writer`; `null` when single-writer. */
+  readonly writer: string | null;
+  /**
+   * Releases the writer lock (PostgreSQL): after it, other processes' start-up recovery may close this
+   * port's open intents, so call it after the last audited call (and after `ledger.flush()`). Later audited
+   * calls are refused (503). Idempotent.
+   */
+  close(): Promise<void>;
 }
 
 /** The code of the `aborted` outcomes start-up recovery appends for intents a crash left open. */
@@ -36,9 +53,14 @@ export const ABORTED_BY_CRASH = 'ERR_PROCESS_ENDED';
  *    caller gets its result only after that commit (one fsync and one signed checkpoint per batch);
  * 4. if the batch cannot commit, the call is 503 and the writes are gone with the batch; the intent then
  *    has no outcome, as after a crash;
- * 5. when the port is opened, intents without an outcome (a crash cut them off) are closed as `aborted`.
- *    Run this before serving: on a database shared by several live processes it would close their
- *    in-flight calls too (one start-up at a time; the PostgreSQL issue adds writer leases).
+ * 5. when the port is opened, intents without an outcome whose writer is gone (a crash cut them off) are
+ *    closed as `aborted`. On PostgreSQL (with `db`) each port is a writer: it holds the session-level lock
+ *    `pg_advisory_lock(ADVISORY_LOCKS.writers, key)` on a connection of its own until `close()`, and records
+ *    `writer: "pg:<key>"` in its intents; recovery closes only the intents of writers whose lock it can take
+ *    (their session ended), and intents without a writer (written before writer ids). Each ok/failed
+ *    outcome is appended only after checking, inside the batch, that the lock is still ours: a writer that
+ *    lost its connection cannot append an outcome after someone else aborted its intent. Without `db`, or
+ *    on SQLite (one writer process per database file), every open intent is closed: run it before serving.
  *
  * @example
  * ```ts
@@ -52,15 +74,56 @@ export async function createLedgerAudit(options: LedgerAuditOptions): Promise<Le
   if (ledger === null || typeof ledger !== 'object' || typeof ledger.transact !== 'function') {
     throw new TypeError('createLedgerAudit: "ledger" must be a LedgerStore');
   }
-  const recovered = await closeOpenIntents(ledger);
+  const db = options.db;
+  if (db !== undefined && (db === null || typeof db !== 'object' || typeof db.connection !== 'function')) {
+    throw new TypeError('createLedgerAudit: "db" must be a kysely instance');
+  }
+  let lock: WriterLock | null = null;
+  let recovered: ReadonlyArray<string>;
+  if (db !== undefined && dialectOf(db) === 'postgres') {
+    // Our own lock first (a key no open intent names), then recovery: a writer that dies meanwhile is found.
+    const open = await ledger.openIntents();
+    lock = await acquireWriterLock(db, new Set(open.map((entry) => writerKeyOf(writerOf(entry))).filter((key) => key !== null)));
+    try {
+      recovered = await closeDeadWritersIntents(ledger, db, lock);
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+  } else {
+    recovered = await closeOpenIntents(ledger);
+  }
+  const writer = lock?.id ?? null;
+  let closed = false;
+
+  /** A failed outcome when the call's batch did not commit; on PostgreSQL only while our lock holds. */
+  const appendUnavailable = async (about: About): Promise<void> => {
+    const entry = outcomeEntry(about, 'failed', 'ERR_AUDIT_UNAVAILABLE');
+    if (lock === null) await ledger.append([entry]);
+    else {
+      const held = lock;
+      await ledger.transact(async (tx) => {
+        await held.assertHeld(tx.db);
+        tx.append([entry]);
+      });
+    }
+  };
 
   return Object.freeze({
     recovered,
+    writer,
+
+    async close(): Promise<void> {
+      closed = true;
+      await lock?.release();
+    },
 
     async audited<R extends ActionResult>(intent: AuditIntent, action: (scope: AuditScope) => Promise<R>): Promise<R> {
       const about = subjectOf(intent);
       try {
-        await ledger.append([{ kind: 'intent', ...about, outcome: null, inputDigest: intent.inputDigest, data: { call: intent.kind } }]);
+        if (closed) throw new Error('the ledger audit port is closed');
+        const data: JsonValue = writer === null ? { call: intent.kind } : { call: intent.kind, writer };
+        await ledger.append([{ kind: 'intent', ...about, outcome: null, inputDigest: intent.inputDigest, data }]);
       } catch (error) {
         throw new AuditUnavailableError({ cause: error });
       }
@@ -81,13 +144,16 @@ export async function createLedgerAudit(options: LedgerAuditOptions): Promise<Le
             outcome = error instanceof FailedResult ? { type: 'returned', result: error.result as R } : { type: 'threw', error };
           }
           const code = outcome.type === 'returned' ? failureCodeOf(outcome.result) : failureCodeOf({ ok: false, error: outcome.error });
+          // Fencing: if our lock is gone, recovery elsewhere may have aborted the intent; throwing here rolls
+          // this unit (the action's writes included) back.
+          if (lock !== null) await lock.assertHeld(tx.db);
           tx.append([outcomeEntry(about, code === null ? 'ok' : 'failed', code)]);
           return outcome;
         });
       } catch (error) {
         // The batch did not commit (or the action overran and was rolled back): nothing of the action
         // stands. Say so in the log if we still can; otherwise start-up closes the intent as aborted.
-        await ledger.append([outcomeEntry(about, 'failed', 'ERR_AUDIT_UNAVAILABLE')]).catch(() => undefined);
+        await appendUnavailable(about).catch(() => undefined);
         throw new AuditUnavailableError({ cause: error });
       }
       if (settled.type === 'threw') throw settled.error;
@@ -154,4 +220,72 @@ async function closeOpenIntents(ledger: LedgerStore): Promise<ReadonlyArray<stri
   );
   await ledger.append(entries);
   return Object.freeze(open.map((intent) => intent.requestId ?? ''));
+}
+
+/** The writer id an intent recorded (`data.writer`), or `null` (an intent from before writer ids). */
+function writerOf(entry: LedgerEntry): string | null {
+  const data = entry.data;
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return null;
+  const writer = (data as { readonly [key: string]: JsonValue })['writer'];
+  return typeof writer === 'string' ? writer : null;
+}
+
+/** Request ids per statement when re-checking which intents are still open. */
+const ID_CHUNK = 500;
+
+/**
+ * Start-up recovery with several live writers (PostgreSQL): groups the open intents by writer and closes
+ * those of writers that are gone — whose lock can be taken now (held while closing), our own key's
+ * predecessors (we hold that lock, so their writer is not alive), and intents without a writer id. The
+ * closing batch re-reads, under the ledger's writer lock, which of them are still open, so two processes
+ * recovering at once append one `aborted` outcome per intent, not two.
+ */
+async function closeDeadWritersIntents(ledger: LedgerStore, db: Kysely<any>, own: WriterLock): Promise<ReadonlyArray<string>> {
+  const open = await ledger.openIntents();
+  const byWriter = new Map<string | null, LedgerEntry[]>();
+  for (const intent of open) {
+    const writer = writerOf(intent);
+    const key = writerKeyOf(writer);
+    const group = key === null ? null : writer;
+    byWriter.set(group, [...(byWriter.get(group) ?? []), intent]);
+  }
+  const recovered: string[] = [];
+  for (const [writer, intents] of byWriter) {
+    const key = writerKeyOf(writer);
+    if (key === null || key === own.key) {
+      recovered.push(...(await closeStillOpen(ledger, intents)));
+      continue;
+    }
+    const result = await withDeadWriter(db, key, () => closeStillOpen(ledger, intents));
+    if (result.taken) recovered.push(...result.value);
+  }
+  return Object.freeze(recovered);
+}
+
+/** One batch: of `intents`, those still without an outcome get an `aborted` one. Returns their request ids. */
+async function closeStillOpen(ledger: LedgerStore, intents: ReadonlyArray<LedgerEntry>): Promise<string[]> {
+  return ledger.transact(async (tx) => {
+    const ids = intents.map((intent) => intent.requestId ?? '');
+    const closedAlready = new Set<string>();
+    for (let i = 0; i < ids.length; i += ID_CHUNK) {
+      const rows: Array<{ request_id: string | null }> = await tx.db
+        .selectFrom('ledger_entries')
+        .select('request_id')
+        .where('kind', '=', 'outcome')
+        .where('request_id', 'in', ids.slice(i, i + ID_CHUNK))
+        .execute();
+      for (const row of rows) if (row.request_id !== null) closedAlready.add(row.request_id);
+    }
+    const still = intents.filter((intent) => !closedAlready.has(intent.requestId ?? ''));
+    tx.append(
+      still.map((intent) =>
+        outcomeEntry(
+          { action: intent.action, actor: intent.actor, tenant: intent.tenant, resource: intent.resource, requestId: intent.requestId },
+          'aborted',
+          ABORTED_BY_CRASH,
+        ),
+      ),
+    );
+    return still.map((intent) => intent.requestId ?? '');
+  });
 }

@@ -1,0 +1,185 @@
+// Writer liveness of the ledger audit port on PostgreSQL (ADR 0010): start-up recovery closes only the open
+// intents of writers that are gone. Runs when COVENANT_TEST_PG is set (see @covenant/testkit/postgres); each
+// test works in a schema of its own, dropped afterwards. Each "process" is a pool of its own.
+import { ADVISORY_LOCKS, createDatabase, migrateToLatest } from '@covenant/db';
+import { AuditUnavailableError, type ActionResult, type AuditIntent } from '@covenant/server';
+import { postgresTestDatabase, postgresTestUrl, type PostgresTestDatabase } from '@covenant/testkit/postgres';
+import { sql, type Kysely } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ABORTED_BY_CRASH, createLedgerAudit, type LedgerAudit } from '../src/audit/index.ts';
+import { createLedgerStore, decodeEntry, verifyLedger, type LedgerEntry, type LedgerTables } from '../src/index.ts';
+import { ORIGIN, VERIFY, signer } from './ledger-fixtures.ts';
+
+const baseUrl = postgresTestUrl();
+
+const ports: LedgerAudit[] = [];
+const pools: Array<Kysely<any>> = [];
+const schemas: PostgresTestDatabase[] = [];
+afterEach(async () => {
+  for (const port of ports.splice(0)) await port.close();
+  for (const db of pools.splice(0)) await db.destroy();
+  for (const schema of schemas.splice(0)) await schema.drop();
+});
+
+const DIGEST = `sha256:${'c3'.repeat(32)}`;
+const OK: ActionResult = { ok: true };
+
+function intent(requestId: string): AuditIntent {
+  return {
+    requestId,
+    procedure: 'notes.add',
+    kind: 'mutation',
+    actor: { subject: 'user_1', session: 'sess_1' },
+    tenant: { org: 'org_a', workspace: 'ws_1' },
+    resource: null,
+    inputDigest: DIGEST,
+    at: new Date('2026-01-02T03:04:05.678Z'),
+  };
+}
+
+async function scratch(): Promise<string> {
+  const database = await postgresTestDatabase(baseUrl);
+  schemas.push(database);
+  const db = createDatabase<LedgerTables>({ url: database.url });
+  pools.push(db);
+  await migrateToLatest(db);
+  return database.url;
+}
+
+/** One "process": its own pool, ledger store and audit port (start-up recovery runs here). */
+async function writer(url: string): Promise<{ db: Kysely<LedgerTables>; audit: LedgerAudit }> {
+  const db = createDatabase<LedgerTables>({ url });
+  pools.push(db);
+  const ledger = await createLedgerStore({ db, origin: ORIGIN, signer });
+  const audit = await createLedgerAudit({ ledger, db });
+  ports.push(audit);
+  return { db, audit };
+}
+
+async function entriesOf(db: Kysely<LedgerTables>, requestId: string): Promise<LedgerEntry[]> {
+  const rows = await db.selectFrom('ledger_entries').select('body').where('request_id', '=', requestId).orderBy('seq').execute();
+  return rows.map((row) => decodeEntry(new Uint8Array(row.body)));
+}
+
+/** An action that runs (inside its batch) until `release()` is called. */
+function gated(): { action: () => Promise<ActionResult>; started: Promise<void>; release: () => void } {
+  let release!: () => void;
+  let began!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const started = new Promise<void>((resolve) => {
+    began = resolve;
+  });
+  return {
+    action: async () => {
+      began();
+      await gate;
+      return OK;
+    },
+    started,
+    release,
+  };
+}
+
+describe.skipIf(baseUrl === undefined)('ledger audit writer liveness on PostgreSQL', () => {
+  it('records its writer id in intents and holds its session lock until close()', async () => {
+    const url = await scratch();
+    const a = await writer(url);
+    expect(a.audit.writer).toMatch(/^pg:[1-9][0-9]*$/);
+    await a.audit.audited(intent('req_a'), async () => OK);
+    const [recorded, outcome] = await entriesOf(a.db, 'req_a');
+    expect(recorded!.data).toEqual({ call: 'mutation', writer: a.audit.writer });
+    expect(outcome).toMatchObject({ kind: 'outcome', outcome: 'ok' });
+
+    const key = Number(a.audit.writer!.slice('pg:'.length));
+    const held = async () =>
+      (
+        await sql<{ n: number }>`select count(*)::int as n from pg_locks where locktype = 'advisory'
+          and classid = ${sql.lit(ADVISORY_LOCKS.writers)} and objid = ${sql.lit(key)} and objsubid = 2 and granted`.execute(a.db)
+      ).rows[0]!.n;
+    expect(await held()).toBe(1);
+    await a.audit.close();
+    expect(await held()).toBe(0);
+    await expect(a.audit.audited(intent('req_late'), async () => OK)).rejects.toBeInstanceOf(AuditUnavailableError);
+    expect(await entriesOf(a.db, 'req_late')).toEqual([]);
+  });
+
+  it("does not close a live writer's in-flight intent at another instance's start-up", async () => {
+    const url = await scratch();
+    const a = await writer(url);
+    const gate = gated();
+    const call = a.audit.audited(intent('req_live'), gate.action);
+    await gate.started;
+    // A's intent is committed and open, its action running inside A's batch: B starts meanwhile.
+    const b = await writer(url);
+    expect(b.audit.recovered).toEqual([]);
+    expect(b.audit.writer).not.toBe(a.audit.writer);
+    gate.release();
+    await expect(call).resolves.toEqual(OK);
+    expect((await entriesOf(a.db, 'req_live')).map((e) => [e.kind, e.outcome])).toEqual([
+      ['intent', null],
+      ['outcome', 'ok'],
+    ]);
+    expect(await verifyLedger(a.db, VERIFY)).toMatchObject({ ok: true, size: 2 });
+  });
+
+  it("closes a writer's open intents once its lock is gone, and that writer can no longer append their outcome", async () => {
+    const url = await scratch();
+    const a = await writer(url);
+    const gate = gated();
+    const call = a.audit.audited(intent('req_cut'), gate.action);
+    await gate.started;
+    // A's lock goes (as when its connection ends) while its action still runs.
+    await a.audit.close();
+    const c = writer(url);
+    gate.release();
+    // A re-checks its lock inside the batch before the outcome: gone, so its unit rolls back (503).
+    await expect(call).rejects.toBeInstanceOf(AuditUnavailableError);
+    expect((await c).audit.recovered).toEqual(['req_cut']);
+    const entries = await entriesOf(a.db, 'req_cut');
+    expect(entries.map((e) => [e.kind, e.outcome, e.data])).toEqual([
+      ['intent', null, { call: 'mutation', writer: a.audit.writer }],
+      ['outcome', 'aborted', { code: ABORTED_BY_CRASH }],
+    ]);
+    expect(await verifyLedger(a.db, VERIFY)).toMatchObject({ ok: true, size: 2 });
+  });
+
+  it("after a writer's connection has ended, two instances starting at once close its intents (and writerless ones) once", async () => {
+    const url = await scratch();
+    const a = await writer(url);
+    const ledger = await createLedgerStore({ db: a.db, origin: ORIGIN, signer });
+    const open = (requestId: string, data: { call: string; writer?: string }) => ({
+      kind: 'intent' as const,
+      action: 'notes.add',
+      actor: null,
+      tenant: null,
+      resource: null,
+      requestId,
+      outcome: null,
+      inputDigest: DIGEST,
+      data,
+    });
+    // Two intents of A left open, and one written before writer ids (no writer: orphaned).
+    await ledger.append([open('req_a1', { call: 'mutation', writer: a.audit.writer! }), open('req_old', { call: 'mutation' }), open('req_a2', { call: 'mutation', writer: a.audit.writer! })]);
+    const live = await writer(url);
+    // The live writer's start-up closes the writerless one only: A is still alive.
+    expect(live.audit.recovered).toEqual(['req_old']);
+
+    // A's process ends: its port closes, its pool (and the lock's connection) ends.
+    await a.audit.close();
+    await ledger.close();
+    await a.db.destroy();
+    pools.splice(pools.indexOf(a.db), 1);
+
+    const [b, c] = await Promise.all([writer(url), writer(url)]);
+    expect([...b.audit.recovered, ...c.audit.recovered].sort()).toEqual(['req_a1', 'req_a2']);
+    for (const requestId of ['req_a1', 'req_a2', 'req_old']) {
+      expect((await entriesOf(b.db, requestId)).map((e) => [e.kind, e.outcome])).toEqual([
+        ['intent', null],
+        ['outcome', 'aborted'],
+      ]);
+    }
+    expect(await verifyLedger(b.db, VERIFY)).toMatchObject({ ok: true, size: 6 });
+  });
+});
