@@ -7,12 +7,16 @@ import type { RbacTables } from '@covenant/rbac';
 import type { Kysely } from 'kysely';
 
 import { helpdeskMigration, type HelpdeskTables } from './helpdesk/tables.ts';
+import { tenancyMigration } from './helpdesk/tenancy.ts';
 
 /** Every table the service reads or writes. */
 export type ServiceTables = RbacTables & LedgerTables & HelpdeskTables;
 
-/** The framework's store migrations, then the helpdesk's own (numbered from 1001). */
-export const SERVICE_MIGRATIONS = Object.freeze({ ...MIGRATIONS, '1001-helpdesk': helpdeskMigration });
+/**
+ * The framework's store migrations, then the helpdesk's own (numbered from 1001): its tables, then their
+ * row-level security on PostgreSQL (1002, a no-op that only records itself on SQLite; ADR 0011).
+ */
+export const SERVICE_MIGRATIONS = Object.freeze({ ...MIGRATIONS, '1001-helpdesk': helpdeskMigration, '1002-helpdesk-tenancy': tenancyMigration });
 
 declare module '@covenant/server' {
   interface Register {

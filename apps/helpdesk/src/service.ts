@@ -12,6 +12,7 @@ import { openDatabase, type ServiceTables } from './database.ts';
 import manifest from './generated/manifest.json' with { type: 'json' };
 import { createRouter } from './generated/router.ts';
 import { createHandlers } from './handlers.ts';
+import { helpdeskTenantScope } from './helpdesk/tenancy.ts';
 
 export interface ServiceOptions {
   readonly identity: TokenVerifier;
@@ -75,8 +76,17 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     const rbac = createRbacStore({ db, onChange: recordChangesOn(ledger, logger) });
     await rbac.registerCapabilities(SERVED_CAPABILITIES, 'contract');
     // Unaudited procedures (queries) read through a read-only handle: a write there would bypass
-    // audit-before-action, so it is refused. Audited ones get the ledger's transaction instead.
-    const runtime = createCovenantRuntime({ identity: options.identity, authorization: rbac, audit: port, logger, database: db.withPlugin(readOnly()) });
+    // audit-before-action, so it is refused. Audited ones get the ledger's transaction instead. Helpdesk
+    // handlers run confined to the caller's tenant in the database as well (ADR 0011): row-level security
+    // on PostgreSQL, the tenant guard on SQLite.
+    const runtime = createCovenantRuntime({
+      identity: options.identity,
+      authorization: rbac,
+      audit: port,
+      logger,
+      database: db.withPlugin(readOnly()),
+      databaseScope: helpdeskTenantScope,
+    });
     const server = createHttpServer(runtime, createRouter(runtime, createHandlers({ rbac, ledger, clock: () => new Date() })));
     return {
       server,

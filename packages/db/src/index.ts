@@ -6,3 +6,5 @@ export { MIGRATIONS, MigrationError, isAppMigration, migrateToLatest } from './m
 export type { MigrateOptions } from './migrate.ts';
 export { withSavepoint } from './savepoint.ts';
 export { ReadOnlyViolationError, readOnly } from './read-only.ts';
+export { TenantFilterMissingError, tenantGuard } from './tenant-guard.ts';
+export type { GuardedTenant } from './tenant-guard.ts';

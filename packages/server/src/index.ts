@@ -24,6 +24,8 @@ export type {
   AuthorizationDecision,
   AuthorizationPort,
   AuthorizationRequest,
+  DatabaseScope,
+  DatabaseScopeCall,
   DenialRecord,
   ResourceSelector,
 } from './ports.ts';

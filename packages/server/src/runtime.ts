@@ -14,7 +14,7 @@ import type { PipelineDeps, Step, TransportContext } from './pipeline/deps.ts';
 import { handleStep } from './pipeline/handle.ts';
 import { refuseTenancyKeysStep } from './pipeline/refuse-tenancy-keys.ts';
 import { requestContextStep } from './pipeline/request-context.ts';
-import type { AuditPort, AuthorizationPort } from './ports.ts';
+import type { AuditPort, AuthorizationPort, DatabaseScope } from './ports.ts';
 import { createBuildRegistry, type Seal } from './seal.ts';
 import { formatWireError } from './wire-error.ts';
 
@@ -35,6 +35,14 @@ export interface CovenantRuntimeOptions {
    * Declare its type once with `declare module '@covenant/server' { interface Register { database: … } }`.
    */
   readonly database?: unknown;
+  /**
+   * Optional: runs every handler inside a tenant-scoped database scope. The handler is called as
+   * `databaseScope({ tenant, path, audited, db }, (scoped) => handler({ input, ctx }))` with `ctx.db` =
+   * `scoped`, where `db` is what `ctx.db` would be without it (the audit port's transaction, or
+   * `database`). The helpdesk sets the tenant for PostgreSQL row-level security there, and wraps the
+   * handle in a tenant guard on SQLite (ADR 0011). Without it, `ctx.db` is `db` itself.
+   */
+  readonly databaseScope?: DatabaseScope;
 }
 
 function createTRPC() {
@@ -116,6 +124,9 @@ export function createCovenantRuntime(options: CovenantRuntimeOptions): Covenant
   requirePort(options.identity, 'identity', ['verify', 'verifyAuthorizationHeader']);
   requirePort(options.authorization, 'authorization', ['check']);
   requirePort(options.audit, 'audit', ['audited', 'recordDenial']);
+  if (options.databaseScope !== undefined && typeof options.databaseScope !== 'function') {
+    throw new TypeError('createCovenantRuntime: "databaseScope" must be a function');
+  }
   const deps: PipelineDeps = {
     identity: options.identity,
     authorization: options.authorization,
@@ -124,6 +135,7 @@ export function createCovenantRuntime(options: CovenantRuntimeOptions): Covenant
     clock: options.clock ?? (() => new Date()),
     requestId: options.requestId ?? randomUUID,
     database: options.database,
+    databaseScope: options.databaseScope,
   };
   const t = createTRPC();
   const registry = createBuildRegistry();

@@ -21,7 +21,7 @@ type TenantTable = 'helpdesk_customers' | 'helpdesk_tickets' | 'helpdesk_comment
 
 /**
  * The caller's tenant as a WHERE condition on a helpdesk table: every read and write of a helpdesk row
- * goes through it (issue 6 adds row-level security underneath, for the query that forgets).
+ * goes through it. Underneath, the database confines the query that forgets (ADR 0011, tenancy.ts).
  */
 export function ofTenant<T extends TenantTable>(tenant: TenantScope) {
   return (eb: ExpressionBuilder<ServiceTables, T>) => {

@@ -2,7 +2,7 @@ import type { TokenVerifier } from '@covenant/identity';
 import type { Principal } from '@covenant/identity';
 import type { TRPCMiddlewareFunction } from '@trpc/server';
 import type { Logger } from 'pino';
-import type { AuditPort, AuthorizationPort } from '../ports.ts';
+import type { AuditPort, AuthorizationPort, DatabaseScope } from '../ports.ts';
 import type { Seal } from '../seal.ts';
 
 /** What the steps need from the assembled server. Validated once, in `createCovenantRuntime`. */
@@ -15,6 +15,8 @@ export interface PipelineDeps {
   readonly requestId: () => string;
   /** `ctx.db` of procedures the audit port does not scope (queries); `undefined` when not configured. */
   readonly database: unknown;
+  /** Wraps every handler call in a tenant-scoped database scope; `undefined`: `ctx.db` as is. */
+  readonly databaseScope: DatabaseScope | undefined;
 }
 
 /**
