@@ -1,10 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { main as covenant } from '@covenant/cli';
 import { isCovenantError, type CovenantClientError } from '@covenant/client';
-import { walkSchema } from '@covenant/contract';
-import { canonicalJson } from '@covenant/contract/manifest';
 import { verifyBundle, type LedgerEntry } from '@covenant/ledger';
-import { redactClassified } from '@covenant/server';
+import { inputDigestOf } from '@covenant/server';
 import { tickets as ticketsContract } from '../../../contracts/helpdesk/tickets.contract.ts';
 import { createClient, type Client } from './generated/client.ts';
 
@@ -151,7 +149,7 @@ export async function runTour(options: TourOptions): Promise<TourResult> {
     const ticket = await ann.tickets.create.mutate(input);
     ticketId = ticket.id;
     // The intent carries the digest of the redacted input, and this run's reference makes that digest unique.
-    const digest = inputDigestOf(input);
+    const digest = ticketCreateDigest(input);
     const intent = await findEntry(ada, from, (e) => e.kind === 'intent' && e.action === 'tickets.create' && e.inputDigest === digest);
     check(intent !== null, `no intent for this call in the ledger after #${from}`);
     firstSeq = intent!.seq;
@@ -306,10 +304,8 @@ export async function runTour(options: TourOptions): Promise<TourResult> {
 }
 
 /** The `inputDigest` the pipeline records for a tickets.create input: sha256 of the canonical, redacted, parsed input. */
-export function inputDigestOf(input: unknown): string {
-  const schema = ticketsContract.create['~covenant'].input;
-  const redacted = redactClassified(schema.parse(input), walkSchema(schema, 'input').classified);
-  return `sha256:${createHash('sha256').update(canonicalJson(redacted)).digest('hex')}`;
+export function ticketCreateDigest(input: unknown): string {
+  return inputDigestOf(ticketsContract.create, ticketsContract.create['~covenant'].input.parse(input));
 }
 
 async function ledgerSize(admin: Client): Promise<number> {

@@ -19,7 +19,6 @@ export function encodeBase64(bytes: Uint8Array): string {
 }
 
 const ENCODER = new TextEncoder();
-const DECODER = new TextDecoder('utf-8', { fatal: true });
 
 /** UTF-8 bytes of a string. */
 export function utf8(text: string): Uint8Array {
@@ -28,9 +27,6 @@ export function utf8(text: string): Uint8Array {
 
 /** Whether a JS string is well-formed Unicode (no lone surrogate), i.e. encodes to valid UTF-8 and back. */
 export function isWellFormed(text: string): boolean {
-  try {
-    return DECODER.decode(ENCODER.encode(text)) === text;
-  } catch {
-    return false;
-  }
+  // ES2024 String.prototype.isWellFormed (Node 20), written out for this project's lib typings.
+  return (text as string & { isWellFormed(): boolean }).isWellFormed();
 }

@@ -1,5 +1,5 @@
 import { canonicalJson } from '@covenant/contract/manifest';
-import { utf8 } from './encoding.ts';
+import { isWellFormed, utf8 } from './encoding.ts';
 import { LogError } from './errors.ts';
 import { leafHash } from './merkle-hash.ts';
 
@@ -230,11 +230,6 @@ function json(value: unknown, path: string, depth: number): void {
     return;
   }
   throw new TypeError(`${path} must be JSON data`);
-}
-
-/** Native (ES2024) check for lone surrogates: entries are hashed as UTF-8, which cannot carry them. */
-function isWellFormed(value: string): boolean {
-  return (value as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
 function isIsoInstant(at: string): boolean {

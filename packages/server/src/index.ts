@@ -29,7 +29,7 @@ export type {
   DenialRecord,
   ResourceSelector,
 } from './ports.ts';
-export { redactClassified } from './redact.ts';
+export { inputDigestOf, redactClassified } from './redact.ts';
 export { createCovenantRuntime } from './runtime.ts';
 export type { CovenantRuntime, CovenantRuntimeOptions, PipelineStepFactories } from './runtime.ts';
 export type { Seal } from './seal.ts';

@@ -1,4 +1,6 @@
-import type { ClassifiedField } from '@covenant/contract';
+import { createHash } from 'node:crypto';
+import { walkSchema, type ClassifiedField, type Procedure } from '@covenant/contract';
+import { canonicalJson } from '@covenant/contract/manifest';
 
 /**
  * A copy of `value` with every classified field replaced by `[redacted:<class>]`. Paths come from the
@@ -22,6 +24,25 @@ export function redactClassified(value: unknown, fields: ReadonlyArray<Classifie
     return node;
   };
   return visit(value, []);
+}
+
+/**
+ * The `inputDigest` the audit step records for a call: `sha256:` of the canonical JSON of the parsed input
+ * with the procedure's classified fields redacted. Exported so that a verifier (or a test, or the tour)
+ * can find a call's intent from its input without re-implementing the rule (docs/ledger.md).
+ *
+ * @example
+ * ```ts
+ * inputDigestOf(tickets.create, tickets.create['~covenant'].input.parse(input)); // 'sha256:…'
+ * ```
+ */
+export function inputDigestOf(procedure: Procedure, parsedInput: unknown): string {
+  return digestOfRedacted(redactClassified(parsedInput, walkSchema(procedure['~covenant'].input, 'input').classified));
+}
+
+/** `sha256:` of the canonical JSON of an already-redacted input (the audit step's hot path: fields walked once). */
+export function digestOfRedacted(redacted: unknown): string {
+  return `sha256:${createHash('sha256').update(canonicalJson(redacted ?? null)).digest('hex')}`;
 }
 
 function matches(pattern: ReadonlyArray<string>, path: ReadonlyArray<string>): boolean {

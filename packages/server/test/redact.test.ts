@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { redactClassified } from '../src/redact.ts';
+import { mutation } from '@covenant/contract';
+import * as z from 'zod';
+import { inputDigestOf, redactClassified } from '../src/redact.ts';
 
 describe('redactClassified', () => {
   it('replaces classified fields at their paths, array items and record values included', () => {
@@ -79,5 +81,22 @@ describe('redactClassified never leaks a classified value (property)', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('inputDigestOf', () => {
+  const procedure = mutation({
+    input: z.strictObject({ title: z.string(), email: z.email().meta({ pii: 'contact' }) }),
+    output: z.object({ ok: z.boolean() }),
+    capability: 'notes.write',
+  });
+
+  it('digests the parsed input with classified fields redacted: the PII does not change it, other fields do', () => {
+    const a = inputDigestOf(procedure, { title: 'x', email: 'a@example.com' });
+    expect(a).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(inputDigestOf(procedure, { title: 'x', email: 'b@example.org' })).toBe(a);
+    expect(inputDigestOf(procedure, { title: 'y', email: 'a@example.com' })).not.toBe(a);
+    // Key order does not matter (canonical JSON).
+    expect(inputDigestOf(procedure, { email: 'a@example.com', title: 'x' })).toBe(a);
   });
 });

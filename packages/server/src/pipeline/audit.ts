@@ -1,10 +1,8 @@
-import { createHash } from 'node:crypto';
 import { walkSchema, type Procedure } from '@covenant/contract';
-import { canonicalJson } from '@covenant/contract/manifest';
 import { TRPCError } from '@trpc/server';
 import { AuditUnavailableError } from '../errors.ts';
 import type { AuditIntent } from '../ports.ts';
-import { redactClassified } from '../redact.ts';
+import { digestOfRedacted, redactClassified } from '../redact.ts';
 import { callState } from './call-state.ts';
 import type { PipelineDeps, StepOptions, StepResult } from './deps.ts';
 import { readPath } from './read-path.ts';
@@ -31,7 +29,7 @@ export function auditStep(deps: PipelineDeps, procedure: Procedure) {
         def.security.resource && resourcePath
           ? { type: def.security.resource.type, id: String(readPath(opts.input, resourcePath)) }
           : null,
-      inputDigest: digest(redactClassified(opts.input, classified)),
+      inputDigest: digestOfRedacted(redactClassified(opts.input, classified)),
       at: deps.clock(),
     };
     try {
@@ -45,8 +43,4 @@ export function auditStep(deps: PipelineDeps, procedure: Procedure) {
       throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', cause });
     }
   };
-}
-
-function digest(value: unknown): string {
-  return `sha256:${createHash('sha256').update(canonicalJson(value ?? null)).digest('hex')}`;
 }

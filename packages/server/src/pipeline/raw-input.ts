@@ -31,7 +31,7 @@ export function rawInputProblem(value: unknown): RawInputProblem | undefined {
   return undefined;
 }
 
-/** No lone surrogate (String.prototype.isWellFormed, written out for Node 20's typings). */
+/** No lone surrogate: ES2024 String.prototype.isWellFormed (Node 20), written out for the lib typings. */
 function isWellFormed(text: string): boolean {
-  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
+  return (text as string & { isWellFormed(): boolean }).isWellFormed();
 }
