@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
+import { withStatementCache } from './statement-cache.ts';
 
 export interface DatabaseOptions {
   /**
@@ -17,7 +18,8 @@ const POSTGRES_URL = /^postgres(ql)?:\/\//i;
  *
  * - A SQLite path (the embedded default, better-sqlite3): WAL (readers do not block the writer), foreign
  *   keys enforced, a busy timeout so that a second process waits for the write lock instead of failing,
- *   `synchronous = FULL` so a committed transaction survives power loss.
+ *   `synchronous = FULL` so a committed transaction survives power loss; prepared statements are reused
+ *   from a bounded cache (see `withStatementCache`).
  * - A PostgreSQL URL: a `pg` Pool (ADR 0009) whose `bigint` values come back as numbers (a safe-integer
  *   check refuses larger ones) and whose `bytea` values come back as plain `Uint8Array`s, as they do from
  *   SQLite, so that stores read the same shapes from either. `destroy()` ends the pool.
@@ -37,7 +39,7 @@ export function createDatabase<T>(options: DatabaseOptions): Kysely<T> {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('synchronous = FULL');
-  return new Kysely<T>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return new Kysely<T>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
 }
 
 const INT8_OID = 20;

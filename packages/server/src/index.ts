@@ -2,6 +2,8 @@ export { createFetchHandler } from './adapters/fetch.ts';
 export type { FetchHandlerOptions } from './adapters/fetch.ts';
 export { createHttpServer } from './adapters/standalone.ts';
 export type { HttpServerOptions } from './adapters/standalone.ts';
+export { createTrpcWireHandler } from './adapters/trpc-wire.ts';
+export type { TrpcWireHandlerOptions } from './adapters/trpc-wire.ts';
 export {
   AccessDeniedError,
   AuditUnavailableError,
