@@ -1,5 +1,6 @@
 /** The benchmark cases: what each server serves and what the load generator sends it. */
-export type ServerKind = 'raw' | 'trpc' | 'orpc' | 'covenant';
+/** `covenant-trpc`: the same Covenant service served through tRPC's own Node adapter instead of Covenant's wire listener. */
+export type ServerKind = 'raw' | 'trpc' | 'orpc' | 'covenant' | 'covenant-trpc';
 
 export interface CaseDef {
   readonly name: string;
@@ -64,6 +65,15 @@ export const CASES: ReadonlyArray<CaseDef> = [
     path: '/tickets.get?input={ticketInput}',
     token: 'cold',
     what: 'as above, a different pre-minted token per request',
+  },
+  {
+    name: "Covenant query via tRPC's adapter (warm token)",
+    server: 'covenant-trpc',
+    shape: 'query',
+    method: 'GET',
+    path: '/tickets.get?input={ticketInput}',
+    token: 'warm',
+    what: "the same service and call, served by tRPC's standalone adapter (transport: 'trpc'): what Covenant's wire listener saves",
   },
   {
     name: 'Covenant audited mutation (warm token)',

@@ -1,6 +1,6 @@
 /**
  * One benchmark server, run as its own child process (the runner pins it to one core with taskset).
- * Usage: node --import tsx bench/src/server.ts <raw|trpc|orpc|covenant> [cold tokens to mint]
+ * Usage: node --import tsx bench/src/server.ts <raw|trpc|orpc|covenant|covenant-trpc> [cold tokens to mint]
  * Over IPC it reports `ready` (port, pre-minted tokens, substitutions for the request templates), and answers
  * `cpu` requests with process.cpuUsage() (user + system µs) and the number of responses finished so far.
  */
@@ -61,7 +61,7 @@ async function orpcServer(): Promise<Server> {
 
 let cleanup: () => Promise<void> = async () => {};
 
-async function covenantServer(): Promise<{ server: Server; tokens: string[]; vars: Record<string, string> }> {
+async function covenantServer(transport: 'covenant' | 'trpc'): Promise<{ server: Server; tokens: string[]; vars: Record<string, string> }> {
   const { createTokenVerifier } = await import('@covenant/identity');
   const { createNodeCheckpointSigner } = await import('@covenant/ledger/node');
   const { pino } = await import('pino');
@@ -79,6 +79,7 @@ async function covenantServer(): Promise<{ server: Server; tokens: string[]; var
     // Warnings and errors only: per-request info logging is not what this measures.
     logger: pino({ level: 'warn' }),
     ledgerSigner: createNodeCheckpointSigner({ name: 'bench.local/service', privateKey: new Uint8Array(randomBytes(32)) }),
+    transport,
   });
   cleanup = async () => {
     await service.close();
@@ -117,7 +118,8 @@ async function main(): Promise<void> {
   if (kind === 'raw') server = await rawServer();
   else if (kind === 'trpc') server = await trpcServer();
   else if (kind === 'orpc') server = await orpcServer();
-  else if (kind === 'covenant') ({ server, tokens, vars } = await covenantServer());
+  else if (kind === 'covenant') ({ server, tokens, vars } = await covenantServer('covenant'));
+  else if (kind === 'covenant-trpc') ({ server, tokens, vars } = await covenantServer('trpc'));
   else throw new Error(`unknown server kind ${String(kind)}`);
 
   let finished = 0;
@@ -137,7 +139,7 @@ async function main(): Promise<void> {
     } else if (message.type === 'stop') {
       server.closeAllConnections();
       void cleanup().finally(() => process.exit(0));
-      if (kind !== 'covenant') server.close(() => process.exit(0));
+      if (kind !== 'covenant' && kind !== 'covenant-trpc') server.close(() => process.exit(0));
     }
   });
   send({ type: 'ready', port: address.port, tokens, vars });

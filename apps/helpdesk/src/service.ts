@@ -22,6 +22,8 @@ export interface ServiceOptions {
   readonly logger?: Logger;
   /** Signs the audit ledger's checkpoints; its name is the ledger's origin. */
   readonly ledgerSigner: CheckpointSigner;
+  /** The HTTP transport (see `createHttpServer`): Covenant's wire listener (default) or tRPC's adapter. */
+  readonly transport?: 'covenant' | 'trpc';
 }
 
 export interface Service {
@@ -87,7 +89,8 @@ export async function createService(options: ServiceOptions): Promise<Service> {
       database: db.withPlugin(readOnly()),
       databaseScope: helpdeskTenantScope,
     });
-    const server = createHttpServer(runtime, createRouter(runtime, createHandlers({ rbac, ledger, clock: () => new Date() })));
+    const router = createRouter(runtime, createHandlers({ rbac, ledger, clock: () => new Date() }));
+    const server = createHttpServer(runtime, router, options.transport === undefined ? {} : { transport: options.transport });
     return {
       server,
       runtime,

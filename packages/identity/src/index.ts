@@ -37,6 +37,7 @@ export type {
   RemoteKeySetOptions,
   TenantClaimNames,
   TokenVerifierOptions,
+  VerifiedTokenCacheOptions,
 } from './verifier-options.ts';
 export { createTokenVerifier } from './verify-token.ts';
 export type { TokenVerifier } from './verify-token.ts';

@@ -95,6 +95,47 @@ describe('a remote JWKS', () => {
     await expect(verifier.verify(await issuer.mint(CLAIMS, { kid: 'k2' }))).resolves.toMatchObject(CLAIMS_MATCH);
   });
 
+  it('honours a cached token no longer than the key set max age, then refuses the retired kid', async () => {
+    served.set('/cached-retiring', issuer.jwks(['k1', 'k2']));
+    const start = Date.now();
+    let now = new Date(start);
+    const verifier = createTokenVerifier({
+      ...issuer.verifierOptions(),
+      keys: { jwksUrl: `${base}/cached-retiring`, cooldownMs: 0, cacheMaxAgeMs: 200 },
+      cache: { maxAgeSeconds: 60 },
+      clock: () => now,
+    });
+    const oldToken = await issuer.mint(CLAIMS, { kid: 'k1' });
+    const principal = await verifier.verify(oldToken);
+    expect(hits.get('/cached-retiring')).toBe(1);
+
+    served.set('/cached-retiring', issuer.jwks(['k2']));
+    // jose's copy of the set goes stale on the real clock: any verification through jose now refetches.
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    now = new Date(start + 199);
+    await expect(verifier.verify(oldToken)).resolves.toBe(principal);
+    expect(hits.get('/cached-retiring')).toBe(1); // a hit: the key set was not even looked at
+
+    // 200 ms, the key set's max age, not the cache's 60 s: the retired kid is refused.
+    now = new Date(start + 200);
+    await expectDenied(verifier.verify(oldToken), KeyNotFoundError, {
+      code: 'ERR_IDENTITY_KEY_NOT_FOUND',
+      status: 401,
+    }, [oldToken]);
+    // Refetched (stale, then once more for the unknown kid with cooldown 0).
+    expect(hits.get('/cached-retiring')).toBeGreaterThan(1);
+  });
+
+  it('caches nothing when the key set is refetched on every verification (cacheMaxAgeMs 0)', async () => {
+    served.set('/uncached', issuer.jwks(['k1']));
+    const verifier = remote('/uncached', { cacheMaxAgeMs: 0 });
+    const token = await issuer.mint(CLAIMS, { kid: 'k1' });
+    const first = await verifier.verify(token);
+    const second = await verifier.verify(token);
+    expect(second).not.toBe(first);
+    expect(hits.get('/uncached')).toBe(2);
+  });
+
   it('does not refetch for unknown kids within the cooldown (no fetch amplification)', async () => {
     served.set('/cooldown', issuer.jwks(['k1']));
     const verifier = remote('/cooldown');

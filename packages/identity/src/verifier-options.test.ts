@@ -45,9 +45,38 @@ describe('createTokenVerifier option validation', () => {
     ['a revocation without isRevoked', { revocation: {} }, /revocation/],
     ['a clock that is not a function', { clock: new Date() }, /clock/],
     ['a clock returning an invalid date', { clock: () => new Date(Number.NaN) }, /clock/],
+    ['cache: true', { cache: true }, /"cache" must be false or an object/],
+    ['cache: null', { cache: null }, /"cache" must be false or an object/],
+    ['cache as a number', { cache: 100 }, /"cache" must be false or an object/],
+    ['cache as an array', { cache: [] }, /"cache" must be false or an object/],
+    ['an unknown cache option', { cache: { maxEntry: 10 } }, /cache has an unknown option "maxEntry"/],
+    ['a zero cache size', { cache: { maxEntries: 0 } }, /cache\.maxEntries/],
+    ['a negative cache size', { cache: { maxEntries: -5 } }, /cache\.maxEntries/],
+    ['a fractional cache size', { cache: { maxEntries: 10.5 } }, /cache\.maxEntries/],
+    ['a NaN cache size', { cache: { maxEntries: Number.NaN } }, /cache\.maxEntries/],
+    ['an infinite cache size', { cache: { maxEntries: Number.POSITIVE_INFINITY } }, /cache\.maxEntries/],
+    ['a cache size as a string', { cache: { maxEntries: '100' } }, /cache\.maxEntries/],
+    ['a cache size above 1000000', { cache: { maxEntries: 1_000_001 } }, /cache\.maxEntries/],
+    ['a zero cache age', { cache: { maxAgeSeconds: 0 } }, /cache\.maxAgeSeconds" must be a number above 0/],
+    ['a negative cache age', { cache: { maxAgeSeconds: -1 } }, /cache\.maxAgeSeconds/],
+    ['a NaN cache age', { cache: { maxAgeSeconds: Number.NaN } }, /cache\.maxAgeSeconds/],
+    ['an infinite cache age', { cache: { maxAgeSeconds: Number.POSITIVE_INFINITY } }, /cache\.maxAgeSeconds/],
+    ['a cache age as a string', { cache: { maxAgeSeconds: '60' } }, /cache\.maxAgeSeconds/],
+    ['a cache age above a day', { cache: { maxAgeSeconds: 86_401 } }, /cache\.maxAgeSeconds/],
   ])('refuses %s with a TypeError', (_name, changes, message) => {
     expect(build(changes)).toThrow(TypeError);
     expect(build(changes)).toThrow(message);
+  });
+
+  it.each([
+    ['no cache option', {}],
+    ['cache: false', { cache: false }],
+    ['cache: undefined', { cache: undefined }],
+    ['an empty cache object', { cache: {} }],
+    ['the smallest cache', { cache: { maxEntries: 1, maxAgeSeconds: 0.001 } }],
+    ['the largest cache', { cache: { maxEntries: 1_000_000, maxAgeSeconds: 86_400 } }],
+  ])('accepts %s', (_name, changes) => {
+    expect(build(changes)).not.toThrow();
   });
 
   it('refuses options that are not an object', () => {

@@ -46,6 +46,21 @@ export interface RemoteKeySetOptions {
   readonly cacheMaxAgeMs?: number;
 }
 
+/**
+ * The verified-token cache: a token seen again skips the signature check (the expensive part) but
+ * never the time rules or the revocation check. Entries are keyed on the exact token text.
+ */
+export interface VerifiedTokenCacheOptions {
+  /** Most tokens kept; the least recently used goes first. Default 10000, at most 1000000. */
+  readonly maxEntries?: number;
+  /**
+   * Re-verify a cached token after this long even when it is still valid, so a key withdrawn from a
+   * remote JWKS stops being honoured within this time. Default 60, at most 86400. With a remote key
+   * set, never longer than `keys.cacheMaxAgeMs` (`0` there leaves nothing to cache).
+   */
+  readonly maxAgeSeconds?: number;
+}
+
 /** Names of the claims that carry the tenant. */
 export interface TenantClaimNames {
   /** Default `org`. Required in every token. */
@@ -93,6 +108,8 @@ export interface TokenVerifierOptions {
   readonly revocation?: RevocationCheck;
   /** Injected time (tests, replays). Default: the system clock. */
   readonly clock?: () => Date;
+  /** The verified-token cache; `false` turns it off. Default: on, with its defaults. */
+  readonly cache?: false | VerifiedTokenCacheOptions;
 }
 
 export type ResolvedKeySource =
@@ -120,6 +137,8 @@ export interface ResolvedVerifierOptions {
   readonly workspaceClaim: string;
   readonly revocation: RevocationCheck | null;
   readonly clock: () => Date;
+  /** `null` when caching is off. */
+  readonly cache: { readonly maxEntries: number; readonly maxAgeSeconds: number } | null;
 }
 
 const TOP_LEVEL_OPTIONS = new Set([
@@ -135,10 +154,12 @@ const TOP_LEVEL_OPTIONS = new Set([
   'claims',
   'revocation',
   'clock',
+  'cache',
 ]);
 const LOCAL_KEY_OPTIONS = new Set(['jwks']);
 const REMOTE_KEY_OPTIONS = new Set(['jwksUrl', 'timeoutMs', 'cooldownMs', 'cacheMaxAgeMs']);
 const CLAIM_OPTIONS = new Set(['org', 'workspace']);
+const CACHE_OPTIONS = new Set(['maxEntries', 'maxAgeSeconds']);
 
 /** Members that make a JWK a private or symmetric key (RFC 7518 §6, ML-DSA `priv`). */
 const PRIVATE_KEY_MEMBERS = Object.freeze(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv']);
@@ -173,6 +194,8 @@ const DEFAULTS = Object.freeze({
   timeoutMs: 5_000,
   cooldownMs: 30_000,
   cacheMaxAgeMs: 600_000,
+  cacheMaxEntries: 10_000,
+  cacheMaxAgeSeconds: 60,
 });
 
 /**
@@ -240,6 +263,8 @@ export function resolveVerifierOptions(options: TokenVerifierOptions): ResolvedV
     if (!(sample instanceof Date) || Number.isNaN(sample.getTime())) fail('"clock" must return a valid Date');
   }
 
+  const cache = resolveCache(options.cache);
+
   return Object.freeze({
     issuer,
     audience,
@@ -254,6 +279,7 @@ export function resolveVerifierOptions(options: TokenVerifierOptions): ResolvedV
     workspaceClaim,
     revocation: revocation ?? null,
     clock: clock ?? (() => new Date()),
+    cache,
   });
 }
 
@@ -385,6 +411,27 @@ function resolveClaimNames(value: unknown): { orgClaim: string; workspaceClaim: 
   return { orgClaim, workspaceClaim };
 }
 
+function resolveCache(value: unknown): ResolvedVerifierOptions['cache'] {
+  if (value === false) return null;
+  if (value === undefined) {
+    return Object.freeze({ maxEntries: DEFAULTS.cacheMaxEntries, maxAgeSeconds: DEFAULTS.cacheMaxAgeSeconds });
+  }
+  if (!isPlainObject(value)) fail('"cache" must be false or an object { maxEntries?, maxAgeSeconds? }');
+  refuseUnknown(value, CACHE_OPTIONS, 'cache');
+  const maxEntries = optionalNumber(value['maxEntries'], 'cache.maxEntries', { min: 1, max: 1_000_000, integer: true });
+  // Exclusive 0: an entry that may never be used is a misconfiguration, not a way to turn the cache off.
+  const maxAgeSeconds = optionalNumber(value['maxAgeSeconds'], 'cache.maxAgeSeconds', {
+    min: 0,
+    max: 86_400,
+    integer: false,
+    minExclusive: true,
+  });
+  return Object.freeze({
+    maxEntries: maxEntries ?? DEFAULTS.cacheMaxEntries,
+    maxAgeSeconds: maxAgeSeconds ?? DEFAULTS.cacheMaxAgeSeconds,
+  });
+}
+
 function claimName(value: unknown, option: string): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || !CLAIM_NAME.test(value)) fail(`"${option}" must be a claim name`);
@@ -395,7 +442,7 @@ function claimName(value: unknown, option: string): string | undefined {
 function optionalNumber(
   value: unknown,
   option: string,
-  range: { readonly min: number; readonly max: number; readonly integer: boolean },
+  range: { readonly min: number; readonly max: number; readonly integer: boolean; readonly minExclusive?: boolean },
 ): number | undefined {
   if (value === undefined) return undefined;
   if (
@@ -403,9 +450,12 @@ function optionalNumber(
     !Number.isFinite(value) ||
     (range.integer && !Number.isInteger(value)) ||
     value < range.min ||
+    (range.minExclusive === true && value === range.min) ||
     value > range.max
   ) {
-    fail(`"${option}" must be ${range.integer ? 'an integer' : 'a number'} from ${range.min} to ${range.max}`);
+    const bounds =
+      range.minExclusive === true ? `above ${range.min} and at most ${range.max}` : `from ${range.min} to ${range.max}`;
+    fail(`"${option}" must be ${range.integer ? 'an integer' : 'a number'} ${bounds}`);
   }
   return value;
 }

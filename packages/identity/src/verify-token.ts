@@ -26,6 +26,8 @@ import { registerVerifiedPrincipal } from './principal.ts';
 import type { Principal } from './principal.ts';
 import type { RevocationSubject } from './revocation.ts';
 import { parseStrictJsonObject } from './strict-json.ts';
+import { createVerifiedTokenCache, passesTimeRules } from './token-cache.ts';
+import type { VerifiedTokenCache } from './token-cache.ts';
 import { resolveVerifierOptions } from './verifier-options.ts';
 import type { ResolvedVerifierOptions, TokenVerifierOptions } from './verifier-options.ts';
 
@@ -74,6 +76,12 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * 6. revocation, on the verified claims;
  * and returns a deeply frozen principal that {@link isVerifiedPrincipal} recognises.
  *
+ * A verified token is cached (option `cache`, on by default) under its exact text, which step 2 makes
+ * the only spelling of its bytes. When the same text comes again, steps 1 to 5 are skipped while the
+ * token still passes every time rule of step 4 and 5 at the current clock and the entry is younger than
+ * `cache.maxAgeSeconds`; otherwise it is verified in full, as if it had never been seen. Step 6 runs on
+ * every call, cached or not. Failures are never cached.
+ *
  * @example
  * ```ts
  * const verifier = createTokenVerifier({
@@ -89,10 +97,11 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const config = resolveVerifierOptions(options);
   const getKey = createKeyResolver(config.keys);
+  const cache = tokenCacheFor(config);
 
   const verify = async (token: string): Promise<Principal> => {
     try {
-      return await verifyToken(token, config, getKey);
+      return await verifyToken(token, config, getKey, cache);
     } catch (error) {
       if (error instanceof IdentityError) throw error;
       // Not a jose error either (those are all mapped): a defect. Keep it as the cause for the log.
@@ -108,15 +117,40 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   });
 }
 
+/**
+ * The verifier's token cache, or `null` when it is off. A cached token is never trusted longer than the
+ * key set it was verified with: for a remote set the entry age is capped at `keys.cacheMaxAgeMs`, so
+ * with `cacheMaxAgeMs: 0` (refetch on every verification) there is nothing left to cache.
+ */
+function tokenCacheFor(config: ResolvedVerifierOptions): VerifiedTokenCache | null {
+  if (config.cache === null) return null;
+  const ownMaxAgeMs = config.cache.maxAgeSeconds * 1000;
+  const maxAgeMs = config.keys.kind === 'remote' ? Math.min(ownMaxAgeMs, config.keys.cacheMaxAgeMs) : ownMaxAgeMs;
+  if (maxAgeMs <= 0) return null;
+  return createVerifiedTokenCache({ maxEntries: config.cache.maxEntries, maxAgeMs });
+}
+
 async function verifyToken(
   token: unknown,
   config: ResolvedVerifierOptions,
   getKey: JWTVerifyGetKey,
+  cache: VerifiedTokenCache | null,
 ): Promise<Principal> {
   if (token === undefined || token === null || token === '') throw new TokenMissingError();
   if (typeof token !== 'string') throw new TokenMalformedError('the token is not a string');
 
   const now = config.clock();
+  const cached = cache?.get(token, now.getTime());
+  if (cached !== undefined) {
+    if (passesTimeRules(cached, config, now)) {
+      // Revocation is never cached: a token revoked after it was cached is refused here.
+      await checkRevocation(cached.revocationSubject, config);
+      return cached.principal;
+    }
+    // Out of its time: the full path below then raises exactly what an uncached verification raises.
+    cache?.delete(token);
+  }
+
   precheck(token, config);
 
   let payload: JWTPayload;
@@ -126,9 +160,19 @@ async function verifyToken(
     throw joseError(error, config);
   }
 
-  const principal = principalFields(payload, config, now);
-  await checkRevocation(principal, config);
-  return registerVerifiedPrincipal(principal);
+  const fields = principalFields(payload, config, now);
+  const revocationSubject = revocationSubjectOf(fields);
+  await checkRevocation(revocationSubject, config);
+  const principal = registerVerifiedPrincipal(fields);
+  // Only now, with every check passed: a failure never reaches the cache.
+  cache?.set(token, {
+    principal,
+    revocationSubject,
+    // jose has checked that `nbf`, when present, is a number.
+    notBefore: typeof payload.nbf === 'number' ? payload.nbf : null,
+    verifiedAtMs: now.getTime(),
+  });
+  return principal;
 }
 
 /**
@@ -279,16 +323,20 @@ function optionalId(value: unknown, name: 'sid' | 'jti'): string | null {
   return value;
 }
 
-/** Asks the revocation port on claims. Anything but a clean `false` from it refuses the token. */
-async function checkRevocation(principal: Principal, config: ResolvedVerifierOptions): Promise<void> {
-  if (config.revocation === null) return;
-  const subject: RevocationSubject = Object.freeze({
+/** The claims the revocation port decides on, frozen: the port may keep it, and a cache hit reuses it. */
+function revocationSubjectOf(principal: Principal): RevocationSubject {
+  return Object.freeze({
     issuer: principal.issuer,
     subject: principal.subject,
     session: principal.session,
     tokenId: principal.tokenId,
     issuedAt: principal.issuedAt,
   });
+}
+
+/** Asks the revocation port on claims. Anything but a clean `false` from it refuses the token. */
+async function checkRevocation(subject: RevocationSubject, config: ResolvedVerifierOptions): Promise<void> {
+  if (config.revocation === null) return;
   let revoked: unknown;
   try {
     revoked = await config.revocation.isRevoked(subject);
