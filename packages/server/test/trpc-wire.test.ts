@@ -151,6 +151,8 @@ const SHAPES: ReadonlyArray<Shape> = [
   { name: 'subscription', method: 'GET', path: '/ticks', fast: false },
   { name: 'an unknown query parameter', method: 'GET', path: '/hello?connectionParams=%7B%7D', fast: false },
   { name: 'inherited property name as a path', method: 'GET', path: '/constructor', fast: false },
+  { name: 'a Host header that is not a URL host (400)', method: 'GET', path: '/hello', headers: { host: 'bad host' }, fast: false },
+  { name: 'a port out of range in Host (400)', method: 'POST', path: '/create', headers: { ...json, host: '127.0.0.1:99999' }, body: JSON.stringify({ title: 'h', priority: 'low' }), fast: false },
 ];
 
 /** The headers tRPC itself sets (Node adds date, connection, and length or chunking). */

@@ -26,7 +26,8 @@ import {
  * `?batch=1`, on paths of plain characters that are procedures of the router (not lazy), with no
  * query parameter besides `input` and `batch`. Everything else — HEAD, other methods, streaming
  * (`trpc-accept: application/jsonl`), subscriptions, form data, octet streams, unknown paths, wrong
- * methods (405), oversized batches, percent-encoded or dot-segment paths — goes to tRPC.
+ * methods (405), oversized batches, percent-encoded or dot-segment paths, a Host header that is not a
+ * URL host (tRPC's 400) — goes to tRPC.
  *
  * Differences from tRPC's adapter, by design: bodies are sent with `content-length` rather than
  * chunked; `responseMeta` is not supported (the options do not take it).
@@ -52,6 +53,8 @@ interface WireCall {
   readonly batchIndex: number;
 }
 
+const MAX_REMEMBERED_HOSTS = 256;
+
 /** A path tRPC's URL parsing leaves as it is: no percent-encoding, no dot segments, no empty segments. */
 const PLAIN_PATH = /^(?:\/[A-Za-z0-9_,-][A-Za-z0-9_.,-]*)*\/?$/;
 
@@ -60,6 +63,7 @@ export function createTrpcWireHandler(options: TrpcWireHandlerOptions): Listener
   const config = router._def._config;
   const procedures = router._def.procedures as Record<string, AnyProcedure | undefined>;
   const prefix = trimSlashes(options.basePath);
+  const hostValidity = new Map<string, boolean>();
 
   return function covenantWire(req, res) {
     const calls = fastPathCalls(req);
@@ -79,6 +83,7 @@ export function createTrpcWireHandler(options: TrpcWireHandlerOptions): Listener
     const url = req.url;
     if (url === undefined || url.charCodeAt(0) !== 0x2f /* / */ || url.charCodeAt(1) === 0x2f) return undefined;
     const headers = req.headers;
+    if (!isValidHost(headers.host)) return undefined;
     if (headers['trpc-accept'] !== undefined || headers['last-event-id'] !== undefined) return undefined;
     const accept = headers.accept;
     if (accept !== undefined && accept.includes('application/jsonl')) return undefined;
@@ -111,6 +116,20 @@ export function createTrpcWireHandler(options: TrpcWireHandlerOptions): Listener
       calls.push({ path: name, procedure, batchIndex: i });
     }
     return { calls, isBatch, query };
+  }
+
+  /**
+   * tRPC builds the request URL on `http://<Host>` and refuses the request (400) when that is not a URL;
+   * such requests go to tRPC. A server sees few distinct hosts: the answers are remembered, up to a bound.
+   */
+  function isValidHost(host: string | undefined): boolean {
+    if (host === undefined) return true; // tRPC falls back to `localhost`
+    let valid = hostValidity.get(host);
+    if (valid === undefined) {
+      valid = URL.canParse(`http://${host}`);
+      if (hostValidity.size < MAX_REMEMBERED_HOSTS) hostValidity.set(host, valid);
+    }
+    return valid;
   }
 
   async function serve(
