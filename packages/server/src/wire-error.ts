@@ -45,9 +45,16 @@ const INTERNAL = { code: 'ERR_INTERNAL', message: 'Internal server error' } as c
 
 const requestIds = new WeakMap<TRPCError, string>();
 
-/** Called by the first pipeline step: the wire error will carry the id of the call that failed. */
-export function rememberRequestId(error: TRPCError, requestId: string): void {
-  requestIds.set(error, requestId);
+/**
+ * Called by the first pipeline step: the wire error will carry the id of the call that failed. tRPC
+ * hands every call of a batch the same error object when the shared body fails (bad JSON, too large),
+ * so an error that already carries another call's id is copied first: each call shows its own id, the
+ * one it was logged under. Returns the error to report.
+ */
+export function rememberRequestId(error: TRPCError, requestId: string): TRPCError {
+  const own = requestIds.has(error) ? new TRPCError({ code: error.code, message: error.message, cause: error.cause }) : error;
+  requestIds.set(own, requestId);
+  return own;
 }
 
 /** How the first step logs a failure: refusals at `info`/`warn` with their code, faults at `error` with the cause. */

@@ -19,15 +19,14 @@ export function requestContextStep(deps: PipelineDeps, path: string) {
       db: undefined,
     };
     const result = await opts.next({ ctx: { [CALL_STATE]: state } });
-    if (!result.ok) {
-      rememberRequestId(result.error, requestId);
-      const failure = describeFailure(result.error);
-      if (failure.level === 'error') {
-        state.logger.error({ err: result.error.cause ?? result.error, code: failure.code }, 'call failed');
-      } else {
-        state.logger[failure.level]({ code: failure.code }, 'call refused');
-      }
+    if (result.ok) return result;
+    const error = rememberRequestId(result.error, requestId);
+    const failure = describeFailure(error);
+    if (failure.level === 'error') {
+      state.logger.error({ err: error.cause ?? error, code: failure.code }, 'call failed');
+    } else {
+      state.logger[failure.level]({ code: failure.code }, 'call refused');
     }
-    return result;
+    return error === result.error ? result : { ...result, error };
   };
 }
