@@ -179,22 +179,23 @@ describe('roles and bindings over HTTP', () => {
   it('refuses invalid input with 400 before anything changes: reason required (3–500), strict objects, bounded sizes', async () => {
     const alice = await as('alice', 'org_a');
     const before = await policyOf('org_a');
-    const invalid: Array<[string, Promise<unknown>]> = [
-      ['no reason', alice.rbac.roles.create.mutate({ name: 'x', capabilities: [] } as never)],
-      ['a blank reason', alice.rbac.roles.create.mutate({ name: 'x', capabilities: [], reason: '   ' })],
-      ['a two-letter reason', alice.rbac.bindings.revoke.mutate({ bindingId: 'b', reason: 'no' })],
-      ['a 501-character reason', alice.rbac.roles.delete.mutate({ roleId: 'r', reason: 'x'.repeat(501) })],
-      ['an unknown key', alice.rbac.roles.create.mutate({ name: 'x', capabilities: [], reason: 'ok ok', admin: true } as never)],
-      ['an upper-case role name', alice.rbac.roles.create.mutate({ name: 'Admin', capabilities: [], reason: 'ok ok' })],
-      ['201 capabilities', alice.rbac.roles.create.mutate({ name: 'x', capabilities: Array(201).fill('rbac.roles.read'), reason: 'ok ok' })],
-      ['an effect other than allow or deny', alice.rbac.bindings.grant.mutate({ subject: 'b', roleId: 'r', effect: 'maybe', reason: 'ok ok' } as never)],
-      ['a non-ISO expiry', alice.rbac.bindings.grant.mutate({ subject: 'b', roleId: 'r', expiresAt: 'tomorrow', reason: 'ok ok' })],
-      ['an unknown key in the resource', alice.rbac.bindings.grant.mutate({ subject: 'b', roleId: 'r', resource: { type: 't', id: '1', org: 'x' }, reason: 'ok ok' } as never)],
-      ['a 256-character subject', alice.rbac.bindings.list.query({ subject: 's'.repeat(256) })],
-      ['a limit over 200', alice.rbac.changes.list.query({ limit: 201 })],
+    // Thunks, called one at a time: promises made up front could reject before anything awaits them.
+    const invalid: Array<[string, () => Promise<unknown>]> = [
+      ['no reason', () => alice.rbac.roles.create.mutate({ name: 'x', capabilities: [] } as never)],
+      ['a blank reason', () => alice.rbac.roles.create.mutate({ name: 'x', capabilities: [], reason: '   ' })],
+      ['a two-letter reason', () => alice.rbac.bindings.revoke.mutate({ bindingId: 'b', reason: 'no' })],
+      ['a 501-character reason', () => alice.rbac.roles.delete.mutate({ roleId: 'r', reason: 'x'.repeat(501) })],
+      ['an unknown key', () => alice.rbac.roles.create.mutate({ name: 'x', capabilities: [], reason: 'ok ok', admin: true } as never)],
+      ['an upper-case role name', () => alice.rbac.roles.create.mutate({ name: 'Admin', capabilities: [], reason: 'ok ok' })],
+      ['201 capabilities', () => alice.rbac.roles.create.mutate({ name: 'x', capabilities: Array(201).fill('rbac.roles.read'), reason: 'ok ok' })],
+      ['an effect other than allow or deny', () => alice.rbac.bindings.grant.mutate({ subject: 'b', roleId: 'r', effect: 'maybe', reason: 'ok ok' } as never)],
+      ['a non-ISO expiry', () => alice.rbac.bindings.grant.mutate({ subject: 'b', roleId: 'r', expiresAt: 'tomorrow', reason: 'ok ok' })],
+      ['an unknown key in the resource', () => alice.rbac.bindings.grant.mutate({ subject: 'b', roleId: 'r', resource: { type: 't', id: '1', org: 'x' }, reason: 'ok ok' } as never)],
+      ['a 256-character subject', () => alice.rbac.bindings.list.query({ subject: 's'.repeat(256) })],
+      ['a limit over 200', () => alice.rbac.changes.list.query({ limit: 201 })],
     ];
     for (const [what, call] of invalid) {
-      const error = await refusal(call);
+      const error = await refusal(call());
       expect({ what, status: error.httpStatus, code: error.code }).toEqual({ what, status: 400, code: 'ERR_INPUT_INVALID' });
     }
     expect(await policyOf('org_a')).toEqual(before);

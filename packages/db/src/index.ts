@@ -4,7 +4,7 @@ export { ADVISORY_LOCKS, beginSnapshot, dialectOf, lockAdvisory } from './dialec
 export type { Dialect } from './dialect.ts';
 export { MIGRATIONS, MigrationError, isAppMigration, migrateToLatest } from './migrate.ts';
 export type { MigrateOptions } from './migrate.ts';
-export { withSavepoint } from './savepoint.ts';
+export { SAVEPOINT_NAMES, withSavepoint } from './savepoint.ts';
 export { ReadOnlyViolationError, readOnly } from './read-only.ts';
 export { TenantFilterMissingError, tenantGuard } from './tenant-guard.ts';
 export type { GuardedTenant } from './tenant-guard.ts';

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDatabase, withSavepoint } from '../src/index.ts';
+import { SAVEPOINT_NAMES } from '../src/savepoint.ts';
 
 interface Tables {
   notes: { id: number; text: string };
@@ -184,5 +185,24 @@ describe('withSavepoint', () => {
       }
     });
     expect(await ids(db)).toEqual([1, 3, 5, 7, 9]);
+  });
+
+  it('nesting deeper than the set of names (names repeat along the chain) still rolls back exactly the failing level', async () => {
+    const db = await notesDatabase();
+    const depth = 2 * SAVEPOINT_NAMES + 3;
+    // Level `failAt` (sharing its name with levels SAVEPOINT_NAMES apart) fails after its inner levels were released.
+    const failAt = SAVEPOINT_NAMES + 2;
+    const nest = async (trx: Kysely<Tables>, level: number): Promise<void> => {
+      await insert(trx, level);
+      if (level < depth) {
+        const inner = savepoint(trx, (sp) => nest(sp, level + 1));
+        if (level + 1 === failAt) await inner.catch(() => undefined);
+        else await inner;
+      }
+      if (level === failAt) throw new Error(`level ${level}`);
+    };
+    await db.transaction().execute((trx) => nest(trx, 1));
+    // Levels before the failing one stay; the failing level and everything inside it are gone.
+    expect(await ids(db)).toEqual(Array.from({ length: failAt - 1 }, (_, i) => i + 1));
   });
 });

@@ -2,8 +2,8 @@ import { decodeBase64, encodeBase64, isWellFormed } from './encoding.ts';
 import { failure, toLedgerError } from './errors.ts';
 import type { CheckpointErrorCode, LedgerFailure, NoteErrorCode } from './errors.ts';
 import { HASH_SIZE } from './merkle-hash.ts';
-import { createNoteSigner, openNote } from './signed-note.ts';
-import type { NoteSignerOptions, NoteVerifierKey } from './signed-note.ts';
+import { createNoteSigner, openNoteWith } from './signed-note.ts';
+import type { NoteSignerOptions, NoteVerifierKey, SignatureCheck } from './signed-note.ts';
 
 /**
  * Checkpoints per c2sp.org/tlog-checkpoint: the note text is exactly
@@ -129,8 +129,13 @@ export function createCheckpointSigner(options: NoteSignerOptions): CheckpointSi
  * ```
  */
 export function verifyCheckpoint(note: string, key: CheckpointVerifierKey): CheckpointResult {
+  return verifyCheckpointWith(note, key, undefined);
+}
+
+/** {@link verifyCheckpoint} with another implementation of strict Ed25519 verification (internal; default noble). */
+export function verifyCheckpointWith(note: string, key: CheckpointVerifierKey, check: SignatureCheck | undefined): CheckpointResult {
   if (key.origin !== undefined && typeof key.origin !== 'string') throw new TypeError('origin must be a string');
-  const opened = openNote(note, key);
+  const opened = openNoteWith(note, key, check);
   if (!opened.ok) return opened;
   const parsed = parseCheckpoint(opened.text);
   if (!parsed.ok) return parsed;

@@ -21,11 +21,23 @@ export type Frontier = readonly Uint8Array[];
  */
 export function pushFrontier(frontier: Frontier, index: number, leaf: Uint8Array): Uint8Array[] {
   const next = frontier.slice();
+  appendToFrontier(next, index, leaf);
+  return next;
+}
+
+/**
+ * {@link pushFrontier} in place, for hot loops (the store's batches, the verifier): `frontier` is changed,
+ * and each interior node the append completes is also pushed to `parents` when given, lowest first (the
+ * same nodes, in the same order, that the RFC 9162 tree caches when it appends this leaf).
+ */
+export function appendToFrontier(frontier: Uint8Array[], index: number, leaf: Uint8Array, parents?: Uint8Array[]): void {
   let hash = leaf;
   // Each trailing 1-bit of the index is a complete left sibling that merges with the new node.
-  for (let bits = index; bits % 2 === 1; bits = (bits - 1) / 2) hash = nodeHash(next.pop()!, hash);
-  next.push(hash);
-  return next;
+  for (let bits = index; bits % 2 === 1; bits = (bits - 1) / 2) {
+    hash = nodeHash(frontier.pop()!, hash);
+    parents?.push(hash);
+  }
+  frontier.push(hash);
 }
 
 /**
@@ -34,6 +46,8 @@ export function pushFrontier(frontier: Frontier, index: number, leaf: Uint8Array
  */
 export function frontierRoot(frontier: Frontier): Uint8Array {
   if (frontier.length === 0) return EMPTY_ROOT.slice();
+  // A fresh array even for one perfect subtree: the root is handed out, the frontier's hashes are not.
+  if (frontier.length === 1) return new Uint8Array(frontier[0]!);
   let root = frontier[frontier.length - 1]!;
   for (let i = frontier.length - 2; i >= 0; i -= 1) root = nodeHash(frontier[i]!, root);
   return root;

@@ -1,4 +1,4 @@
-import { EMPTY_ROOT, HASH_SIZE, nodeHash } from './merkle-hash.ts';
+import { EMPTY_ROOT, HASH_SIZE, nodeHash, nodeHashOfPairInto } from './merkle-hash.ts';
 
 /**
  * An in-memory, append-only RFC 9162 Merkle tree over leaf hashes (the entries themselves live in the
@@ -59,6 +59,28 @@ interface Level {
  * ```
  */
 export function createMerkleTree(): MerkleTree {
+  return createMerkleTreeInternals().tree;
+}
+
+/**
+ * A tree and the two operations the store needs beyond {@link MerkleTree} (internal: not exported from the
+ * package). The store computes a batch's root on a frontier before the batch commits and only then appends
+ * the leaves to its tree; `appendComputed` takes the interior nodes the frontier already hashed, so that
+ * each node of the log is hashed once, not twice.
+ */
+export interface MerkleTreeInternals {
+  readonly tree: MerkleTree;
+  /** The roots of the perfect subtrees of D[0:size], largest first (fresh copies): see frontier.ts. */
+  frontier(): Uint8Array[];
+  /**
+   * Appends `leaves` (32-byte hashes) together with the interior nodes they complete, lowest first per
+   * leaf, exactly as `appendToFrontier(…, parents)` produced them for the same leaves at the same indexes.
+   * The nodes are trusted (they come from the store's own frontier); only their count is checked.
+   */
+  appendComputed(leaves: ReadonlyArray<Uint8Array>, parents: ReadonlyArray<Uint8Array>): void;
+}
+
+export function createMerkleTreeInternals(): MerkleTreeInternals {
   const levels: Level[] = [];
   let size = 0;
 
@@ -71,13 +93,17 @@ export function createMerkleTree(): MerkleTree {
     return level;
   };
 
-  const push = (level: Level, hash: Uint8Array): void => {
-    const end = (level.count + 1) * HASH_SIZE;
-    if (end > level.bytes.length) {
+  /** Makes room for one more hash in `level`. */
+  const reserve = (level: Level): void => {
+    if ((level.count + 1) * HASH_SIZE > level.bytes.length) {
       const grown = new Uint8Array(level.bytes.length * 2);
       grown.set(level.bytes);
       level.bytes = grown;
     }
+  };
+
+  const push = (level: Level, hash: Uint8Array): void => {
+    reserve(level);
     level.bytes.set(hash, level.count * HASH_SIZE);
     level.count += 1;
   };
@@ -118,14 +144,14 @@ export function createMerkleTree(): MerkleTree {
       size += 1;
       // Close every perfect subtree this leaf completes: at height h, a pair is complete when the
       // level's count becomes even.
-      let height = 0;
       let level = levelAt(0);
-      while (level.count % 2 === 0) {
-        const right = level.count - 1;
-        const parent = nodeHash(cached(height, right - 1), cached(height, right));
-        height += 1;
-        level = levelAt(height);
-        push(level, parent);
+      for (let height = 1; level.count % 2 === 0; height += 1) {
+        // The two children are adjacent in the level's buffer: hash them from there, straight into the next level.
+        const next = levelAt(height);
+        reserve(next);
+        nodeHashOfPairInto(level.bytes, (level.count - 2) * HASH_SIZE, next.bytes, next.count * HASH_SIZE);
+        next.count += 1;
+        level = next;
       }
       return index;
     },
@@ -193,7 +219,44 @@ export function createMerkleTree(): MerkleTree {
       return proof.reverse();
     },
   };
-  return tree;
+
+  return {
+    tree,
+    frontier() {
+      const roots: Uint8Array[] = [];
+      let start = 0;
+      for (let width = 2 ** (levels.length - 1); width >= 1; width /= 2) {
+        if (size - start >= width) {
+          roots.push(cached(exactLog2(width), start / width).slice());
+          start += width;
+        }
+      }
+      return roots;
+    },
+    appendComputed(leaves, parents) {
+      // Checked before anything changes: the tree is never left half-appended.
+      if (size + leaves.length > Number.MAX_SAFE_INTEGER) throw new TypeError('append: the tree is full');
+      let expected = 0;
+      for (let i = 0; i < leaves.length; i += 1) {
+        const leaf = leaves[i];
+        if (!(leaf instanceof Uint8Array) || leaf.length !== HASH_SIZE) throw new TypeError('append: leafHash must be a 32-byte Uint8Array');
+        for (let bits = size + i; bits % 2 === 1; bits = (bits - 1) / 2) expected += 1;
+      }
+      if (expected !== parents.length || parents.some((parent) => !(parent instanceof Uint8Array) || parent.length !== HASH_SIZE)) {
+        throw new TypeError(`appendComputed: the leaves complete ${expected} interior nodes, ${parents.length} were given`);
+      }
+      let next = 0;
+      for (const leaf of leaves) {
+        let level = levelAt(0);
+        push(level, leaf);
+        size += 1;
+        for (let height = 1; level.count % 2 === 0; height += 1) {
+          level = levelAt(height);
+          push(level, parents[next++]!);
+        }
+      }
+    },
+  };
 }
 
 const EMPTY_ROOT_COPY = EMPTY_ROOT.slice();

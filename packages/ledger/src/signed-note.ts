@@ -161,8 +161,20 @@ export function createNoteSigner(options: NoteSignerOptions): NoteSigner {
  * ```
  */
 export function openNote(note: string, key: NoteVerifierKey): NoteResult {
+  return openNoteWith(note, key, undefined);
+}
+
+/**
+ * Checks one Ed25519 signature of the trusted key over `message`. Internal: verifyLedger passes one that runs
+ * node:crypto first and gives exactly {@link verifyEd25519}'s results (see verify-ledger.ts).
+ */
+export type SignatureCheck = (signature: Uint8Array, message: Uint8Array) => boolean;
+
+/** {@link openNote} with another implementation of strict Ed25519 verification (internal; default noble). */
+export function openNoteWith(note: string, key: NoteVerifierKey, check: SignatureCheck | undefined): NoteResult {
   if (typeof note !== 'string') throw new TypeError('note must be a string');
   checkKey(key.name, key.publicKey);
+  const verifySignature = check ?? ((signature: Uint8Array, message: Uint8Array) => verifyStrict(signature, message, key.publicKey));
 
   if (note.length > MAX_NOTE_LENGTH) return malformed('the note is too large');
   if (!isWellFormed(note)) return malformed('the note is not valid UTF-8');
@@ -194,7 +206,7 @@ export function openNote(note: string, key: NoteVerifierKey): NoteResult {
     }
     known += 1;
     const signature = blob.subarray(KEY_ID_SIZE);
-    if (signature.length !== SIGNATURE_SIZE || !verifyStrict(signature, message, key.publicKey)) {
+    if (signature.length !== SIGNATURE_SIZE || !verifySignature(signature, message)) {
       return failure('ERR_LEDGER_NOTE_SIGNATURE_INVALID', 'the signature of the expected key does not verify');
     }
   }

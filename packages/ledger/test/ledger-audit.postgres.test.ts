@@ -3,10 +3,11 @@
 // test works in a schema of its own, dropped afterwards. Each "process" is a pool of its own.
 import { ADVISORY_LOCKS, createDatabase, migrateToLatest } from '@covenant/db';
 import { AuditUnavailableError, type ActionResult, type AuditIntent } from '@covenant/server';
+import { FencingQueries } from './fencing-queries.ts';
 import { postgresTestDatabase, postgresTestUrl, type PostgresTestDatabase } from '@covenant/testkit/postgres';
 import { sql, type Kysely } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ABORTED_BY_CRASH, createLedgerAudit, type LedgerAudit } from '../src/audit/index.ts';
+import { ABORTED_BY_CRASH, WriterLockLostError, createLedgerAudit, type LedgerAudit } from '../src/audit/index.ts';
 import { createLedgerStore, decodeEntry, verifyLedger, type LedgerEntry, type LedgerTables } from '../src/index.ts';
 import { ORIGIN, VERIFY, signer } from './ledger-fixtures.ts';
 
@@ -181,5 +182,131 @@ describe.skipIf(baseUrl === undefined)('ledger audit writer liveness on PostgreS
       ]);
     }
     expect(await verifyLedger(b.db, VERIFY)).toMatchObject({ ok: true, size: 6 });
+  });
+});
+
+interface NotesTables extends LedgerTables {
+  notes: { id: number; text: string };
+}
+
+/** A writer whose ledger handle counts fencing queries, on a scratch schema with a `notes` table. */
+async function countedWriter(): Promise<{ db: Kysely<NotesTables>; audit: LedgerAudit; fencing: FencingQueries; url: string }> {
+  const url = await scratch();
+  const db = createDatabase<NotesTables>({ url });
+  pools.push(db);
+  await db.schema.createTable('notes').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('text', 'text', (c) => c.notNull()).execute();
+  const fencing = new FencingQueries();
+  const counted = db.withPlugin(fencing);
+  const ledger = await createLedgerStore({ db: counted, origin: ORIGIN, signer });
+  const audit = await createLedgerAudit({ ledger, db: counted });
+  ports.push(audit);
+  return { db, audit, fencing, url };
+}
+
+/** An action that writes note `id` through the call's transaction. */
+const writeNote = (id: number) => async (scope: { readonly db?: unknown }): Promise<ActionResult> => {
+  await (scope.db as Kysely<NotesTables>).insertInto('notes').values({ id, text: `note ${id}` }).execute();
+  return OK;
+};
+
+async function noteIds(db: Kysely<NotesTables>): Promise<number[]> {
+  return (await db.selectFrom('notes').select('id').orderBy('id').execute()).map((row) => row.id);
+}
+
+async function checkpointCount(db: Kysely<NotesTables>): Promise<number> {
+  return (await db.selectFrom('ledger_checkpoints').select('size').execute()).length;
+}
+
+/** Ends the session holding `audit`'s writer lock, as a crash or a network cut would, and waits until it is gone. */
+async function killWriterSession(db: Kysely<any>, audit: LedgerAudit): Promise<void> {
+  const key = Number(audit.writer!.slice('pg:'.length));
+  const holders = sql<{ pid: number }>`select pid from pg_locks where locktype = 'advisory' and granted
+    and classid = ${sql.lit(ADVISORY_LOCKS.writers)} and objid = ${sql.lit(key)} and objsubid = 2`;
+  const [holder] = (await holders.execute(db)).rows;
+  expect(holder).toBeDefined();
+  await sql`select pg_terminate_backend(${sql.lit(holder!.pid)})`.execute(db);
+  while ((await holders.execute(db)).rows.length > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+describe.skipIf(baseUrl === undefined)('ledger audit fencing on PostgreSQL: once per batch', () => {
+  it('a batch of several concurrent calls runs one fencing query, and all their outcomes commit in it', async () => {
+    const { db, audit, fencing } = await countedWriter();
+    const before = await checkpointCount(db);
+    // Concurrent calls: their intents share a batch, then their units share the next one.
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => audit.audited(intent(`req_${i}`), writeNote(i))));
+    expect(results).toEqual(Array.from({ length: 8 }, () => OK));
+    expect(await checkpointCount(db)).toBe(before + 2); // the intents' batch, the outcomes' batch
+    expect(fencing.count).toBe(1);
+    expect(await noteIds(db)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    for (let i = 0; i < 8; i += 1) expect((await entriesOf(db, `req_${i}`)).map((e) => [e.kind, e.outcome])).toEqual([['intent', null], ['outcome', 'ok']]);
+
+    // The next batch checks again: a check is never carried over from one batch to another.
+    await Promise.all(Array.from({ length: 4 }, (_, i) => audit.audited(intent(`req_${8 + i}`), writeNote(8 + i))));
+    expect(fencing.count).toBe(2);
+    await audit.audited(intent('req_single'), writeNote(100));
+    expect(fencing.count).toBe(3);
+    expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: true, size: 26 });
+  });
+
+  it('a lock lost after one batch passed its check is found by the next batch (no check is reused across batches)', async () => {
+    const { db, audit, fencing } = await countedWriter();
+    await expect(audit.audited(intent('req_before'), writeNote(1))).resolves.toEqual(OK);
+    expect(fencing.count).toBe(1);
+    await killWriterSession(db, audit);
+    let ran = false;
+    const error = await audit
+      .audited(intent('req_after'), async (scope) => {
+        ran = true;
+        return writeNote(2)(scope);
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AuditUnavailableError);
+    expect((error as Error).cause).toBeInstanceOf(WriterLockLostError);
+    expect(ran).toBe(true); // its intent was durable and its batch began: the action ran, then was rolled back
+    expect(fencing.count).toBe(2);
+    expect(await noteIds(db)).toEqual([1]);
+    expect((await entriesOf(db, 'req_after')).map((e) => [e.kind, e.outcome])).toEqual([['intent', null]]);
+  });
+
+  it('a lost lock refuses every outcome of the batch with one check, then refuses later calls before their intent', async () => {
+    const { db, audit, fencing, url } = await countedWriter();
+    await killWriterSession(db, audit);
+    const ran: number[] = [];
+    const calls = Array.from({ length: 5 }, (_, i) =>
+      audit
+        .audited(intent(`req_${i}`), async (scope) => {
+          ran.push(i);
+          return writeNote(i)(scope);
+        })
+        .catch((e: unknown) => e),
+    );
+    const errors = await Promise.all(calls);
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(AuditUnavailableError);
+      expect((error as Error).cause).toBeInstanceOf(WriterLockLostError);
+    }
+    expect(fencing.count).toBe(1); // the batch's one check found the lock gone; the rest were refused on that
+    expect(ran).toHaveLength(1); // the first unit's action ran (then rolled back); the others never started
+    expect(await noteIds(db)).toEqual([]);
+    for (let i = 0; i < 5; i += 1) expect((await entriesOf(db, `req_${i}`)).map((e) => [e.kind, e.outcome])).toEqual([['intent', null]]);
+
+    // Later calls: refused at once, no intent, the action never runs, no query.
+    let lateRan = false;
+    const late = await audit
+      .audited(intent('req_late'), async () => {
+        lateRan = true;
+        return OK;
+      })
+      .catch((e: unknown) => e);
+    expect(late).toBeInstanceOf(AuditUnavailableError);
+    expect((late as Error).cause).toBeInstanceOf(WriterLockLostError);
+    expect(lateRan).toBe(false);
+    expect(await entriesOf(db, 'req_late')).toEqual([]);
+    expect(fencing.count).toBe(1);
+
+    // The fenced writer's intents are another writer's to close.
+    const b = await writer(url);
+    expect([...b.audit.recovered].sort()).toEqual(['req_0', 'req_1', 'req_2', 'req_3', 'req_4']);
+    expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: true, size: 10 });
   });
 });

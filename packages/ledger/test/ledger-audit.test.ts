@@ -481,3 +481,39 @@ describe('createLedgerAudit: no raw input', () => {
     expect(text).not.toContain('Quarterly');
   });
 });
+
+describe('what the PostgreSQL fence relies on (createFence: one writer-lock check per batch)', () => {
+  it('the store settles every unit of a batch (ok or failed) before it starts any unit of the next batch', async () => {
+    const { ledger } = await setup();
+    const events: string[] = [];
+    /** Queues a unit as the fence does: a settle reaction registered when it is queued. */
+    const unit = (name: string, work: () => Promise<unknown> = async () => undefined): Promise<unknown> => {
+      const queued = ledger.transact(async (tx) => {
+        events.push(`start ${name}`);
+        tx.append([]);
+        return work();
+      });
+      queued.then(
+        () => events.push(`settle ${name}`),
+        () => events.push(`settle ${name}`),
+      );
+      return queued.catch(() => undefined);
+    };
+    const later: Array<Promise<unknown>> = [];
+    const first = [
+      unit('a1', async () => {
+        // Queued while batch 1 runs: these go to the next batch.
+        later.push(unit('b1'), unit('b2', async () => Promise.reject(new Error('b2 fails'))));
+      }),
+      unit('a2', async () => Promise.reject(new Error('a2 fails'))),
+      unit('a3'),
+    ];
+    await Promise.all(first);
+    await Promise.all(later);
+    await ledger.flush();
+    const firstB = events.indexOf('start b1');
+    expect(firstB).toBeGreaterThan(0);
+    for (const name of ['a1', 'a2', 'a3']) expect(events.indexOf(`settle ${name}`)).toBeLessThan(firstB);
+    expect(events.slice(0, 3)).toEqual(['start a1', 'start a2', 'start a3']);
+  });
+});

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { isValidCapability } from '@covenant/contract';
 import type { AuthorizationDecision, AuthorizationPort, AuthorizationRequest } from '@covenant/server';
 import { withSavepoint } from '@covenant/db';
-import type { Kysely } from 'kysely';
+import type { Compilable, CompiledQuery, Kysely } from 'kysely';
 import { EscalationRefusedError, RbacChangeError } from './errors.ts';
 import { ungrantable, type ActorGrant, type GrantScope } from './escalation.ts';
 import { evaluate, type Grant } from './evaluate.ts';
+import { GrantCache } from './grant-cache.ts';
 import type { Binding, ChangeRecord, RbacActor, ResourceScope, Role } from './model.ts';
 import type { RbacTables } from './tables.ts';
 
@@ -92,12 +93,6 @@ const RESOURCE_TYPE = /^[a-z][a-zA-Z0-9-]{0,63}$/;
 const RESOURCE_ID = /^(\*|[A-Za-z0-9][A-Za-z0-9._:-]{0,127})$/;
 const MAX_EXPIRY = Date.UTC(10000, 0, 1);
 
-interface CachedGrants {
-  readonly grants: ReadonlyArray<Grant>;
-  /** The earliest expiry among the loaded bindings: the set is stale from then on. */
-  readonly validUntil: number;
-}
-
 /**
  * Creates the store. Decisions are cached per (org, policy epoch, subject, workspace): every change bumps
  * the org's epoch in the same transaction, and every check reads the current epoch first, so a check that
@@ -111,40 +106,37 @@ interface CachedGrants {
  * ```
  */
 export function createRbacStore(options: RbacStoreOptions): RbacStore {
-  const clock = options.clock ?? (() => new Date());
+  // Without an injected clock, `Date.now()`: no Date object per check.
+  const injectedClock = options.clock;
+  const clock = injectedClock ?? (() => new Date());
+  const nowMs = injectedClock === undefined ? Date.now : () => injectedClock().getTime();
   const ids = options.ids ?? randomUUID;
   const cacheSize = options.cacheSize ?? 10_000;
-  const cache = new Map<string, CachedGrants>();
+  const cache = new GrantCache(cacheSize);
   const onChange = options.onChange;
 
   /** One store per database handle: the pool's (`bound` false), or a transaction's (see `bind`). */
   const makeStore = (db: Kysely<RbacTables>, bound: boolean): RbacStore => {
-    const grantsFor = async (org: string, subject: string, workspace: string | null): Promise<ReadonlyArray<Grant>> => {
-      const now = clock().getTime();
-      // Inside someone's transaction the rows may be uncommitted: never cache them.
-      if (bound) return (await loadGrants(db, org, subject, workspace, now)).grants;
-      const epoch = await readEpoch(db, org);
-      const key = `${org}\u0000${epoch}\u0000${subject}\u0000${workspace ?? ''}`;
-      const cached = cache.get(key);
-      if (cached !== undefined && now < cached.validUntil) {
-        // Refresh the entry's position: the map's insertion order is the eviction order.
-        cache.delete(key);
-        cache.set(key, cached);
-        return cached.grants;
-      }
+    // The statements of every check, built and compiled once per store (kysely's build and compile are most
+    // of its overhead on these small reads) and executed with each check's values. The epoch is still READ
+    // on every check: only its SQL is reused. Compiled through `db`, so its plugins' transformQuery has run
+    // on them (once, here); transformResult runs on every execution, as for any query.
+    const statements = bound ? null : compileCheckStatements(db);
+
+    const loadGrants = (conn: Kysely<RbacTables>, org: string, subject: string, workspace: string | null, now: number) =>
+      statements === null ? loadGrantsWith(grantRows(conn, org, subject, workspace, now)) : loadGrantsWith(statements.grants(conn, org, subject, workspace, now));
+
+    /** Loads (and caches) the grants after a miss: the epoch and the rows read in one transaction. */
+    const loadAndCache = async (org: string, subject: string, workspace: string | null, now: number): Promise<ReadonlyArray<Grant>> => {
       // The epoch and the rows are read in one transaction, so an entry is always filed under the epoch its
       // rows belong to, even when a change commits between the first epoch read and the load. (Repeatable
       // read makes that one snapshot on PostgreSQL; SQLite's read transaction is one already and ignores it.)
       const loaded = await db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => ({
-        epoch: await readEpoch(trx, org),
+        epoch: statements === null ? await readEpoch(trx, org) : await statements.readEpoch(trx, org),
         ...(await loadGrants(trx, org, subject, workspace, now)),
       }));
-      const { grants, validUntil } = loaded;
-      if (cacheSize > 0) {
-        cache.set(`${org}\u0000${loaded.epoch}\u0000${subject}\u0000${workspace ?? ''}`, { grants, validUntil });
-        while (cache.size > cacheSize) cache.delete(cache.keys().next().value!);
-      }
-      return grants;
+      cache.set(org, loaded.epoch, subject, workspace, loaded.grants, loaded.validUntil);
+      return loaded.grants;
     };
 
     let catalogue: Set<string> | null = null;
@@ -153,15 +145,29 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
       return catalogue;
     };
 
+    /**
+     * The authorization decision. The cached path is one await (the epoch read, which every check makes:
+     * a check that starts after a change commits must see its epoch) and one map lookup; the catalogue is
+     * awaited only until it is loaded.
+     */
     const check = async ({ principal, capability, resource }: AuthorizationRequest): Promise<AuthorizationDecision> => {
       if (typeof capability !== 'string' || !isValidCapability(capability)) {
         return { allowed: false, code: 'rbac.invalid_capability', capability: String(capability), resource };
       }
-      if (!(await knownCapabilities()).has(capability)) {
+      if (!(catalogue ?? (await knownCapabilities())).has(capability)) {
         return { allowed: false, code: 'rbac.unknown_capability', capability, resource };
       }
-      const grants = await grantsFor(principal.tenant.org, principal.subject, principal.tenant.workspace);
-      return evaluate(grants, capability, resource);
+      const org = principal.tenant.org;
+      const subject = principal.subject;
+      const workspace = principal.tenant.workspace;
+      const now = nowMs();
+      // Inside someone's transaction the rows may be uncommitted: never cache them.
+      if (statements === null) return evaluate((await loadGrants(db, org, subject, workspace, now)).grants, capability, resource);
+      // The one query of a cached check, inlined (no extra async layer): executing the precompiled statement.
+      const epochStatement = statements.epoch;
+      const epoch = epochStatement === null ? await readEpoch(db, org) : ((await db.executeQuery(epochStatement([org]))).rows[0]?.epoch ?? 0);
+      const cached = cache.get(org, epoch, subject, workspace, now);
+      return evaluate(cached ?? (await loadAndCache(org, subject, workspace, now)), capability, resource);
     };
 
     /**
@@ -498,15 +504,13 @@ class Refusal {
   ) {}
 }
 
-/** One subject's grants in an org (and workspace), unexpired at `now`, and when the earliest expires. */
-async function loadGrants(
-  db: Kysely<RbacTables>,
-  org: string,
-  subject: string,
-  workspace: string | null,
-  now: number,
-): Promise<{ grants: Grant[]; validUntil: number }> {
-  const rows = await grantRows(db, org, subject, workspace, now);
+/** One row of `grantRows`: one capability of one binding. */
+type GrantRow = Pick<RbacTables['rbac_bindings'], 'id' | 'effect' | 'workspace' | 'resource_type' | 'resource_id' | 'expires_at'> &
+  Pick<RbacTables['rbac_role_capabilities'], 'capability'>;
+
+/** One subject's grants (from `grantRows`, unexpired at the time they were read at), and when the earliest expires. */
+async function loadGrantsWith(rowsRead: Promise<ReadonlyArray<GrantRow>>): Promise<{ grants: Grant[]; validUntil: number }> {
+  const rows = await rowsRead;
   let validUntil = Number.POSITIVE_INFINITY;
   const grants = rows.map((row): Grant => {
     if (row.expires_at !== null) validUntil = Math.min(validUntil, Date.parse(row.expires_at));
@@ -515,12 +519,77 @@ async function loadGrants(
   return { grants, validUntil };
 }
 
+/** Placeholders the check statements are compiled with, replaced by each execution's values. */
+const ORG = '\u0000covenant:org\u0000';
+const SUBJECT = '\u0000covenant:subject\u0000';
+const WORKSPACE = '\u0000covenant:workspace\u0000';
+const NOW = '\u0000covenant:now\u0000';
+
+/**
+ * The statements every check runs, compiled once: the org's epoch, and a subject's grant rows (with and
+ * without a workspace). Each is executed with `db.executeQuery`, on the pool or on a transaction of it,
+ * so connection handling and plugins' transformResult are what kysely does for any query; only building
+ * and compiling the statement are skipped. A statement whose parameters cannot be mapped back to its
+ * placeholders (a plugin rewrote them) falls back to building the query per execution.
+ */
+function compileCheckStatements(db: Kysely<RbacTables>) {
+  const epoch = precompile(db.selectFrom('rbac_epochs').select('epoch').where('org', '=', ORG), [ORG]);
+  const inOrg = precompile(grantQuery(db, ORG, SUBJECT, null, NOW), [ORG, SUBJECT, NOW]);
+  const inWorkspace = precompile(grantQuery(db, ORG, SUBJECT, WORKSPACE, NOW), [ORG, SUBJECT, WORKSPACE, NOW]);
+  return {
+    /** The epoch statement for an org (`null`: build it per read, see `readEpoch`). */
+    epoch,
+    async readEpoch(conn: Kysely<RbacTables>, org: string): Promise<number> {
+      if (epoch === null) return readEpoch(conn, org);
+      const { rows } = await conn.executeQuery(epoch([org]));
+      return rows[0]?.epoch ?? 0;
+    },
+    async grants(conn: Kysely<RbacTables>, org: string, subject: string, workspace: string | null, now: number): Promise<ReadonlyArray<GrantRow>> {
+      const at = new Date(now).toISOString();
+      const statement = workspace === null ? inOrg?.([org, subject, at]) : inWorkspace?.([org, subject, workspace, at]);
+      if (statement === undefined) return grantRows(conn, org, subject, workspace, now);
+      return (await conn.executeQuery(statement)).rows;
+    },
+  };
+}
+
+/**
+ * Compiles `query` once, with `placeholders` standing for its variable values (each must be one parameter
+ * of the compiled statement), and returns a function giving the statement with real values in their place:
+ * no build, no compile, one object and one array per execution. `null` when a placeholder is not exactly
+ * one parameter (a plugin rewrote the statement): the caller builds the query each time instead.
+ */
+function precompile<R>(query: Compilable<R>, placeholders: ReadonlyArray<string>): ((values: ReadonlyArray<unknown>) => CompiledQuery<R>) | null {
+  const compiled = query.compile();
+  const parameters = compiled.parameters;
+  const positions = placeholders.map((placeholder) => parameters.indexOf(placeholder));
+  if (positions.some((at, i) => at < 0 || parameters.lastIndexOf(placeholders[i]) !== at)) return null;
+  const { sql, query: node, queryId } = compiled;
+  const identity = positions.every((at, i) => at === i) && parameters.length === placeholders.length;
+  return (values) => {
+    let bound: unknown[];
+    if (identity) bound = values as unknown[];
+    else {
+      bound = parameters.slice();
+      positions.forEach((at, i) => {
+        bound[at] = values[i];
+      });
+    }
+    return { sql, query: node, queryId, parameters: bound };
+  };
+}
+
 /**
  * One row per (binding, capability) of a subject in an org, unexpired at `now`: bindings without a
  * workspace plus those of `workspace` (or of every workspace). Roles are joined on (org, id), so a binding
  * can only ever reach a role of its own org.
  */
-function grantRows(db: Kysely<RbacTables>, org: string, subject: string, workspace: string | null | 'every', now: number) {
+function grantRows(db: Kysely<RbacTables>, org: string, subject: string, workspace: string | null | 'every', now: number): Promise<GrantRow[]> {
+  return grantQuery(db, org, subject, workspace, new Date(now).toISOString()).execute();
+}
+
+/** The query behind `grantRows`, with the time as ISO text (stored expiries are compared as text). */
+function grantQuery(db: Kysely<RbacTables>, org: string, subject: string, workspace: string | null | 'every', at: string) {
   return db
     .selectFrom('rbac_bindings as b')
     .innerJoin('rbac_roles as r', (join) => join.onRef('r.id', '=', 'b.role_id').onRef('r.org', '=', 'b.org'))
@@ -535,8 +604,7 @@ function grantRows(db: Kysely<RbacTables>, org: string, subject: string, workspa
           ? eb('b.workspace', 'is', null)
           : eb.or([eb('b.workspace', 'is', null), eb('b.workspace', '=', workspace)]),
     )
-    .where((eb) => eb.or([eb('b.expires_at', 'is', null), eb('b.expires_at', '>', new Date(now).toISOString())]))
-    .execute();
+    .where((eb) => eb.or([eb('b.expires_at', 'is', null), eb('b.expires_at', '>', at)]));
 }
 
 async function insertCapabilities(trx: Kysely<RbacTables>, roleId: string, capabilities: ReadonlyArray<string>): Promise<void> {

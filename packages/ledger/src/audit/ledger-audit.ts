@@ -10,7 +10,7 @@ import {
 import { dialectOf } from '@covenant/db';
 import type { Kysely } from 'kysely';
 import type { JsonValue, LedgerEntry, NewEntry } from '../entry.ts';
-import type { LedgerStore } from '../ledger-store.ts';
+import type { LedgerStore, LedgerTransaction } from '../ledger-store.ts';
 import { acquireWriterLock, withDeadWriter, writerKeyOf, type WriterLock } from './writer-lock.ts';
 
 export interface LedgerAuditOptions {
@@ -57,10 +57,13 @@ export const ABORTED_BY_CRASH = 'ERR_PROCESS_ENDED';
  *    closed as `aborted`. On PostgreSQL (with `db`) each port is a writer: it holds the session-level lock
  *    `pg_advisory_lock(ADVISORY_LOCKS.writers, key)` on a connection of its own until `close()`, and records
  *    `writer: "pg:<key>"` in its intents; recovery closes only the intents of writers whose lock it can take
- *    (their session ended), and intents without a writer (written before writer ids). Each ok/failed
- *    outcome is appended only after checking, inside the batch, that the lock is still ours: a writer that
- *    lost its connection cannot append an outcome after someone else aborted its intent. Without `db`, or
- *    on SQLite (one writer process per database file), every open intent is closed: run it before serving.
+ *    (their session ended), and intents without a writer (written before writer ids). Ok/failed outcomes
+ *    are appended only after checking, inside their batch's transaction, that the lock is still ours — once
+ *    per batch, before the first of its outcomes (see `createFence`): a writer that lost its connection
+ *    cannot append an outcome after someone else aborted its intent. If the check fails, every outcome of
+ *    the batch is refused (each call 503, its writes rolled back), and so is every later call, before its
+ *    intent. Without `db`, or on SQLite (one writer process per database file), every open intent is
+ *    closed: run it before serving.
  *
  * @example
  * ```ts
@@ -94,19 +97,51 @@ export async function createLedgerAudit(options: LedgerAuditOptions): Promise<Le
     recovered = await closeOpenIntents(ledger);
   }
   const writer = lock?.id ?? null;
+  const fence = lock === null ? null : createFence(ledger, lock);
+  /** What an intent records in `data` (the call's kind, and our writer id): one frozen object per kind. */
+  const dataFor = (kind: string): JsonValue => Object.freeze(writer === null ? { call: kind } : { call: kind, writer });
+  const intentDataByKind = { query: dataFor('query'), mutation: dataFor('mutation') };
+  const intentData = (kind: AuditIntent['kind']): JsonValue => intentDataByKind[kind] ?? dataFor(kind);
   let closed = false;
 
   /** A failed outcome when the call's batch did not commit; on PostgreSQL only while our lock holds. */
   const appendUnavailable = async (about: About): Promise<void> => {
     const entry = outcomeEntry(about, 'failed', 'ERR_AUDIT_UNAVAILABLE');
-    if (lock === null) await ledger.append([entry]);
+    if (fence === null) await ledger.append([entry]);
     else {
-      const held = lock;
-      await ledger.transact(async (tx) => {
-        await held.assertHeld(tx.db);
+      await fence.transact(async (tx) => {
+        await fence.check(tx);
         tx.append([entry]);
       });
     }
+  };
+
+  /**
+   * One call's unit of work in the batch: the action in a savepoint (rolled back unless it returned ok),
+   * then — once the batch's fencing check has passed — its outcome, ok or failed.
+   */
+  const settle = async <R extends ActionResult>(tx: LedgerTransaction, about: About, action: (scope: AuditScope) => Promise<R>): Promise<Settled<R>> => {
+    // A lock found lost (by an earlier unit of this batch, or before it): the outcome would be refused, so
+    // the action does not run at all (it might have effects outside the database).
+    lock?.assertNotLost();
+    let outcome: Settled<R>;
+    try {
+      const result = await tx.savepoint(async () => {
+        const result = await action({ db: tx.db });
+        // tRPC reports failures as a result, not a throw: roll back on the flag, not on exceptions only.
+        if (result?.ok !== true) throw new FailedResult(result);
+        return result;
+      });
+      outcome = { type: 'returned', result };
+    } catch (error) {
+      outcome = error instanceof FailedResult ? { type: 'returned', result: error.result as R } : { type: 'threw', error };
+    }
+    const code = outcome.type === 'returned' ? failureCodeOf(outcome.result) : failureCodeOf({ ok: false, error: outcome.error });
+    // Fencing: if our lock is gone, recovery elsewhere may have aborted the intent; throwing here rolls
+    // this unit (the action's writes included) back.
+    if (fence !== null) await fence.check(tx);
+    tx.append([outcomeEntry(about, code === null ? 'ok' : 'failed', code)]);
+    return outcome;
   };
 
   return Object.freeze({
@@ -122,34 +157,17 @@ export async function createLedgerAudit(options: LedgerAuditOptions): Promise<Le
       const about = subjectOf(intent);
       try {
         if (closed) throw new Error('the ledger audit port is closed');
-        const data: JsonValue = writer === null ? { call: intent.kind } : { call: intent.kind, writer };
-        await ledger.append([{ kind: 'intent', ...about, outcome: null, inputDigest: intent.inputDigest, data }]);
+        // A writer known to be fenced (its lock found lost) takes no more calls: none could get an outcome.
+        lock?.assertNotLost();
+        await ledger.append([{ kind: 'intent', ...about, outcome: null, inputDigest: intent.inputDigest, data: intentData(intent.kind) }]);
       } catch (error) {
         throw new AuditUnavailableError({ cause: error });
       }
 
       let settled: Settled<R>;
       try {
-        settled = await ledger.transact(async (tx): Promise<Settled<R>> => {
-          let outcome: Settled<R>;
-          try {
-            const result = await tx.savepoint(async () => {
-              const result = await action({ db: tx.db });
-              // tRPC reports failures as a result, not a throw: roll back on the flag, not on exceptions only.
-              if (result?.ok !== true) throw new FailedResult(result);
-              return result;
-            });
-            outcome = { type: 'returned', result };
-          } catch (error) {
-            outcome = error instanceof FailedResult ? { type: 'returned', result: error.result as R } : { type: 'threw', error };
-          }
-          const code = outcome.type === 'returned' ? failureCodeOf(outcome.result) : failureCodeOf({ ok: false, error: outcome.error });
-          // Fencing: if our lock is gone, recovery elsewhere may have aborted the intent; throwing here rolls
-          // this unit (the action's writes included) back.
-          if (lock !== null) await lock.assertHeld(tx.db);
-          tx.append([outcomeEntry(about, code === null ? 'ok' : 'failed', code)]);
-          return outcome;
-        });
+        const work = (tx: LedgerTransaction) => settle(tx, about, action);
+        settled = await (fence === null ? ledger.transact(work) : fence.transact(work));
       } catch (error) {
         // The batch did not commit (or the action overran and was rolled back): nothing of the action
         // stands. Say so in the log if we still can; otherwise start-up closes the intent as aborted.
@@ -189,6 +207,55 @@ type Settled<R> = { readonly type: 'returned'; readonly result: R } | { readonly
 /** Carries a not-ok result out of the savepoint so that it rolls back. */
 class FailedResult {
   constructor(readonly result: unknown) {}
+}
+
+/** Fencing for the port's units of work: one lock check per batch (see `createFence`). */
+interface Fence {
+  /**
+   * Resolves if this writer's lock is known held inside the batch transaction `tx` runs in: checked with
+   * one query by the first unit of the batch that asks, remembered for the rest of that batch. Throws
+   * `WriterLockLostError` (and refuses every later unit, of this batch and any other) once it is not.
+   */
+  check(tx: LedgerTransaction): Promise<void>;
+  /** `ledger.transact`, for units that call `check`: lets the fence see their batch end. */
+  transact<T>(work: (tx: LedgerTransaction) => Promise<T>): Promise<T>;
+}
+
+/**
+ * Fencing once per batch (PostgreSQL). Checking the writer's session lock once inside a batch transaction
+ * covers every outcome that transaction appends: the batch holds the ledger's writer lock (transaction
+ * scoped) until it commits, and recovery elsewhere can close our intents only in a batch of its own, so
+ * only after ours has committed — and it then re-reads which intents are still open and sees our outcomes.
+ * If the lock goes after the check passed, recovery waits for our commit; if it had gone before, the check
+ * fails. So the first unit of a batch to reach its outcome runs the query, the others of that batch rely
+ * on it, and a failed check refuses every outcome of the batch (and the lock, once lost, stays lost).
+ *
+ * How the fence knows a batch has ended: the store settles a unit's promise only after its batch has
+ * committed (or failed), and settles all of a batch's units before it starts the next batch. Every unit
+ * goes through `transact` here, which forgets the check as soon as any of our units settles (a reaction
+ * registered when the unit is queued, so it runs before anything the store does after settling it). A unit
+ * of a later batch therefore never relies on an earlier batch's check. (A store-provided batch identity on
+ * `LedgerTransaction` would say this directly; ledger-audit.test.ts pins the ordering this relies on.)
+ */
+function createFence(ledger: LedgerStore, lock: WriterLock): Fence {
+  /** A check passed in the batch now running (none of our units has settled since). */
+  let heldInBatch = false;
+  const forget = (): void => {
+    heldInBatch = false;
+  };
+  return {
+    async check(tx: LedgerTransaction): Promise<void> {
+      lock.assertNotLost(); // released (close()) or found lost: refused, whatever this batch saw
+      if (heldInBatch) return;
+      await lock.assertHeld(tx.db);
+      heldInBatch = true;
+    },
+    transact<T>(work: (tx: LedgerTransaction) => Promise<T>): Promise<T> {
+      const unit = ledger.transact(work);
+      unit.then(forget, forget);
+      return unit;
+    },
+  };
 }
 
 type About = Pick<NewEntry, 'action' | 'actor' | 'tenant' | 'resource' | 'requestId'>;

@@ -13,11 +13,17 @@ export interface WriterLock {
   readonly id: string;
   readonly key: number;
   /**
-   * Throws `WriterLockLostError` unless this writer's lock is still held by its own session. Run inside the
-   * ledger's batch transaction (`conn`): recovery closes a writer's intents only in a batch of its own, after
-   * taking the lock, so an outcome appended after this check passed cannot race an `aborted` one.
+   * Throws `WriterLockLostError` unless this writer's lock is still held by its own session (one query).
+   * Run inside the ledger's batch transaction (`conn`): recovery closes a writer's intents only in a batch
+   * of its own, after taking the lock, so an outcome appended after this check passed cannot race an
+   * `aborted` one. A failed check is remembered: a lost lock never comes back (see `assertNotLost`).
    */
   assertHeld(conn: Kysely<any>): Promise<void>;
+  /**
+   * Throws `WriterLockLostError`, without a query, once the lock is known gone: released (`release()`), or
+   * found lost by an earlier `assertHeld`. Passing it proves nothing more: only `assertHeld` does.
+   */
+  assertNotLost(): void;
   /** Unlocks and returns the connection to the pool. Idempotent. */
   release(): Promise<void>;
 }
@@ -90,17 +96,27 @@ export async function acquireWriterLock(db: Kysely<any>, avoid: ReadonlySet<numb
   const { key, pid } = await taken;
   const id = `pg:${key}`;
   let released = false;
+  /** A check found the lock gone: its session ended, and a session lock never comes back. */
+  let lost = false;
+  // The check's SQL is the same every time (literals only): built once.
+  const heldQuery = sql<{ held: boolean }>`select exists (
+      select 1 from pg_locks
+      where locktype = 'advisory' and granted and pid = ${lit(pid)}
+        and classid = ${lit(ADVISORY_LOCKS.writers)} and objid = ${lit(key)} and objsubid = 2
+        and database = (select oid from pg_database where datname = current_database())
+    ) as held`;
+  const assertNotLost = (): void => {
+    if (released || lost) throw new WriterLockLostError(id);
+  };
   return Object.freeze({
     id,
     key,
+    assertNotLost,
     async assertHeld(conn: Kysely<any>): Promise<void> {
-      const result = await sql<{ held: boolean }>`select exists (
-          select 1 from pg_locks
-          where locktype = 'advisory' and granted and pid = ${lit(pid)}
-            and classid = ${lit(ADVISORY_LOCKS.writers)} and objid = ${lit(key)} and objsubid = 2
-            and database = (select oid from pg_database where datname = current_database())
-        ) as held`.execute(conn);
-      if (released || result.rows[0]?.held !== true) throw new WriterLockLostError(id);
+      assertNotLost();
+      const result = await heldQuery.execute(conn);
+      if (result.rows[0]?.held !== true) lost = true;
+      assertNotLost();
     },
     async release(): Promise<void> {
       if (released) return;

@@ -40,16 +40,23 @@ export function manualClock(start: number = T0): ManualClock {
   };
 }
 
-/** Counts the queries a store sends, to prove when the decision cache answers and when it reloads. */
+/**
+ * Counts the statements a store executes, to prove when the decision cache answers and when it reloads.
+ * Counted as their results come back (`transformResult`), not as they are compiled (`transformQuery`): the
+ * store compiles its check statements once and executes them many times, and each execution is a query.
+ */
 export class QueryCounter implements KyselyPlugin {
   count = 0;
+  /** How many statements were compiled (built) through the handle. */
+  compiled = 0;
 
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-    this.count += 1;
+    this.compiled += 1;
     return args.node;
   }
 
   async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    this.count += 1;
     return args.result;
   }
 }
