@@ -100,7 +100,12 @@ export const CASES: ReadonlyArray<CaseDef> = [
 /** Messages from a server child to the runner. */
 export type ServerMessage =
   | { readonly type: 'ready'; readonly port: number; readonly tokens: ReadonlyArray<string>; readonly vars: Readonly<Record<string, string>> }
-  | { readonly type: 'cpu'; readonly id: number; readonly cpuMicros: number; readonly requests: number };
+  | { readonly type: 'cpu'; readonly id: number; readonly cpuMicros: number; readonly requests: number }
+  | { readonly type: 'profiled'; readonly file: string; readonly requests: number };
 
-/** Messages from the runner to a server child. */
-export type RunnerMessage = { readonly type: 'cpu'; readonly id: number } | { readonly type: 'stop' };
+/** Messages from the runner (or the profiler) to a server child. */
+export type RunnerMessage =
+  | { readonly type: 'cpu'; readonly id: number }
+  | { readonly type: 'stop' }
+  | { readonly type: 'profile-start' }
+  | { readonly type: 'profile-stop'; readonly file: string };

@@ -5,7 +5,8 @@
  * `cpu` requests with process.cpuUsage() (user + system µs) and the number of responses finished so far.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,6 +124,9 @@ async function main(): Promise<void> {
   else throw new Error(`unknown server kind ${String(kind)}`);
 
   let finished = 0;
+  // Profiling on request (bench/src/profile.ts): the steady state only, without start-up and seeding.
+  const profiler = new Session();
+  let profiledFrom = 0;
   server.on('request', (_req, res) => {
     res.once('finish', () => {
       finished += 1;
@@ -136,6 +140,15 @@ async function main(): Promise<void> {
     if (message.type === 'cpu') {
       const usage = process.cpuUsage();
       send({ type: 'cpu', id: message.id, cpuMicros: usage.user + usage.system, requests: finished });
+    } else if (message.type === 'profile-start') {
+      profiler.connect();
+      profiler.post('Profiler.enable', () => profiler.post('Profiler.start', () => undefined));
+      profiledFrom = finished;
+    } else if (message.type === 'profile-stop') {
+      profiler.post('Profiler.stop', (error, result) => {
+        if (error === null) writeFileSync(message.file, JSON.stringify(result.profile));
+        send({ type: 'profiled', file: message.file, requests: finished - profiledFrom });
+      });
     } else if (message.type === 'stop') {
       server.closeAllConnections();
       void cleanup().finally(() => process.exit(0));
