@@ -1,23 +1,15 @@
-import * as nodeCrypto from 'node:crypto';
+// The SHA-256 primitive is chosen per environment (package.json "imports"): node:crypto on Node (fast path),
+// @noble/hashes elsewhere (a browser verifier). Nothing else here depends on the environment.
+import { sha256Into as digestInto, sha256Parts } from '#sha256';
 
 /** The size in bytes of every hash in the ledger: SHA-256. */
 export const HASH_SIZE = 32;
 
-/**
- * Every hash here is node:crypto (OpenSSL, SHA-NI where the CPU has it); a log of n entries takes about 2n
- * hashes to build or to audit, so the per-call overhead is what counts:
- * - one-shot `crypto.hash` (Node ≥ 20.12) instead of `createHash().update().digest()`, so every input is laid
- *   out contiguously (prefix byte, then the data) in a reused scratch buffer (all functions here are
- *   synchronous);
- * - the digest comes back as a 32-character latin1 ('binary') string (on the V8 heap) and is copied into a fresh
- *   32-byte Uint8Array, which V8 also keeps on its heap; a digest as a Buffer has its own off-heap backing
- *   store, and allocating and collecting those cost more than the hash itself (measured 2x per hash).
+/*
+ * A log of n entries takes about 2n hashes to build or to audit, so every input is laid out contiguously
+ * (prefix byte, then the data) in a reused scratch buffer and hashed in one call, straight into the output
+ * (all functions here are synchronous, so sharing the scratch buffers is safe).
  */
-const digestLatin1: (data: Uint8Array) => string =
-  typeof (nodeCrypto as { hash?: unknown }).hash === 'function'
-    ? (data) => nodeCrypto.hash('sha256', data, 'binary')
-    : (data) => nodeCrypto.createHash('sha256').update(data).digest('binary');
-
 const LEAF_PREFIX = new Uint8Array([0x00]);
 /** 0x01 ‖ left ‖ right. */
 const NODE_INPUT = new Uint8Array(1 + 2 * HASH_SIZE);
@@ -93,21 +85,19 @@ export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
  */
 export function nodeHashOfPairInto(source: Uint8Array, sourceOffset: number, target: Uint8Array, targetOffset: number): void {
   for (let i = 0; i < 2 * HASH_SIZE; i += 1) NODE_INPUT[1 + i] = source[sourceOffset + i]!;
-  writeDigest(digestLatin1(NODE_INPUT), target, targetOffset);
+  digestInto(NODE_INPUT, target, targetOffset);
 }
 
 /** SHA-256 over the concatenation of `parts`, as a plain Uint8Array (not a Node Buffer). */
 export function sha256(...parts: readonly Uint8Array[]): Uint8Array {
   if (parts.length === 1) return sha256Of(parts[0]!);
-  const hash = nodeCrypto.createHash('sha256');
-  for (const part of parts) hash.update(part);
-  return new Uint8Array(hash.digest());
+  return sha256Parts(parts);
 }
 
 /** SHA-256 of one byte string, as a fresh plain Uint8Array. */
 export function sha256Of(data: Uint8Array): Uint8Array {
   const out = new Uint8Array(HASH_SIZE);
-  writeDigest(digestLatin1(data), out, 0);
+  digestInto(data, out, 0);
   return out;
 }
 
@@ -116,9 +106,5 @@ export function sha256Of(data: Uint8Array): Uint8Array {
  * it laid out itself into one buffer of leaf hashes per call).
  */
 export function sha256Into(data: Uint8Array, target: Uint8Array, offset: number): void {
-  writeDigest(digestLatin1(data), target, offset);
-}
-
-function writeDigest(digest: string, target: Uint8Array, offset: number): void {
-  for (let i = 0; i < HASH_SIZE; i += 1) target[offset + i] = digest.charCodeAt(i);
+  digestInto(data, target, offset);
 }
