@@ -24,6 +24,7 @@ const authed = t.procedure.use(({ ctx, next }) => {
   return next({ ctx: { user: ctx.user } });
 });
 let created = 0;
+let twiceCalls = 0;
 const router = t.router({
   hello: t.procedure.query(() => ({ ok: true })),
   nothing: t.procedure.query(() => undefined),
@@ -42,6 +43,28 @@ const router = t.router({
   badOutput: t.procedure.output(z.object({ n: z.number() })).query(() => ({ n: 'not a number' }) as unknown as { n: number }),
   streamy: t.procedure.query(() => ({ later: Promise.resolve(1) })),
   nested: t.router({ deep: t.router({ ping: t.procedure.query(() => 'pong') }) }),
+  // The middleware runner's rules (the Covenant listener runs chains itself): chained inputs merge,
+  // next() may replace the raw input or the input, a middleware may call next() twice or not at all.
+  merged: t.procedure.input(z.object({ a: z.string() })).input(z.object({ b: z.number() })).query(({ input }) => input),
+  rawReplaced: t.procedure
+    .use(({ next }) => next({ getRawInput: async () => ({ text: 'from the middleware' }) }))
+    .input(z.object({ text: z.string() }))
+    .query(({ input }) => input),
+  inputReplaced: t.procedure
+    .input(z.object({ n: z.number() }))
+    .use(({ input, next }) => next({ input: { n: input.n * 2 } }))
+    .query(({ input }) => input),
+  twice: t.procedure
+    .use(async ({ next }) => {
+      const first = await next();
+      const second = await next();
+      return first.ok && second.ok ? second : first;
+    })
+    .query(() => ({ calls: ++twiceCalls })),
+  noNext: t.procedure.use((() => undefined) as never).query(() => 'unreachable'),
+  ctxLayers: authed
+    .use(({ ctx, next }) => next({ ctx: { layer: `${ctx.user}+1` } }))
+    .query(({ ctx }) => ({ user: ctx.user, layer: ctx.layer })),
   ticks: t.procedure.subscription(async function* () {
     yield 1;
   }),
@@ -112,6 +135,13 @@ const SHAPES: ReadonlyArray<Shape> = [
   { name: 'query, empty input parameter', method: 'GET', path: '/echo?input=', fast: true },
   { name: 'query with a trailing slash', method: 'GET', path: '/hello/', fast: true },
   { name: 'nested procedure', method: 'GET', path: '/nested.deep.ping', fast: true },
+  { name: 'chained inputs merge', method: 'GET', path: `/merged?input=${q({ a: 'x', b: 2 })}`, fast: true },
+  { name: 'chained inputs, the second failing', method: 'GET', path: `/merged?input=${q({ a: 'x', b: 'two' })}`, fast: true },
+  { name: 'a middleware replaces the raw input', method: 'GET', path: `/rawReplaced?input=${q({ text: 'sent' })}`, fast: true },
+  { name: 'a middleware replaces the parsed input', method: 'GET', path: `/inputReplaced?input=${q({ n: 21 })}`, fast: true },
+  { name: 'a middleware calls next() twice', method: 'GET', path: '/twice', fast: true },
+  { name: 'a middleware returns without calling next() (500)', method: 'GET', path: '/noNext', fast: true },
+  { name: 'contexts merge layer over layer', method: 'GET', path: '/ctxLayers', headers: { 'x-user': 'ann' }, fast: true },
   { name: 'middleware refusal (401)', method: 'GET', path: '/whoami', fast: true },
   { name: 'middleware passes', method: 'GET', path: '/whoami', headers: { 'x-user': 'ann' }, fast: true },
   { name: 'the signal reaches the resolver', method: 'GET', path: '/signal', fast: true },
@@ -189,7 +219,7 @@ describe('the Covenant wire listener answers exactly as tRPC does', () => {
       const fromWire = await send(wire.url, shape);
       expect(fallbacks - before, 'fallback count').toBe(shape.fast ? 0 : 1);
       // `create` numbers its results: the two servers share the counter, so compare without it.
-      const normalise = (body: string): string => body.replace(/"id":\d+/g, '"id":N');
+      const normalise = (body: string): string => body.replace(/"id":\d+/g, '"id":N').replace(/"calls":\d+/g, '"calls":N');
       expect({ ...fromWire, body: normalise(fromWire.body) }).toEqual({ ...fromTrpc, body: normalise(fromTrpc.body) });
     });
   }
@@ -199,6 +229,13 @@ describe('the Covenant wire listener answers exactly as tRPC does', () => {
     const response = await fetch(`${wire.url}/create`, { method: 'POST', headers: json, body });
     expect(response.status).toBe(413);
     expect(JSON.parse(await response.text()).error.data.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('runs the rest of the chain once per next() call, as tRPC does', async () => {
+    const before = twiceCalls;
+    const response = await fetch(`${wire.url}/twice`);
+    expect(response.status).toBe(200);
+    expect(twiceCalls - before).toBe(2);
   });
 
   it('does not read the body of a call refused before it asks for its input', async () => {
