@@ -40,7 +40,12 @@ export interface TrpcWireHandlerOptions {
   readonly router: AnyTRPCRouter;
   /** The request's context, as tRPC's `createContext` would build it. */
   readonly createContext: (req: IncomingMessage) => unknown;
-  /** tRPC's own listener (`createHTTPHandler` with the same options), for everything off the fast path. */
+  /**
+   * tRPC's own listener (`createHTTPHandler` with the same router, base path and limits), for everything
+   * off the fast path. Options only it knows (`onError`, `responseMeta`, `allowBatching: false`,
+   * `allowMethodOverride`) do not apply to the requests answered here: leave them unset, or use tRPC's
+   * listener alone.
+   */
   readonly fallback: (req: IncomingMessage, res: ServerResponse) => void;
   /** Path prefix (as tRPC's standalone `basePath`). */
   readonly basePath: string;
