@@ -66,6 +66,11 @@ export interface LedgerStoreOptions {
 export interface LedgerTransaction {
   /** The batch's connection, inside its transaction (and inside this unit's savepoint). */
   readonly db: Kysely<any>;
+  /**
+   * The batch transaction this unit runs in, as an identity: the same object for every unit of one batch,
+   * another for the next. Lets a caller do something once per batch (the audit port's fencing check).
+   */
+  readonly batch: object;
   /** Appends entries in this transaction and returns their sequence numbers; they commit with the batch. */
   append(entries: ReadonlyArray<NewEntry>): ReadonlyArray<number>;
   /**
@@ -285,6 +290,7 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
           const start = tree.size;
           const at = clock.now().toISOString();
           const buffer: BatchBuffer = { rows: [], frontier: internals.frontier(), parents: [] };
+          const batchIdentity = Object.freeze({});
           /** `"<at>"` in ASCII, written into every entry of the batch (checked by the first `sequence`). */
           let atQuoted: Uint8Array | null = null;
           /** Sequences entries into the batch: all of them, or (one that cannot be encoded throws) none. */
@@ -336,7 +342,7 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
           };
           for (const pending of batch) {
             if (pending.type === 'append') settled.push({ ok: true, value: sequence(pending.entries) });
-            else settled.push(await runUnit(tx, buffer, sequence, pending.work));
+            else settled.push(await runUnit(tx, batchIdentity, buffer, sequence, pending.work));
           }
           await insertEntries(tx, postgres, buffer.rows, at);
           const size = start + buffer.rows.length;
@@ -374,6 +380,7 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
    */
   const runUnit = async (
     conn: Kysely<LedgerTables>,
+    batch: object,
     buffer: BatchBuffer,
     sequence: (entries: ReadonlyArray<PreparedEntry>) => ReadonlyArray<number>,
     work: (tx: LedgerTransaction) => Promise<unknown>,
@@ -396,6 +403,7 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
     };
     const unit: LedgerTransaction = Object.freeze({
       db: handle,
+      batch,
       append(entries: ReadonlyArray<NewEntry>): ReadonlyArray<number> {
         gate.assertOpen();
         if (!Array.isArray(entries)) throw new TypeError('append: entries must be an array');

@@ -97,7 +97,7 @@ export async function createLedgerAudit(options: LedgerAuditOptions): Promise<Le
     recovered = await closeOpenIntents(ledger);
   }
   const writer = lock?.id ?? null;
-  const fence = lock === null ? null : createFence(ledger, lock);
+  const fence = lock === null ? null : createFence(lock);
   /** What an intent records in `data` (the call's kind, and our writer id): one frozen object per kind. */
   const dataFor = (kind: string): JsonValue => Object.freeze(writer === null ? { call: kind } : { call: kind, writer });
   const intentDataByKind = { query: dataFor('query'), mutation: dataFor('mutation') };
@@ -109,7 +109,7 @@ export async function createLedgerAudit(options: LedgerAuditOptions): Promise<Le
     const entry = outcomeEntry(about, 'failed', 'ERR_AUDIT_UNAVAILABLE');
     if (fence === null) await ledger.append([entry]);
     else {
-      await fence.transact(async (tx) => {
+      await ledger.transact(async (tx) => {
         await fence.check(tx);
         tx.append([entry]);
       });
@@ -166,8 +166,7 @@ export async function createLedgerAudit(options: LedgerAuditOptions): Promise<Le
 
       let settled: Settled<R>;
       try {
-        const work = (tx: LedgerTransaction) => settle(tx, about, action);
-        settled = await (fence === null ? ledger.transact(work) : fence.transact(work));
+        settled = await ledger.transact((tx) => settle(tx, about, action));
       } catch (error) {
         // The batch did not commit (or the action overran and was rolled back): nothing of the action
         // stands. Say so in the log if we still can; otherwise start-up closes the intent as aborted.
@@ -209,51 +208,29 @@ class FailedResult {
   constructor(readonly result: unknown) {}
 }
 
-/** Fencing for the port's units of work: one lock check per batch (see `createFence`). */
+/**
+ * Fencing once per batch (PostgreSQL): `check(tx)` resolves if this writer's lock is held inside the batch
+ * transaction `tx` runs in, with one query per batch (`tx.batch`). Checking once inside a batch transaction
+ * covers every outcome it appends: the batch holds the ledger's writer lock (transaction scoped) until it
+ * commits, and recovery elsewhere can close our intents only in a batch of its own, so only after ours has
+ * committed — and it then re-reads which intents are still open and sees our outcomes. If the lock goes
+ * after the check passed, recovery waits for our commit; if it had gone before, the check fails, which
+ * refuses every outcome of the batch (and the lock, once lost, stays lost: `WriterLockLostError` for every
+ * later unit and call).
+ */
 interface Fence {
-  /**
-   * Resolves if this writer's lock is known held inside the batch transaction `tx` runs in: checked with
-   * one query by the first unit of the batch that asks, remembered for the rest of that batch. Throws
-   * `WriterLockLostError` (and refuses every later unit, of this batch and any other) once it is not.
-   */
   check(tx: LedgerTransaction): Promise<void>;
-  /** `ledger.transact`, for units that call `check`: lets the fence see their batch end. */
-  transact<T>(work: (tx: LedgerTransaction) => Promise<T>): Promise<T>;
 }
 
-/**
- * Fencing once per batch (PostgreSQL). Checking the writer's session lock once inside a batch transaction
- * covers every outcome that transaction appends: the batch holds the ledger's writer lock (transaction
- * scoped) until it commits, and recovery elsewhere can close our intents only in a batch of its own, so
- * only after ours has committed — and it then re-reads which intents are still open and sees our outcomes.
- * If the lock goes after the check passed, recovery waits for our commit; if it had gone before, the check
- * fails. So the first unit of a batch to reach its outcome runs the query, the others of that batch rely
- * on it, and a failed check refuses every outcome of the batch (and the lock, once lost, stays lost).
- *
- * How the fence knows a batch has ended: the store settles a unit's promise only after its batch has
- * committed (or failed), and settles all of a batch's units before it starts the next batch. Every unit
- * goes through `transact` here, which forgets the check as soon as any of our units settles (a reaction
- * registered when the unit is queued, so it runs before anything the store does after settling it). A unit
- * of a later batch therefore never relies on an earlier batch's check. (A store-provided batch identity on
- * `LedgerTransaction` would say this directly; ledger-audit.test.ts pins the ordering this relies on.)
- */
-function createFence(ledger: LedgerStore, lock: WriterLock): Fence {
-  /** A check passed in the batch now running (none of our units has settled since). */
-  let heldInBatch = false;
-  const forget = (): void => {
-    heldInBatch = false;
-  };
+function createFence(lock: WriterLock): Fence {
+  /** The batch whose transaction last saw the lock held. */
+  let checked: object | null = null;
   return {
     async check(tx: LedgerTransaction): Promise<void> {
       lock.assertNotLost(); // released (close()) or found lost: refused, whatever this batch saw
-      if (heldInBatch) return;
+      if (checked === tx.batch) return;
       await lock.assertHeld(tx.db);
-      heldInBatch = true;
-    },
-    transact<T>(work: (tx: LedgerTransaction) => Promise<T>): Promise<T> {
-      const unit = ledger.transact(work);
-      unit.then(forget, forget);
-      return unit;
+      checked = tx.batch;
     },
   };
 }
