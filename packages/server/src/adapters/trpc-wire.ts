@@ -5,6 +5,9 @@ import {
   getErrorShape,
   getHTTPStatusCode,
   getTRPCErrorFromUnknown,
+  isAsyncIterable,
+  isObject,
+  isPromise,
   middlewareMarker,
   transformTRPCResponse,
   type AnyProcedure,
@@ -332,26 +335,12 @@ function trimSlashes(path: string): string {
   return result;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-/** tRPC's rule: an async iterable, or an object holding promises or async iterables at its top level. */
+/** tRPC's rule (resolveResponse's isDataStream), with its own predicates: a stream-like result is refused. */
 function isDataStream(value: unknown): boolean {
   if (!isObject(value)) return false;
-  if (Symbol.asyncIterator in value) return true;
-  for (const item of Object.values(value)) {
-    if (isPromiseLike(item) || (isObject(item) && Symbol.asyncIterator in item)) return true;
-  }
-  return false;
-}
-
-function isPromiseLike(value: unknown): boolean {
-  return (
-    ((value !== null && typeof value === 'object') || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function' &&
-    typeof (value as { catch?: unknown }).catch === 'function'
-  );
+  if (isAsyncIterable(value)) return true;
+  const items = Object.values(value);
+  return items.some(isPromise) || items.some(isAsyncIterable);
 }
 
 /** The options tRPC passes a procedure (`ProcedureCallOptions`), which its middleware runner extends per level. */
