@@ -1,23 +1,53 @@
 import { describe, expect, it } from 'vitest';
 import { createTokenVerifier } from '@covenant/identity';
-import { createCovenantRuntime, createFetchHandler } from '@covenant/server';
+import { createCovenantRuntime, createFetchHandler, type FetchHandlerOptions } from '@covenant/server';
 import { createMemoryAudit, createStaticAuthorization, createTestIssuer } from '@covenant/testkit';
 import { pino } from 'pino';
 import { createRouter } from './fixtures/generated/router.ts';
 import { simpleHandlers } from './fixtures/simple-handlers.ts';
+import { until } from './held-request.ts';
 
 const handlers = simpleHandlers;
 
-async function fetchHandler() {
+async function fetchHandler(options: Omit<FetchHandlerOptions, 'endpoint'> = {}) {
   const issuer = await createTestIssuer();
+  const grants: Record<string, ReadonlyArray<string>> = { 'org_a/alice': ['tickets.write'] };
+  const authorization = createStaticAuthorization(grants);
+  const audit = createMemoryAudit();
   const runtime = createCovenantRuntime({
     identity: createTokenVerifier(issuer.verifierOptions()),
-    authorization: createStaticAuthorization({}),
-    audit: createMemoryAudit(),
+    authorization,
+    audit,
     logger: pino({ level: 'silent' }),
   });
-  return { issuer, handle: createFetchHandler(runtime, createRouter(runtime, handlers), { endpoint: '/api' }) };
+  const handle = createFetchHandler(runtime, createRouter(runtime, handlers), { endpoint: '/api', ...options });
+  return { issuer, handle, grants, authorization, audit };
 }
+
+/** A POST body the test writes when it wants to (`push`, then `end`), as a caller holding it back would. */
+function heldBody() {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+  });
+  return {
+    stream,
+    push: (value: unknown) => controller.enqueue(new TextEncoder().encode(JSON.stringify(value))),
+    end: () => controller.close(),
+  };
+}
+
+const post = (path: string, token: string, body: BodyInit) =>
+  new Request(`http://covenant.test/api/${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body,
+    duplex: 'half',
+  } as RequestInit);
+
+const TICKET = { title: 'Printer on fire', requesterEmail: 'pat@example.com' };
 
 describe('the Fetch API adapter enforces the same pipeline', () => {
   it('serves a verified caller with the tenant from the token', async () => {
@@ -59,5 +89,54 @@ describe('the Fetch API adapter enforces the same pipeline', () => {
       new Request('http://covenant.test/api/tickets.list?input=%7B%7D', { headers: { authorization: `Bearer ${token}` } }),
     );
     expect(denied.status).toBe(403);
+  });
+});
+
+describe('the Fetch API adapter enforces the same request limits and decides at the action', () => {
+  it('refuses a body over maxBodyBytes with 413 (default 1 MiB) before any handler runs', async () => {
+    const { issuer, handle, audit } = await fetchHandler();
+    const token = await issuer.mint({ sub: 'alice', org: 'org_a' });
+    const huge = JSON.stringify({ ...TICKET, title: 'x'.repeat(1024 * 1024) });
+    const response = await handle(post('tickets.create', token, huge));
+    expect(response.status).toBe(413);
+    expect((await response.json()).error.data.code).toBe('ERR_PAYLOAD_TOO_LARGE');
+    expect(audit.events.filter((e) => e.type === 'intent')).toEqual([]);
+    // The same through a streamed body, and with a smaller configured limit.
+    const small = await fetchHandler({ maxBodyBytes: 64 });
+    const streamed = heldBody();
+    const answer = small.handle(post('tickets.create', await small.issuer.mint({ sub: 'alice', org: 'org_a' }), streamed.stream));
+    streamed.push({ ...TICKET, title: 'y'.repeat(100) });
+    expect((await answer).status).toBe(413);
+  });
+
+  it('refuses a body that has not arrived bodyTimeoutMs after the request with 408', async () => {
+    const { issuer, handle, audit } = await fetchHandler({ bodyTimeoutMs: 100 });
+    const token = await issuer.mint({ sub: 'alice', org: 'org_a' });
+    const response = await handle(post('tickets.create', token, heldBody().stream)); // never written
+    expect(response.status).toBe(408);
+    expect((await response.json()).error.data.code).toBe('ERR_REQUEST_TIMEOUT');
+    expect(audit.events.filter((e) => e.type === 'intent')).toEqual([]);
+  });
+
+  it('a capability revoked while the body is held: 403 at the action, a denial, no intent', async () => {
+    const { issuer, handle, grants, authorization, audit } = await fetchHandler();
+    const token = await issuer.mint({ sub: 'alice', org: 'org_a' });
+    const body = heldBody();
+    const answer = handle(post('tickets.create', token, body.stream));
+    await until(() => authorization.decisions.length > 0);
+    expect(authorization.decisions[0]).toMatchObject({ allowed: true });
+    grants['org_a/alice'] = [];
+    body.push(TICKET);
+    body.end();
+    const response = await answer;
+    expect(response.status).toBe(403);
+    expect(audit.events.filter((e) => e.type === 'intent')).toEqual([]);
+    expect(audit.events.filter((e) => e.type === 'denial')).toHaveLength(1);
+  });
+
+  it('refuses limits that are not positive integers, naming the option', async () => {
+    for (const option of ['maxBodyBytes', 'bodyTimeoutMs', 'maxBatchSize'] as const) {
+      await expect(fetchHandler({ [option]: 0 })).rejects.toThrow(new RegExp(`"${option}"`));
+    }
   });
 });

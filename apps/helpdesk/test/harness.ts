@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
-import { createTokenVerifier, type TokenVerifierOptions } from '@covenant/identity';
-import { createCovenantRuntime, createHttpServer, type CovenantRuntime, type Handler } from '@covenant/server';
+import { createTokenVerifier, type TokenVerifier, type TokenVerifierOptions } from '@covenant/identity';
+import { createCovenantRuntime, createHttpServer, type CovenantRuntime, type Handler, type HttpServerOptions } from '@covenant/server';
 import {
   createMemoryAudit,
   createStaticAuthorization,
@@ -30,7 +30,12 @@ export interface StoredTicket {
 export interface FixtureServer {
   readonly url: string;
   readonly issuer: TestIssuer;
+  /** The runtime's identity port: server-side callers present principals it verified. */
+  readonly verifier: TokenVerifier;
   readonly audit: MemoryAudit;
+  /** The authorization port (a static table); `grants` is that table, which a test may change. */
+  readonly authorization: ReturnType<typeof createStaticAuthorization>;
+  readonly grants: Record<string, ReadonlyArray<string>>;
   readonly runtime: CovenantRuntime;
   readonly router: ReturnType<typeof createRouter>;
   readonly store: StoredTicket[];
@@ -49,14 +54,19 @@ export const GRANTS: StaticGrants = {
   'org_b/mallory': ['tickets.read', 'tickets.write'],
 };
 
-export async function startFixtureServer(options: { verifier?: Partial<TokenVerifierOptions> } = {}): Promise<FixtureServer> {
+export async function startFixtureServer(
+  options: { verifier?: Partial<TokenVerifierOptions>; http?: HttpServerOptions } = {},
+): Promise<FixtureServer> {
   const issuer = await createTestIssuer({ kids: ['k1', 'k2'] });
+  const grants: Record<string, ReadonlyArray<string>> = { ...GRANTS };
+  const authorization = createStaticAuthorization(grants);
   const audit = createMemoryAudit();
   const logs: string[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(line) });
+  const verifier = createTokenVerifier({ ...issuer.verifierOptions(), ...options.verifier });
   const runtime = createCovenantRuntime({
-    identity: createTokenVerifier({ ...issuer.verifierOptions(), ...options.verifier }),
-    authorization: createStaticAuthorization(GRANTS),
+    identity: verifier,
+    authorization,
     audit,
     logger,
   });
@@ -93,13 +103,16 @@ export async function startFixtureServer(options: { verifier?: Partial<TokenVeri
     },
   };
   const router = createRouter(runtime, handlers);
-  const server = createHttpServer(runtime, router);
+  const server = createHttpServer(runtime, router, options.http);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url,
     issuer,
+    verifier,
     audit,
+    authorization,
+    grants,
     runtime,
     router,
     store,

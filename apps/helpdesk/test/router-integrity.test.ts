@@ -137,6 +137,7 @@ describe('a router is served only as the generator built it', () => {
           .use(step.authenticate(p))
           .use(step.refuseTenancyKeys())
           .input(p['~covenant'].input)
+          .use(step.authorizeAction(p))
           .output(p['~covenant'].output)
           .query(step.handle(p, (() => ({ open: true })) as Handler<typeof p>)),
       },

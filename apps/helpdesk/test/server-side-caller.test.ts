@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenVerifier } from '@covenant/identity';
+import { createMemoryRevocationList, createTokenVerifier } from '@covenant/identity';
 import type { Principal } from '@covenant/identity';
 import { startFixtureServer, type FixtureServer } from './harness.ts';
 
@@ -13,9 +13,7 @@ afterAll(async () => {
 
 describe('server-side callers present a verified principal too', () => {
   it('runs the full pipeline for a principal the identity package verified', async () => {
-    const principal = await createTokenVerifier(server.issuer.verifierOptions()).verify(
-      await server.issuer.mint({ sub: 'alice', org: 'org_a' }),
-    );
+    const principal = await server.verifier.verify(await server.issuer.mint({ sub: 'alice', org: 'org_a' }));
     const caller = server.runtime.createCaller(server.router, { principal });
     await expect(caller.tickets.mine({})).resolves.toEqual({ subject: 'alice', org: 'org_a' });
   });
@@ -46,14 +44,31 @@ describe('server-side callers present a verified principal too', () => {
     await expect(copy.tickets.mine({})).rejects.toMatchObject({ cause: { code: 'ERR_IDENTITY_PRINCIPAL_UNVERIFIED' } });
   });
 
-  it('refuses a verified principal once its token has expired', async () => {
-    const verifyAt = new Date(Date.now() - 10 * 60_000);
-    const verifier = createTokenVerifier({ ...server.issuer.verifierOptions(), clock: () => verifyAt });
-    // Issued and checked ten minutes ago, valid for one minute then: expired now.
-    const token = await server.issuer.mint({ sub: 'alice', org: 'org_a' }, { issuedAt: Math.floor(verifyAt.getTime() / 1000), expiresIn: -540 });
-    const principal = await verifier.verify(token);
-    const caller = server.runtime.createCaller(server.router, { principal });
-    await expect(caller.tickets.mine({})).rejects.toMatchObject({ cause: { code: 'ERR_IDENTITY_PRINCIPAL_UNVERIFIED' } });
+  it('refuses a principal another verifier instance verified: only the runtime\'s verifier can check it again', async () => {
+    const elsewhere = await createTokenVerifier(server.issuer.verifierOptions()).verify(await server.issuer.mint({ sub: 'alice', org: 'org_a' }));
+    const caller = server.runtime.createCaller(server.router, { principal: elsewhere });
+    await expect(caller.tickets.mine({})).rejects.toMatchObject({ code: 'UNAUTHORIZED', cause: { code: 'ERR_IDENTITY_PRINCIPAL_UNKNOWN' } });
+  });
+
+  it('refuses a verified principal once its token has expired, and one whose session was revoked since', async () => {
+    let now = new Date();
+    const revocations = createMemoryRevocationList();
+    const clocked = await startFixtureServer({ verifier: { clock: () => now, revocation: revocations } });
+    try {
+      // Verified now, valid for one minute: a job that holds it for two finds it expired.
+      const token = await clocked.issuer.mint({ sub: 'alice', org: 'org_a', sid: 'sid_job' }, { expiresIn: 60 });
+      const principal = await clocked.verifier.verify(token);
+      const caller = clocked.runtime.createCaller(clocked.router, { principal });
+      await expect(caller.tickets.mine({})).resolves.toEqual({ subject: 'alice', org: 'org_a' });
+      now = new Date(now.getTime() + 120_000);
+      await expect(caller.tickets.mine({})).rejects.toMatchObject({ code: 'UNAUTHORIZED', cause: { code: 'ERR_IDENTITY_TOKEN_EXPIRED' } });
+      // Still within its lifetime, but the session is revoked meanwhile: refused too.
+      now = new Date(now.getTime() - 120_000);
+      revocations.revokeSession('sid_job');
+      await expect(caller.tickets.mine({})).rejects.toMatchObject({ code: 'UNAUTHORIZED', cause: { code: 'ERR_IDENTITY_TOKEN_REVOKED' } });
+    } finally {
+      await clocked.close();
+    }
   });
 
   it('still applies authorization and tenancy to server-side calls', async () => {

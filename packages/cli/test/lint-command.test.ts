@@ -233,8 +233,8 @@ describe('covenant lint --generated: the generated router is inspected as the se
       expect.objectContaining({ rule: 'pipeline-modified', file: 'tampered/router.ts', procedure: 'orders.place' }),
     ]);
     expect(violations[0]!.message).toBe(
-      'orders.place: its chain is [requestContext, authenticate, refuseTenancyKeys, input, audit, output, handle], ' +
-        'the contract requires [requestContext, authenticate, authorize, refuseTenancyKeys, input, audit, output, handle]',
+      'orders.place: its chain is [requestContext, authenticate, refuseTenancyKeys, input, authorizeAction, audit, output, handle], ' +
+        'the contract requires [requestContext, authenticate, authorize, refuseTenancyKeys, input, authorizeAction, audit, output, handle]',
     );
   });
 

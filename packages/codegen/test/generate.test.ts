@@ -100,23 +100,25 @@ describe('generate', () => {
         '          .use(step.authorize(desk.tickets.get))',
         '          .use(step.refuseTenancyKeys())',
         "          .input(desk.tickets.get['~covenant'].input)",
-        '          .use(step.authorizeResource(desk.tickets.get))',
+        '          .use(step.authorizeAction(desk.tickets.get))',
         "          .output(desk.tickets.get['~covenant'].output)",
         '          .query(step.handle(desk.tickets.get, handlers.desk.tickets.get)),',
       ].join('\n'),
     );
-    // Public: no authorize step. Audited any-principal query: an audit step and no authorize step.
+    // Public: no authorize step (authorizeAction re-checks a presented principal only). Audited any-principal
+    // query: an audit step and no authorize step.
     expect(router).toContain(
       [
         "        .use(step.requestContext('desk.status'))",
         '        .use(step.authenticate(desk.status))',
         '        .use(step.refuseTenancyKeys())',
         "        .input(desk.status['~covenant'].input)",
+        '        .use(step.authorizeAction(desk.status))',
         "        .output(desk.status['~covenant'].output)",
       ].join('\n'),
     );
     expect(router).toContain(
-      ["        .input(desk.me['~covenant'].input)", '        .use(step.audit(desk.me))', "        .output(desk.me['~covenant'].output)"].join('\n'),
+      ["        .input(desk.me['~covenant'].input)", '        .use(step.authorizeAction(desk.me))', '        .use(step.audit(desk.me))', "        .output(desk.me['~covenant'].output)"].join('\n'),
     );
   });
 

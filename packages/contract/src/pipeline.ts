@@ -11,7 +11,7 @@ export type PipelineStep =
   | 'authorize'
   | 'refuseTenancyKeys'
   | 'input'
-  | 'authorizeResource'
+  | 'authorizeAction'
   | 'audit'
   | 'output'
   | 'handle';
@@ -21,13 +21,15 @@ export type PipelineStep =
  * procedures differ from it (a step removed, reordered, or a middleware added by hand).
  *
  * `authenticate` is always present: on a public procedure it accepts a missing token but still refuses a
- * bad one.
+ * bad one. `authorizeAction` is always present too: it takes the decision that lets the action run once the
+ * input has arrived (a body may come long after the headers were authorized) — the principal still valid
+ * at that instant and, for an authenticated procedure with a capability, the capability still held, on the
+ * exact resource the parsed input names when the contract declares one.
  */
 export function pipelineFor(security: ResolvedSecurity): ReadonlyArray<PipelineStep> {
   const steps: PipelineStep[] = ['requestContext', 'authenticate'];
   if (security.requireAuth && security.capability !== null) steps.push('authorize');
-  steps.push('refuseTenancyKeys', 'input');
-  if (security.requireAuth && security.resource !== null) steps.push('authorizeResource');
+  steps.push('refuseTenancyKeys', 'input', 'authorizeAction');
   if (security.audit) steps.push('audit');
   steps.push('output', 'handle');
   return steps;

@@ -13,6 +13,7 @@ describe('pipelineFor', () => {
       'authenticate',
       'refuseTenancyKeys',
       'input',
+      'authorizeAction',
       'output',
       'handle',
     ]);
@@ -24,6 +25,7 @@ describe('pipelineFor', () => {
       'authenticate',
       'refuseTenancyKeys',
       'input',
+      'authorizeAction',
       'audit',
       'output',
       'handle',
@@ -36,6 +38,7 @@ describe('pipelineFor', () => {
       'authenticate',
       'refuseTenancyKeys',
       'input',
+      'authorizeAction',
       'output',
       'handle',
     ]);
@@ -48,12 +51,13 @@ describe('pipelineFor', () => {
       'authorize',
       'refuseTenancyKeys',
       'input',
+      'authorizeAction',
       'output',
       'handle',
     ]);
   });
 
-  it('authorizes the resource of a resource-scoped query after the input is parsed', () => {
+  it('decides at the action, on the exact resource, after the input is parsed', () => {
     const get = query({ input: TicketId, output: Ok, capability: 'tickets.read', resource: { type: 'ticket', id: 'ticketId' } });
     expect(stepsOf(get)).toEqual([
       'requestContext',
@@ -61,7 +65,7 @@ describe('pipelineFor', () => {
       'authorize',
       'refuseTenancyKeys',
       'input',
-      'authorizeResource',
+      'authorizeAction',
       'output',
       'handle',
     ]);
@@ -74,6 +78,7 @@ describe('pipelineFor', () => {
       'authorize',
       'refuseTenancyKeys',
       'input',
+      'authorizeAction',
       'audit',
       'output',
       'handle',
@@ -87,6 +92,7 @@ describe('pipelineFor', () => {
       'authorize',
       'refuseTenancyKeys',
       'input',
+      'authorizeAction',
       'output',
       'handle',
     ]);
@@ -101,7 +107,7 @@ describe('pipelineFor', () => {
       'authorize',
       'refuseTenancyKeys',
       'input',
-      'authorizeResource',
+      'authorizeAction',
       'audit',
       'output',
       'handle',
@@ -116,14 +122,14 @@ describe('pipelineFor', () => {
       resource: { type: 'ticket', id: 'ticketId' },
       audit: false,
     };
-    expect(pipelineFor(security)).not.toContain('authorize');
-    expect(pipelineFor(security)).not.toContain('authorizeResource');
+    // authorizeAction stays: on a public procedure it re-checks a presented principal only (no capability).
+    expect(pipelineFor(security)).toEqual(['requestContext', 'authenticate', 'refuseTenancyKeys', 'input', 'authorizeAction', 'output', 'handle']);
   });
 
   it('returns a new list each time, so a caller cannot change another procedure’s chain', () => {
     const security = query({ input: TicketId, output: Ok, anyPrincipal: true })['~covenant'].security;
     const first = pipelineFor(security) as string[];
     first.push('handle');
-    expect(pipelineFor(security)).toHaveLength(6);
+    expect(pipelineFor(security)).toHaveLength(7);
   });
 });

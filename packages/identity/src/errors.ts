@@ -18,6 +18,7 @@ export type IdentityErrorCode =
   | 'ERR_IDENTITY_PAYLOAD_TOO_DEEP'
   | 'ERR_IDENTITY_TENANT_CLAIM_INVALID'
   | 'ERR_IDENTITY_TOKEN_REVOKED'
+  | 'ERR_IDENTITY_PRINCIPAL_UNKNOWN'
   | 'ERR_IDENTITY_KEYS_UNAVAILABLE'
   | 'ERR_IDENTITY_REVOCATION_UNAVAILABLE';
 
@@ -365,6 +366,26 @@ export class TokenRevokedError extends IdentityError {
 
   override get wireMessage(): string {
     return 'The access token has been revoked.';
+  }
+}
+
+/**
+ * `revalidate` was handed a principal this verifier did not produce: a copy, one made by hand, or one
+ * another verifier instance verified. Only the verifier that checked a token knows the claims its
+ * principal was verified from, so only it can check that principal again.
+ *
+ * @example
+ * ```ts
+ * await verifier.revalidate({ ...principal }); // throws PrincipalUnknownError
+ * ```
+ */
+export class PrincipalUnknownError extends IdentityError {
+  override readonly name = 'PrincipalUnknownError';
+  readonly code = 'ERR_IDENTITY_PRINCIPAL_UNKNOWN' as const;
+  readonly status = 401 as const;
+
+  constructor() {
+    super('the principal was not produced by this verifier');
   }
 }
 

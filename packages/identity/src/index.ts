@@ -7,6 +7,7 @@ export {
   KeyNotFoundError,
   KeysUnavailableError,
   PayloadTooDeepError,
+  PrincipalUnknownError,
   RevocationUnavailableError,
   SignatureInvalidError,
   TenantClaimInvalidError,

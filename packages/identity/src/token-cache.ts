@@ -22,12 +22,42 @@ export interface TimeRules {
   readonly maxTokenAgeSeconds: number | null;
 }
 
+/** Which time rule a verified token breaks at some instant (see {@link timeRuleBroken}). */
+export type TimeRule = 'nbf' | 'exp' | 'iat' | 'age';
+
 /**
- * Whether a cached token still passes every time rule a full verification applies at `now`: jose's
- * `nbf`, `exp` and `maxTokenAge` checks, written as jose 6 writes them (whole seconds, the same
- * tolerance), and the verifier's own future-`iat` rule. Nothing else about a verified token changes
- * while its verifier lives: the options are frozen, a local key set is a snapshot, and trust in a
- * remote one is bounded by the entry age.
+ * The first time rule a verified token breaks at `now`, or `null` when it passes them all: jose's `nbf`,
+ * `exp` and `maxTokenAge` checks, written as jose 6 writes them (whole seconds, the same tolerance), and
+ * the verifier's own future-`iat` rule. Nothing else about a verified token changes while its verifier
+ * lives: the options are frozen, a local key set is a snapshot, and trust in a remote one is bounded by
+ * the entry age. An invalid `now` breaks `exp` (jose refuses an invalid current date too).
+ *
+ * @example
+ * ```ts
+ * timeRuleBroken(entry, config, config.clock()); // 'exp' once the token has expired
+ * ```
+ */
+export function timeRuleBroken(entry: Pick<VerifiedTokenEntry, 'principal' | 'notBefore'>, rules: TimeRules, now: Date): TimeRule | null {
+  const nowMs = now.getTime();
+  if (!Number.isFinite(nowMs)) return 'exp';
+  const nowSeconds = Math.floor(nowMs / 1000); // jose's epoch()
+  const tolerance = rules.clockToleranceSeconds;
+  const { expiresAt, issuedAt } = entry.principal;
+  if (entry.notBefore !== null && entry.notBefore > nowSeconds + tolerance) return 'nbf';
+  if (expiresAt <= nowSeconds - tolerance) return 'exp';
+  if (issuedAt === null) return rules.maxTokenAgeSeconds === null ? null : 'age'; // jose requires `iat` when an age is set
+  // The verifier's rule (principalFields), on the unrounded time.
+  if (issuedAt > nowMs / 1000 + tolerance) return 'iat';
+  if (rules.maxTokenAgeSeconds !== null) {
+    const age = nowSeconds - issuedAt;
+    if (age - tolerance > rules.maxTokenAgeSeconds || age < -tolerance) return 'age';
+  }
+  return null;
+}
+
+/**
+ * Whether a cached token still passes every time rule a full verification applies at `now`
+ * ({@link timeRuleBroken} finds none).
  *
  * @example
  * ```ts
@@ -35,22 +65,7 @@ export interface TimeRules {
  * ```
  */
 export function passesTimeRules(entry: VerifiedTokenEntry, rules: TimeRules, now: Date): boolean {
-  const nowMs = now.getTime();
-  // jose refuses an invalid current date; so does this.
-  if (!Number.isFinite(nowMs)) return false;
-  const nowSeconds = Math.floor(nowMs / 1000); // jose's epoch()
-  const tolerance = rules.clockToleranceSeconds;
-  const { expiresAt, issuedAt } = entry.principal;
-  if (entry.notBefore !== null && entry.notBefore > nowSeconds + tolerance) return false;
-  if (expiresAt <= nowSeconds - tolerance) return false;
-  if (issuedAt === null) return rules.maxTokenAgeSeconds === null; // jose requires `iat` when an age is set
-  // The verifier's rule (principalFields), on the unrounded time.
-  if (issuedAt > nowMs / 1000 + tolerance) return false;
-  if (rules.maxTokenAgeSeconds !== null) {
-    const age = nowSeconds - issuedAt;
-    if (age - tolerance > rules.maxTokenAgeSeconds || age < -tolerance) return false;
-  }
-  return true;
+  return timeRuleBroken(entry, rules, now) === null;
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   KeyNotFoundError,
   KeysUnavailableError,
   PayloadTooDeepError,
+  PrincipalUnknownError,
   RevocationUnavailableError,
   SignatureInvalidError,
   TenantClaimInvalidError,
@@ -26,8 +27,8 @@ import { registerVerifiedPrincipal } from './principal.ts';
 import type { Principal } from './principal.ts';
 import type { RevocationSubject } from './revocation.ts';
 import { parseStrictJsonObject } from './strict-json.ts';
-import { createVerifiedTokenCache, passesTimeRules } from './token-cache.ts';
-import type { VerifiedTokenCache } from './token-cache.ts';
+import { createVerifiedTokenCache, passesTimeRules, timeRuleBroken } from './token-cache.ts';
+import type { TimeRule, VerifiedTokenCache, VerifiedTokenEntry } from './token-cache.ts';
 import { resolveVerifierOptions } from './verifier-options.ts';
 import type { ResolvedVerifierOptions, TokenVerifierOptions } from './verifier-options.ts';
 
@@ -45,6 +46,15 @@ export interface TokenVerifier {
   verify(token: string): Promise<Principal>;
   /** Takes the token out of an `Authorization: Bearer <token>` header value, then verifies it. */
   verifyAuthorizationHeader(header: string | undefined): Promise<Principal>;
+  /**
+   * Checks again, at the current clock, that a principal this verifier produced is still good: every
+   * time rule of a verification (`exp`, `nbf`, `iat`, token age, with the same tolerance) and the
+   * revocation check, on the claims it was verified from. Resolves, or throws the `IdentityError` a
+   * verification at this instant would (a principal this verifier did not produce is
+   * `PrincipalUnknownError`). The pipeline calls it at the action: a request's body may arrive long after
+   * its token was verified, and the decision that lets the action run is taken then.
+   */
+  revalidate(principal: Principal): Promise<void>;
 }
 
 /** A JOSE header never needs more than an object inside an object (`jwk`); leave some room. */
@@ -98,10 +108,13 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const config = resolveVerifierOptions(options);
   const getKey = createKeyResolver(config.keys);
   const cache = tokenCacheFor(config);
+  // What each principal this verifier produced was verified from, for `revalidate`; weak, so a principal
+  // nobody holds any more takes its entry with it.
+  const verified: VerifiedPrincipals = new WeakMap();
 
   const verify = async (token: string): Promise<Principal> => {
     try {
-      return await verifyToken(token, config, getKey, cache);
+      return await verifyToken(token, config, getKey, cache, verified);
     } catch (error) {
       if (error instanceof IdentityError) throw error;
       // Not a jose error either (those are all mapped): a defect. Keep it as the cause for the log.
@@ -114,7 +127,31 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     async verifyAuthorizationHeader(header: string | undefined): Promise<Principal> {
       return verify(parseBearer(header));
     },
+    async revalidate(principal: Principal): Promise<void> {
+      const facts = typeof principal === 'object' && principal !== null ? verified.get(principal) : undefined;
+      if (facts === undefined) throw new PrincipalUnknownError();
+      const broken = timeRuleBroken(facts, config, config.clock());
+      if (broken !== null) throw timeRuleError(broken);
+      await checkRevocation(facts.revocationSubject, config);
+    },
   });
+}
+
+/** Per verifier: the principals it produced and the facts `revalidate` needs (a cache entry's, less its age). */
+type VerifiedPrincipals = WeakMap<Principal, Pick<VerifiedTokenEntry, 'principal' | 'revocationSubject' | 'notBefore'>>;
+
+/** The error a verification at this instant raises for the time rule a verified token now breaks. */
+function timeRuleError(rule: TimeRule): IdentityError {
+  switch (rule) {
+    case 'nbf':
+      return new TokenNotYetValidError();
+    case 'exp':
+      return new TokenExpiredError('exp');
+    case 'age':
+      return new TokenExpiredError('iat');
+    case 'iat':
+      return new ClaimInvalidError('iat', 'invalid');
+  }
 }
 
 /**
@@ -135,6 +172,7 @@ async function verifyToken(
   config: ResolvedVerifierOptions,
   getKey: JWTVerifyGetKey,
   cache: VerifiedTokenCache | null,
+  verified: VerifiedPrincipals,
 ): Promise<Principal> {
   if (token === undefined || token === null || token === '') throw new TokenMissingError();
   if (typeof token !== 'string') throw new TokenMalformedError('the token is not a string');
@@ -164,14 +202,11 @@ async function verifyToken(
   const revocationSubject = revocationSubjectOf(fields);
   await checkRevocation(revocationSubject, config);
   const principal = registerVerifiedPrincipal(fields);
+  // jose has checked that `nbf`, when present, is a number.
+  const notBefore = typeof payload.nbf === 'number' ? payload.nbf : null;
+  verified.set(principal, { principal, revocationSubject, notBefore });
   // Only now, with every check passed: a failure never reaches the cache.
-  cache?.set(token, {
-    principal,
-    revocationSubject,
-    // jose has checked that `nbf`, when present, is a number.
-    notBefore: typeof payload.nbf === 'number' ? payload.nbf : null,
-    verifiedAtMs: now.getTime(),
-  });
+  cache?.set(token, { principal, revocationSubject, notBefore, verifiedAtMs: now.getTime() });
   return principal;
 }
 

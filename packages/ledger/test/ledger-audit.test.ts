@@ -6,7 +6,7 @@ import {
   failureCodeOf,
   type ActionResult,
   type AuditIntent,
-  type AuthorizationDecision,
+  type Denial,
   type DenialRecord,
 } from '@covenant/server';
 import { sql, type Kysely } from 'kysely';
@@ -403,7 +403,7 @@ describe('createLedgerAudit: start-up recovery', () => {
 });
 
 describe('createLedgerAudit: recordDenial', () => {
-  const denial = (decision: AuthorizationDecision): DenialRecord => ({
+  const denial = (decision: Denial): DenialRecord => ({
     requestId: 'req_9',
     procedure: 'notes.delete',
     actor: { subject: 'user_2', session: null },
@@ -412,7 +412,7 @@ describe('createLedgerAudit: recordDenial', () => {
     at: new Date('2026-01-02T03:04:05.678Z'),
   });
 
-  it.each<[string, AuthorizationDecision['resource'], LedgerEntry['resource'], string | null]>([
+  it.each<[string, Denial['resource'], LedgerEntry['resource'], string | null]>([
     ['a resource type without id', { type: 'note', id: null }, null, 'note'],
     ['an exact resource', { type: 'note', id: 'note_7' }, { type: 'note', id: 'note_7' }, 'note'],
     ['no resource', null, null, null],

@@ -32,7 +32,7 @@ export async function inspectGeneratedRouter(dir: string): Promise<RouterFinding
     throw new Error('inspection runtime: never called');
   };
   const runtime = createCovenantRuntime({
-    identity: { verify: refuse, verifyAuthorizationHeader: refuse },
+    identity: { verify: refuse, verifyAuthorizationHeader: refuse, revalidate: refuse },
     authorization: { check: refuse },
     audit: { audited: refuse, recordDenial: refuse },
     logger: pino({ level: 'silent' }),

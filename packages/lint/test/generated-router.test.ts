@@ -68,8 +68,8 @@ describe('inspectGeneratedRouter and the router rules of lintProject', () => {
       expect.objectContaining({
         rule: 'pipeline-modified',
         message:
-          'orders.list: its chain is [requestContext, authenticate, refuseTenancyKeys, input, output, handle], ' +
-          'the contract requires [requestContext, authenticate, authorize, refuseTenancyKeys, input, output, handle]',
+          'orders.list: its chain is [requestContext, authenticate, refuseTenancyKeys, input, authorizeAction, output, handle], ' +
+          'the contract requires [requestContext, authenticate, authorize, refuseTenancyKeys, input, authorizeAction, output, handle]',
         file: 'tampered/router.ts',
         procedure: 'orders.list',
       }),

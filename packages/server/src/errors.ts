@@ -61,8 +61,9 @@ export class AccessDeniedError extends SecurityError {
 }
 
 /**
- * A server-side caller passed a principal that the identity package did not verify, or one that has
- * expired. Contexts cannot be forged: a principal comes from a verified token or not at all.
+ * A server-side caller passed a principal that the identity package did not verify: contexts cannot be
+ * forged, a principal comes from a verified token or not at all. (A verified one that has since expired
+ * or been revoked is refused by the verifier's own error.)
  */
 export class UnverifiedPrincipalError extends SecurityError {
   override readonly name = 'UnverifiedPrincipalError';
@@ -73,8 +74,8 @@ export class UnverifiedPrincipalError extends SecurityError {
     return 'ERR_IDENTITY_TOKEN_INVALID';
   }
 
-  constructor(reason: 'forged' | 'expired') {
-    super(`the caller's principal is ${reason === 'forged' ? 'not one the identity package verified' : 'expired'}`);
+  constructor() {
+    super("the caller's principal is not one the identity package verified");
   }
 }
 

@@ -28,6 +28,7 @@ export type {
   AuthorizationRequest,
   DatabaseScope,
   DatabaseScopeCall,
+  Denial,
   DenialRecord,
   ResourceSelector,
 } from './ports.ts';

@@ -59,12 +59,24 @@ export interface AuditIntent {
   readonly at: Date;
 }
 
+/**
+ * A refusal as the ledger records it: a denied authorization decision, or a principal found invalid at
+ * the action (expired, revoked: `code` is the identity error's, `capability` the procedure's or `null`
+ * when it declares none).
+ */
+export interface Denial {
+  readonly allowed: false;
+  readonly code: string;
+  readonly capability: string | null;
+  readonly resource: ResourceSelector | null;
+}
+
 export interface DenialRecord {
   readonly requestId: string;
   readonly procedure: string;
   readonly actor: AuditActor;
   readonly tenant: { readonly org: string; readonly workspace: string | null };
-  readonly decision: AuthorizationDecision;
+  readonly decision: Denial;
   readonly at: Date;
 }
 

@@ -9,7 +9,7 @@ import type { Handler } from './handler.ts';
 import { inspectRouter, type RouterFinding } from './inspect-router.ts';
 import { auditStep } from './pipeline/audit.ts';
 import { authenticateStep } from './pipeline/authenticate.ts';
-import { authorizeResourceStep, authorizeStep } from './pipeline/authorize.ts';
+import { authorizeActionStep, authorizeStep } from './pipeline/authorize.ts';
 import type { PipelineDeps, Step, TransportContext } from './pipeline/deps.ts';
 import { handleStep } from './pipeline/handle.ts';
 import { refuseTenancyKeysStep } from './pipeline/refuse-tenancy-keys.ts';
@@ -103,7 +103,7 @@ export interface PipelineStepFactories {
   authenticate(procedure: Procedure): Step;
   authorize(procedure: Procedure): Step;
   refuseTenancyKeys(): Step;
-  authorizeResource(procedure: Procedure): Step;
+  authorizeAction(procedure: Procedure): Step;
   audit(procedure: Procedure): Step;
   handle<P extends Procedure>(procedure: P, handler: Handler<P>): ReturnType<typeof handleStep<P>>;
 }
@@ -121,7 +121,7 @@ export interface PipelineStepFactories {
  */
 export function createCovenantRuntime(options: CovenantRuntimeOptions): CovenantRuntime {
   if (options === null || typeof options !== 'object') throw new TypeError('createCovenantRuntime: options are required');
-  requirePort(options.identity, 'identity', ['verify', 'verifyAuthorizationHeader']);
+  requirePort(options.identity, 'identity', ['verify', 'verifyAuthorizationHeader', 'revalidate']);
   requirePort(options.authorization, 'authorization', ['check']);
   requirePort(options.audit, 'audit', ['audited', 'recordDenial']);
   if (options.databaseScope !== undefined && typeof options.databaseScope !== 'function') {
@@ -149,7 +149,7 @@ export function createCovenantRuntime(options: CovenantRuntimeOptions): Covenant
     authenticate: (procedure) => register('authenticate', procedure, authenticateStep(deps, procedure)),
     authorize: (procedure) => register('authorize', procedure, authorizeStep(deps, procedure)),
     refuseTenancyKeys: () => register('refuseTenancyKeys', null, refuseTenancyKeysStep()),
-    authorizeResource: (procedure) => register('authorizeResource', procedure, authorizeResourceStep(deps, procedure)),
+    authorizeAction: (procedure) => register('authorizeAction', procedure, authorizeActionStep(deps, procedure)),
     audit: (procedure) => register('audit', procedure, auditStep(deps, procedure)),
     handle: (procedure, handler) => register('handle', procedure, handleStep(deps, procedure, handler)),
   };

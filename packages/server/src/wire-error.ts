@@ -38,6 +38,8 @@ const FRAMEWORK_ERRORS: Partial<Record<TRPC_ERROR_CODE_KEY, { code: string; mess
   NOT_FOUND: { code: 'ERR_PROCEDURE_NOT_FOUND', message: 'No such procedure' },
   METHOD_NOT_SUPPORTED: { code: 'ERR_METHOD_NOT_SUPPORTED', message: 'This HTTP method is not supported here' },
   PAYLOAD_TOO_LARGE: { code: 'ERR_PAYLOAD_TOO_LARGE', message: 'The request body is too large' },
+  TIMEOUT: { code: 'ERR_REQUEST_TIMEOUT', message: 'The request body did not arrive in time' },
+  CLIENT_CLOSED_REQUEST: { code: 'ERR_CLIENT_CLOSED_REQUEST', message: 'The client closed the request' },
   UNSUPPORTED_MEDIA_TYPE: { code: 'ERR_UNSUPPORTED_MEDIA_TYPE', message: 'Unsupported content type' },
 };
 

@@ -111,7 +111,7 @@ describe('the handle step with a databaseScope', () => {
 describe('createCovenantRuntime databaseScope option', () => {
   it('must be a function when given', () => {
     const ports = {
-      identity: { verify: () => undefined, verifyAuthorizationHeader: () => undefined },
+      identity: { verify: () => undefined, verifyAuthorizationHeader: () => undefined, revalidate: () => undefined },
       authorization: { check: () => undefined },
       audit: { audited: () => undefined, recordDenial: () => undefined },
     } as never as Parameters<typeof createCovenantRuntime>[0];

@@ -32,7 +32,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .use(step.authorize(comments.add))
         .use(step.refuseTenancyKeys())
         .input(comments.add['~covenant'].input)
-        .use(step.authorizeResource(comments.add))
+        .use(step.authorizeAction(comments.add))
         .use(step.audit(comments.add))
         .output(comments.add['~covenant'].output)
         .mutation(step.handle(comments.add, handlers.comments.add)),
@@ -43,7 +43,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .use(step.authorize(comments.list))
         .use(step.refuseTenancyKeys())
         .input(comments.list['~covenant'].input)
-        .use(step.authorizeResource(comments.list))
+        .use(step.authorizeAction(comments.list))
         .output(comments.list['~covenant'].output)
         .query(step.handle(comments.list, handlers.comments.list)),
     },
@@ -55,6 +55,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .use(step.authorize(customers.create))
         .use(step.refuseTenancyKeys())
         .input(customers.create['~covenant'].input)
+        .use(step.authorizeAction(customers.create))
         .use(step.audit(customers.create))
         .output(customers.create['~covenant'].output)
         .mutation(step.handle(customers.create, handlers.customers.create)),
@@ -65,7 +66,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .use(step.authorize(customers.get))
         .use(step.refuseTenancyKeys())
         .input(customers.get['~covenant'].input)
-        .use(step.authorizeResource(customers.get))
+        .use(step.authorizeAction(customers.get))
         .use(step.audit(customers.get))
         .output(customers.get['~covenant'].output)
         .query(step.handle(customers.get, handlers.customers.get)),
@@ -76,6 +77,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .use(step.authorize(customers.list))
         .use(step.refuseTenancyKeys())
         .input(customers.list['~covenant'].input)
+        .use(step.authorizeAction(customers.list))
         .use(step.audit(customers.list))
         .output(customers.list['~covenant'].output)
         .query(step.handle(customers.list, handlers.customers.list)),
@@ -88,6 +90,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .use(step.authorize(ledger.checkpoint))
         .use(step.refuseTenancyKeys())
         .input(ledger.checkpoint['~covenant'].input)
+        .use(step.authorizeAction(ledger.checkpoint))
         .output(ledger.checkpoint['~covenant'].output)
         .query(step.handle(ledger.checkpoint, handlers.ledger.checkpoint)),
       prove: procedure
@@ -97,6 +100,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .use(step.authorize(ledger.prove))
         .use(step.refuseTenancyKeys())
         .input(ledger.prove['~covenant'].input)
+        .use(step.authorizeAction(ledger.prove))
         .output(ledger.prove['~covenant'].output)
         .query(step.handle(ledger.prove, handlers.ledger.prove)),
     },
@@ -107,6 +111,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .use(step.authenticate(platform.health))
         .use(step.refuseTenancyKeys())
         .input(platform.health['~covenant'].input)
+        .use(step.authorizeAction(platform.health))
         .output(platform.health['~covenant'].output)
         .query(step.handle(platform.health, handlers.platform.health)),
       whoami: procedure
@@ -115,6 +120,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .use(step.authenticate(platform.whoami))
         .use(step.refuseTenancyKeys())
         .input(platform.whoami['~covenant'].input)
+        .use(step.authorizeAction(platform.whoami))
         .output(platform.whoami['~covenant'].output)
         .query(step.handle(platform.whoami, handlers.platform.whoami)),
     },
@@ -127,6 +133,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .use(step.authorize(rbac.bindings.grant))
           .use(step.refuseTenancyKeys())
           .input(rbac.bindings.grant['~covenant'].input)
+          .use(step.authorizeAction(rbac.bindings.grant))
           .use(step.audit(rbac.bindings.grant))
           .output(rbac.bindings.grant['~covenant'].output)
           .mutation(step.handle(rbac.bindings.grant, handlers.rbac.bindings.grant)),
@@ -137,6 +144,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .use(step.authorize(rbac.bindings.list))
           .use(step.refuseTenancyKeys())
           .input(rbac.bindings.list['~covenant'].input)
+          .use(step.authorizeAction(rbac.bindings.list))
           .output(rbac.bindings.list['~covenant'].output)
           .query(step.handle(rbac.bindings.list, handlers.rbac.bindings.list)),
         revoke: procedure
@@ -146,6 +154,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .use(step.authorize(rbac.bindings.revoke))
           .use(step.refuseTenancyKeys())
           .input(rbac.bindings.revoke['~covenant'].input)
+          .use(step.authorizeAction(rbac.bindings.revoke))
           .use(step.audit(rbac.bindings.revoke))
           .output(rbac.bindings.revoke['~covenant'].output)
           .mutation(step.handle(rbac.bindings.revoke, handlers.rbac.bindings.revoke)),
@@ -158,6 +167,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .use(step.authorize(rbac.changes.list))
           .use(step.refuseTenancyKeys())
           .input(rbac.changes.list['~covenant'].input)
+          .use(step.authorizeAction(rbac.changes.list))
           .output(rbac.changes.list['~covenant'].output)
           .query(step.handle(rbac.changes.list, handlers.rbac.changes.list)),
       },
@@ -169,6 +179,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .use(step.authorize(rbac.roles.create))
           .use(step.refuseTenancyKeys())
           .input(rbac.roles.create['~covenant'].input)
+          .use(step.authorizeAction(rbac.roles.create))
           .use(step.audit(rbac.roles.create))
           .output(rbac.roles.create['~covenant'].output)
           .mutation(step.handle(rbac.roles.create, handlers.rbac.roles.create)),
@@ -179,6 +190,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .use(step.authorize(rbac.roles.delete))
           .use(step.refuseTenancyKeys())
           .input(rbac.roles.delete['~covenant'].input)
+          .use(step.authorizeAction(rbac.roles.delete))
           .use(step.audit(rbac.roles.delete))
           .output(rbac.roles.delete['~covenant'].output)
           .mutation(step.handle(rbac.roles.delete, handlers.rbac.roles.delete)),
@@ -189,6 +201,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .use(step.authorize(rbac.roles.list))
           .use(step.refuseTenancyKeys())
           .input(rbac.roles.list['~covenant'].input)
+          .use(step.authorizeAction(rbac.roles.list))
           .output(rbac.roles.list['~covenant'].output)
           .query(step.handle(rbac.roles.list, handlers.rbac.roles.list)),
         update: procedure
@@ -198,6 +211,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .use(step.authorize(rbac.roles.update))
           .use(step.refuseTenancyKeys())
           .input(rbac.roles.update['~covenant'].input)
+          .use(step.authorizeAction(rbac.roles.update))
           .use(step.audit(rbac.roles.update))
           .output(rbac.roles.update['~covenant'].output)
           .mutation(step.handle(rbac.roles.update, handlers.rbac.roles.update)),
@@ -211,7 +225,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .use(step.authorize(tickets.close))
         .use(step.refuseTenancyKeys())
         .input(tickets.close['~covenant'].input)
-        .use(step.authorizeResource(tickets.close))
+        .use(step.authorizeAction(tickets.close))
         .use(step.audit(tickets.close))
         .output(tickets.close['~covenant'].output)
         .mutation(step.handle(tickets.close, handlers.tickets.close)),
@@ -222,6 +236,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .use(step.authorize(tickets.create))
         .use(step.refuseTenancyKeys())
         .input(tickets.create['~covenant'].input)
+        .use(step.authorizeAction(tickets.create))
         .use(step.audit(tickets.create))
         .output(tickets.create['~covenant'].output)
         .mutation(step.handle(tickets.create, handlers.tickets.create)),
@@ -232,7 +247,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .use(step.authorize(tickets.get))
         .use(step.refuseTenancyKeys())
         .input(tickets.get['~covenant'].input)
-        .use(step.authorizeResource(tickets.get))
+        .use(step.authorizeAction(tickets.get))
         .output(tickets.get['~covenant'].output)
         .query(step.handle(tickets.get, handlers.tickets.get)),
       list: procedure
@@ -242,6 +257,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .use(step.authorize(tickets.list))
         .use(step.refuseTenancyKeys())
         .input(tickets.list['~covenant'].input)
+        .use(step.authorizeAction(tickets.list))
         .output(tickets.list['~covenant'].output)
         .query(step.handle(tickets.list, handlers.tickets.list)),
       update: procedure
@@ -251,7 +267,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .use(step.authorize(tickets.update))
         .use(step.refuseTenancyKeys())
         .input(tickets.update['~covenant'].input)
-        .use(step.authorizeResource(tickets.update))
+        .use(step.authorizeAction(tickets.update))
         .use(step.audit(tickets.update))
         .output(tickets.update['~covenant'].output)
         .mutation(step.handle(tickets.update, handlers.tickets.update)),

@@ -1,16 +1,18 @@
 import type { AnyTRPCRouter } from '@trpc/server';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import type { CovenantRuntime } from '../runtime.ts';
+import { boundedRequest, resolveRequestLimits, type RequestLimits } from './limits.ts';
 
-export interface FetchHandlerOptions {
+export interface FetchHandlerOptions extends RequestLimits {
   /** The path the router is served under, e.g. `/api`. */
   readonly endpoint: string;
-  readonly maxBatchSize?: number;
 }
 
 /**
  * A Fetch API handler (`(Request) => Promise<Response>`) for runtimes such as Deno, Bun or workers.
- * Like the Node server, it refuses a router that is not exactly the generated one.
+ * Like the Node server, it refuses a router that is not exactly the generated one, and enforces the same
+ * request limits: the body is read through a bounded stream (413 past `maxBodyBytes`, 408 when it has not
+ * arrived `bodyTimeoutMs` after the handler was called).
  *
  * @example
  * ```ts
@@ -24,12 +26,14 @@ export function createFetchHandler(
   options: FetchHandlerOptions,
 ): (request: Request) => Promise<Response> {
   runtime.assertSealed(router);
+  if (typeof options?.endpoint !== 'string') throw new TypeError('createFetchHandler: "endpoint" is required');
+  const limits = resolveRequestLimits(options, 'createFetchHandler');
   return (request) =>
     fetchRequestHandler({
       endpoint: options.endpoint,
-      req: request,
+      req: boundedRequest(request, limits),
       router,
-      maxBatchSize: options.maxBatchSize ?? 20,
+      maxBatchSize: limits.maxBatchSize,
       // Fetch joins repeated headers with ", ", which the bearer parser refuses: ambiguity is a 401.
       createContext: () => runtime.contextFromHeaders(request.headers.get('authorization')),
     });

@@ -2,13 +2,10 @@ import { createServer, type Server } from 'node:http';
 import type { AnyTRPCRouter } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { CovenantRuntime } from '../runtime.ts';
+import { resolveRequestLimits, type RequestLimits } from './limits.ts';
 import { createTrpcWireHandler } from './trpc-wire.ts';
 
-export interface HttpServerOptions {
-  /** Largest accepted request body in bytes (default 1 MiB); larger bodies get 413. */
-  readonly maxBodyBytes?: number;
-  /** Largest batch (default 20 calls). */
-  readonly maxBatchSize?: number;
+export interface HttpServerOptions extends RequestLimits {
   /** Path prefix the router is served under (default `/`). */
   readonly basePath?: string;
   /**
@@ -24,6 +21,11 @@ export interface HttpServerOptions {
  * works against it). The router is inspected first: a router that is not exactly the generated one is
  * refused at start-up.
  *
+ * The body-read bound (`bodyTimeoutMs`) is Node's own `requestTimeout`, checked every
+ * `connectionsCheckingInterval` (a tenth of it, at most a second): Node answers 408 and closes the
+ * connection of a request that has not arrived whole in time, on every transport and for every request of
+ * a kept-alive connection; the calls still waiting for that body fail and never reach their handlers.
+ *
  * @example
  * ```ts
  * createHttpServer(runtime, router).listen(3000, '127.0.0.1');
@@ -36,8 +38,13 @@ export function createHttpServer(runtime: CovenantRuntime, router: AnyTRPCRouter
     throw new TypeError('createHttpServer: "transport" must be "covenant" or "trpc"');
   }
   const basePath = options.basePath ?? '/';
-  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
-  const maxBatchSize = options.maxBatchSize ?? 20;
+  const { maxBodyBytes, maxBatchSize, bodyTimeoutMs } = resolveRequestLimits(options, 'createHttpServer');
+  const serverOptions = {
+    requestTimeout: bodyTimeoutMs,
+    // Node's default (min(60 s, requestTimeout)) written out: the headers alone get no longer than the whole.
+    headersTimeout: Math.min(60_000, bodyTimeoutMs),
+    connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(bodyTimeoutMs / 10))),
+  };
   const trpc = createHTTPHandler({
     router,
     basePath,
@@ -45,8 +52,9 @@ export function createHttpServer(runtime: CovenantRuntime, router: AnyTRPCRouter
     maxBatchSize,
     createContext: ({ req }) => runtime.contextFromHeaders(req.headersDistinct['authorization']),
   });
-  if (transport === 'trpc') return createServer(trpc);
+  if (transport === 'trpc') return createServer(serverOptions, trpc);
   return createServer(
+    serverOptions,
     createTrpcWireHandler({
       router,
       basePath,

@@ -310,7 +310,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
     };
     const onError = (error: Error): void => {
       cleanup();
-      reject(error);
+      // The connection went away before the body ended: the client closed it, or Node did after
+      // answering 408 (requestTimeout). Either way no call of this request can be answered any more.
+      reject(new TRPCError({ code: 'CLIENT_CLOSED_REQUEST', cause: error }));
     };
     const cleanup = (): void => {
       req.off('data', onData);

@@ -30,8 +30,9 @@ async function resolvePrincipal(
 ): Promise<Principal | null> {
   try {
     if (ctx.principal !== undefined) {
-      if (!isVerifiedPrincipal(ctx.principal)) throw new UnverifiedPrincipalError('forged');
-      if (ctx.principal.expiresAt * 1000 <= deps.clock().getTime()) throw new UnverifiedPrincipalError('expired');
+      if (!isVerifiedPrincipal(ctx.principal)) throw new UnverifiedPrincipalError();
+      // Verified once, maybe long ago (a job): still valid now — time rules and revocation — or refused.
+      await deps.identity.revalidate(ctx.principal);
       return ctx.principal;
     }
     if (!required && ctx.authorization === undefined) return null;

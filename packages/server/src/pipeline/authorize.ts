@@ -1,15 +1,20 @@
 import type { Procedure, ResolvedSecurity } from '@covenant/contract';
+import { isIdentityError, type Principal } from '@covenant/identity';
 import { TRPCError } from '@trpc/server';
 import { AccessDeniedError, AuthorizationUnavailableError } from '../errors.ts';
-import type { AuthorizationDecision, ResourceSelector } from '../ports.ts';
+import type { AuthorizationDecision, Denial, ResourceSelector } from '../ports.ts';
 import { callState, type CallState } from './call-state.ts';
 import type { PipelineDeps, StepOptions, StepResult } from './deps.ts';
 import { readPath } from './read-path.ts';
+import { trpcCodeFor } from './trpc-codes.ts';
 
 /**
- * Step 4: the capability, in the principal's tenant, before the input is parsed, so that a caller
- * without it learns nothing from validation errors. For a resource-scoped procedure the resource id is
- * not known yet: the check asks about the resource type (`id: null`).
+ * The entry check: the capability, in the principal's tenant, before the input is parsed, so that a
+ * caller without it learns nothing from validation errors. For a resource-scoped procedure the resource
+ * id is not known yet: the check asks about the resource type (`id: null`).
+ *
+ * It runs when the headers have arrived; the body may come much later. It is not what lets the action
+ * run: `authorizeAction` decides that, once the input is there.
  */
 export function authorizeStep(deps: PipelineDeps, procedure: Procedure) {
   const security = procedure['~covenant'].security;
@@ -22,22 +27,39 @@ export function authorizeStep(deps: PipelineDeps, procedure: Procedure) {
 }
 
 /**
- * Step 6: the exact resource named by the (now parsed) input. Runs only for procedures whose contract
- * declares `resource`.
+ * The decision that lets the action run, taken once the input has arrived and been parsed — right
+ * before the audit intent, or the handler of an unaudited call. A caller who sends the headers and holds
+ * the body back must not act on rights it lost meanwhile:
+ * 1. the principal (if any) is still valid at the current clock: `exp`, `nbf`, token age and revocation,
+ *    asked again of the verifier (`TokenVerifier.revalidate`); a principal that no longer is gets 401 and
+ *    a denial record;
+ * 2. an authenticated procedure's capability is checked again (the authorization port's freshness rule
+ *    makes that one cached read), on the exact resource the parsed input names when the contract
+ *    declares one (`resource`); denied is 403 with a denial record.
  */
-export function authorizeResourceStep(deps: PipelineDeps, procedure: Procedure) {
+export function authorizeActionStep(deps: PipelineDeps, procedure: Procedure) {
   const security = procedure['~covenant'].security;
-  const capability = requireCapability(security);
-  if (security.resource === null) throw new TypeError('authorizeResource: the procedure declares no resource');
-  const { type, id: idPath } = security.resource;
-  const segments = idPath.split('.');
-  return async function authorizeResource(opts: StepOptions): Promise<StepResult> {
-    const id = readPath(opts.input, segments);
-    // The schema makes the id a required string or number; anything else means the chain is broken.
-    if (typeof id !== 'string' && typeof id !== 'number') {
-      throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'resource id missing after validation' });
+  const capability = security.requireAuth ? security.capability : null;
+  const resource = security.requireAuth ? security.resource : null;
+  const segments = resource === null ? null : resource.id.split('.');
+  return async function authorizeAction(opts: StepOptions): Promise<StepResult> {
+    const state = callState(opts.ctx);
+    const principal = state.principal;
+    // The authenticate step ran before: an authenticated procedure always has a principal here.
+    if (principal === null && security.requireAuth) {
+      throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'authorizeAction before authenticate' });
     }
-    await decide(deps, callState(opts.ctx), capability, { type, id: String(id) });
+    let selector: ResourceSelector | null = null;
+    if (resource !== null && segments !== null) {
+      const id = readPath(opts.input, segments);
+      // The schema makes the id a required string or number; anything else means the chain is broken.
+      if (typeof id !== 'string' && typeof id !== 'number') {
+        throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'resource id missing after validation' });
+      }
+      selector = { type: resource.type, id: String(id) };
+    }
+    if (principal !== null) await revalidate(deps, state, principal, capability, selector);
+    if (capability !== null) await decide(deps, state, capability, selector);
     return opts.next();
   };
 }
@@ -45,6 +67,25 @@ export function authorizeResourceStep(deps: PipelineDeps, procedure: Procedure) 
 function requireCapability(security: ResolvedSecurity): string {
   if (security.capability === null) throw new TypeError('authorize: the procedure declares no capability');
   return security.capability;
+}
+
+/** The principal at the current clock; a refusal (401) is recorded like an authorization denial. */
+async function revalidate(
+  deps: PipelineDeps,
+  state: CallState,
+  principal: Principal,
+  capability: string | null,
+  resource: ResourceSelector | null,
+): Promise<void> {
+  try {
+    await deps.identity.revalidate(principal);
+  } catch (error) {
+    if (isIdentityError(error)) {
+      if (error.status === 401) await recordDenial(deps, state, principal, { allowed: false, code: error.code, capability, resource });
+      throw new TRPCError({ code: trpcCodeFor(error.status), cause: error });
+    }
+    throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: error });
+  }
 }
 
 async function decide(
@@ -64,17 +105,21 @@ async function decide(
   // Fail closed: only a decision that says exactly `allowed: true` allows.
   if (decision === null || typeof decision !== 'object' || decision.allowed !== true) {
     const code = typeof decision?.code === 'string' ? decision.code : 'authz.invalid_decision';
-    const denied: AuthorizationDecision = { allowed: false, code, capability, resource };
-    await deps.audit
-      .recordDenial({
-        requestId: state.requestId,
-        procedure: state.path,
-        actor: { subject: principal.subject, session: principal.session },
-        tenant: principal.tenant,
-        decision: denied,
-        at: deps.clock(),
-      })
-      .catch((error: unknown) => state.logger.error({ err: error }, 'could not record an authorization denial'));
+    await recordDenial(deps, state, principal, { allowed: false, code, capability, resource });
     throw new TRPCError({ code: 'FORBIDDEN', cause: new AccessDeniedError(code, capability) });
   }
+}
+
+/** Best effort: the call is refused whether or not the record is written (a failure is logged). */
+async function recordDenial(deps: PipelineDeps, state: CallState, principal: Principal, denied: Denial): Promise<void> {
+  await deps.audit
+    .recordDenial({
+      requestId: state.requestId,
+      procedure: state.path,
+      actor: { subject: principal.subject, session: principal.session },
+      tenant: principal.tenant,
+      decision: denied,
+      at: deps.clock(),
+    })
+    .catch((error: unknown) => state.logger.error({ err: error }, 'could not record an authorization denial'));
 }
