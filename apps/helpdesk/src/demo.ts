@@ -57,7 +57,7 @@ try {
   await createClient({ url, token: () => ann, batch: false }).platform.whoami.query({});
 } catch (error) {
   if (isCovenantError(error) && error.httpStatus === 401) {
-    fail(`the helpdesk at ${url} refuses tokens of the development identity in ${dataDir} (${error.code}): is it running with this data folder, without COVENANT_ISSUER?`);
+    fail(`the helpdesk at ${url} refuses tokens of the development identity in ${dataFolder} (${error.code}): is it running with this data folder, without COVENANT_ISSUER?`);
   }
   throw error;
 }

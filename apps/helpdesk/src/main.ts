@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTokenVerifier, type TokenVerifierOptions } from '@covenant/identity';
+import { createLogDestination } from '@covenant/server';
+import { pino } from 'pino';
 import type { CheckpointSigner } from '@covenant/ledger';
 import { createSignerKeyFile, readSignerKeyFile } from '@covenant/ledger/node';
 import { dataDir, databaseUrl } from './database.ts';
@@ -33,7 +35,11 @@ async function start(): Promise<void> {
   const verifierOptions: TokenVerifierOptions = dev?.verifierOptions ?? productionIdentity();
   const ledgerSigner = ledgerKey();
   const database = databaseUrl(process.env);
-  const service = await createService({ identity: createTokenVerifier(verifierOptions), databaseUrl: database, ledgerSigner });
+  // Logs and the banner below go to stdout through one destination that never blocks and never throws: a
+  // full disk or a closed pipe loses lines, not the service.
+  const stdout = createLogDestination();
+  const logger = pino({ level: 'info' }, stdout);
+  const service = await createService({ identity: createTokenVerifier(verifierOptions), databaseUrl: database, ledgerSigner, logger });
 
   await new Promise<void>((resolve) => service.server.listen(port, host, resolve));
   const url = `http://${host}:${port}`;
@@ -45,7 +51,7 @@ async function start(): Promise<void> {
     });
   }
   const publicKey = Buffer.from(ledgerSigner.publicKey).toString('base64');
-  process.stdout.write(
+  stdout.write(
     [
       `covenant helpdesk listening on ${url}${seeded.length > 0 ? ` (seeded the demo orgs ${seeded.join(' and ')})` : ''}`,
       `  public:        curl '${url}/platform.health?input=%7B%7D'`,
@@ -64,8 +70,8 @@ async function start(): Promise<void> {
   );
   const stop = (): void => {
     service.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+      () => stdout.flush().then(() => process.exit(0)),
+      () => stdout.flush().then(() => process.exit(1)),
     );
   };
   process.on('SIGINT', stop);

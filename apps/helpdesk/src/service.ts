@@ -4,7 +4,7 @@ import { createLedgerStore, type CheckpointSigner, type LedgerStore } from '@cov
 import { createLedgerAudit, type LedgerAudit } from '@covenant/ledger/audit';
 import { createRbacStore, type RbacStore } from '@covenant/rbac';
 import { recordChangesOn } from '@covenant/rbac/ledger';
-import { createCovenantRuntime, createHttpServer, type CovenantRuntime } from '@covenant/server';
+import { createCovenantRuntime, createHttpServer, createLogDestination, type CovenantRuntime } from '@covenant/server';
 import { readOnly } from '@covenant/db';
 import type { Kysely } from 'kysely';
 import { pino, type Logger } from 'pino';
@@ -18,7 +18,10 @@ export interface ServiceOptions {
   readonly identity: TokenVerifier;
   /** A SQLite file path, `:memory:`, or a `postgres://` URL (see `databaseUrl`). */
   readonly databaseUrl: string;
-  /** Defaults to pino on stdout at `info`. */
+  /**
+   * Defaults to pino at `info` on stdout through `createLogDestination`: a full disk or a closed pipe
+   * drops log lines (counted), it never blocks or ends the service.
+   */
   readonly logger?: Logger;
   /** Signs the audit ledger's checkpoints; its name is the ledger's origin. */
   readonly ledgerSigner: CheckpointSigner;
@@ -65,8 +68,9 @@ export const SERVED_CAPABILITIES: ReadonlyArray<string> = Object.freeze(
 export async function createService(options: ServiceOptions): Promise<Service> {
   const db = await openDatabase<ServiceTables>(options.databaseUrl);
   let audit: LedgerAudit | undefined;
+  const destination = options.logger === undefined ? createLogDestination() : null;
   try {
-    const logger = options.logger ?? pino({ level: 'info' });
+    const logger = options.logger ?? pino({ level: 'info' }, destination!);
     const ledger = await createLedgerStore({ db, origin: options.ledgerSigner.name, signer: options.ledgerSigner });
     // With the database: on PostgreSQL the port is one writer among several processes (ADR 0010), and
     // start-up recovery closes only the intents of writers that are gone.
@@ -104,6 +108,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
         // After the last outcome committed: releases this writer's lock (PostgreSQL).
         await port.close();
         await db.destroy();
+        await destination?.flush();
       },
     };
   } catch (error) {

@@ -320,8 +320,9 @@ describe('audited mutation on the ledger', () => {
 
     expect(await committedTickets()).toEqual([]);
     expectIntentThenOutcome(await entriesOf(requestId), 'failed', 'ERR_INTERNAL');
-    // The cause stays in the server log, under the same request id.
-    expect(logs.some((line) => line.includes(requestId) && line.includes('hunter2'))).toBe(true);
+    // The cause stays in the server log, under the same request id, redacted: never the secret (issue 12 §5).
+    expect(logs.some((line) => line.includes(requestId) && line.includes('password=[redacted]'))).toBe(true);
+    expect(logs.join('\n')).not.toContain('hunter2');
   });
 
   it('rolls back a handler that writes then raises a declared error: failed outcome with its code, the declared status on the wire', async () => {
@@ -373,8 +374,8 @@ describe('audited mutation on the ledger', () => {
     expectIntentThenOutcome(entries, 'failed', 'ERR_INTERNAL');
     expect(entries.some((e) => e.outcome === 'ok')).toBe(false);
     // tRPC's output middleware threw after the handler returned; the chain reported it as { ok: false }
-    // and the request-context step logged the cause (zod's issues) under the request id.
-    expect(logs.some((line) => line.includes(requestId) && line.includes('invalid_type'))).toBe(true);
+    // and the request-context step logged the cause (zod's issues, as codes and paths) under the request id.
+    expect(logs.some((line) => line.includes(requestId) && line.includes('"code":"invalid_type","path":["id"]'))).toBe(true);
   });
 
   const constraintCases: Array<[string, (args: Parameters<Handler<typeof tickets.create>>[0]) => Promise<never>]> = [

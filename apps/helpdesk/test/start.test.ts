@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTokenVerifier } from '@covenant/identity';
+import { createSignerKeyFile } from '@covenant/ledger/node';
 import { openDevIdentity } from '../src/dev-identity.ts';
+import { startHelpdesk } from './helpdesk-harness.ts';
 
 // `npm start`, `npm run token` and `npm run demo` as processes: what they refuse, and that the service
 // serves and reuses its data. Every run gets its own COVENANT_DATA_DIR, so apps/helpdesk/data is never touched.
@@ -104,6 +106,43 @@ describe('npm start', () => {
   }, 30_000);
 });
 
+describe('npm start on a full disk', () => {
+  it('starts, serves and stops cleanly with stdout on a device that refuses every write (/dev/full: ENOSPC)', async () => {
+    const data = tempDir();
+    const port = await freePort();
+    const full = openSync('/dev/full', 'w');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: APP,
+      env: env({ COVENANT_DATA_DIR: data, PORT: String(port) }),
+      stdio: ['ignore', full, 'pipe'],
+    });
+    closeSync(full);
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      // Serving means: the banner and every log line were refused by the device, and nothing stopped.
+      let health: Response | undefined;
+      for (let attempt = 0; attempt < 600 && health === undefined; attempt += 1) {
+        health = await fetch(`http://127.0.0.1:${port}/platform.health?input=%7B%7D`).catch(() => undefined);
+        if (health === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(health?.status, stderr).toBe(200);
+      // Calls that log (a refused one, an unknown procedure) keep being answered.
+      for (let i = 0; i < 20; i += 1) {
+        expect((await fetch(`http://127.0.0.1:${port}/tickets.list?input=%7B%7D`)).status).toBe(401);
+        expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
+      }
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(stderr).toBe('');
+  }, 60_000);
+});
+
 describe('npm run token and npm run demo', () => {
   it('refuse under NODE_ENV=production with exit 2', async () => {
     const data = tempDir();
@@ -113,6 +152,22 @@ describe('npm run token and npm run demo', () => {
     const demo = await run('demo.ts', { COVENANT_DATA_DIR: data, NODE_ENV: 'production' });
     expect(demo.code).toBe(2);
     expect(demo.stderr).toContain('refused under NODE_ENV=production');
+  }, 30_000);
+
+  it('npm run demo against a helpdesk of another development identity names the data folder it used (not a function)', async () => {
+    const helpdesk = await startHelpdesk({ seed: false });
+    try {
+      const data = tempDir();
+      await openDevIdentity(join(data, 'dev-issuer.jwk')); // not the running service's key
+      createSignerKeyFile(join(data, 'ledger.key'));
+      writeFileSync(join(data, 'covenant.db'), '');
+      const demo = await run('demo.ts', { COVENANT_DATA_DIR: data, COVENANT_DEMO_URL: helpdesk.url });
+      expect(demo.code).toBe(1);
+      expect(demo.stderr).toContain(`refuses tokens of the development identity in ${data} (ERR_IDENTITY_TOKEN_INVALID)`);
+      expect(demo.stderr).not.toMatch(/=>|function|\{/);
+    } finally {
+      await helpdesk.close();
+    }
   }, 30_000);
 
   it('npm run token mints a token the development identity verifies, for a demo user only', async () => {

@@ -15,6 +15,10 @@ export {
   UnverifiedPrincipalError,
 } from './errors.ts';
 export type { Handler, HandlerContext, Register, RegisteredDatabase, Tenant } from './handler.ts';
+export { createLogDestination } from './log-destination.ts';
+export type { LogDestination, LogDestinationOptions } from './log-destination.ts';
+export { errorForLog, redactLogText } from './log-error.ts';
+export type { ErrorLogRecord } from './log-error.ts';
 export type { RouterFinding, RouterFindingCode } from './inspect-router.ts';
 export type { Step, TransportContext } from './pipeline/deps.ts';
 export type {

@@ -11,6 +11,7 @@ import { auditStep } from './pipeline/audit.ts';
 import { authenticateStep } from './pipeline/authenticate.ts';
 import { authorizeActionStep, authorizeStep } from './pipeline/authorize.ts';
 import type { PipelineDeps, Step, TransportContext } from './pipeline/deps.ts';
+import { createLogDestination } from './log-destination.ts';
 import { handleStep } from './pipeline/handle.ts';
 import { refuseTenancyKeysStep } from './pipeline/refuse-tenancy-keys.ts';
 import { requestContextStep } from './pipeline/request-context.ts';
@@ -25,7 +26,10 @@ export interface CovenantRuntimeOptions {
   readonly authorization: AuthorizationPort;
   /** Required: audited procedures fail closed without it. */
   readonly audit: AuditPort;
-  /** Defaults to a pino logger on stdout at `info`. */
+  /**
+   * Defaults to pino at `info` on stdout through `createLogDestination` (never blocks, never throws: a
+   * full disk drops log lines, it does not stop the service).
+   */
   readonly logger?: Logger;
   readonly clock?: () => Date;
   readonly requestId?: () => string;
@@ -131,7 +135,7 @@ export function createCovenantRuntime(options: CovenantRuntimeOptions): Covenant
     identity: options.identity,
     authorization: options.authorization,
     audit: options.audit,
-    logger: options.logger ?? pino({ level: 'info' }),
+    logger: options.logger ?? pino({ level: 'info' }, createLogDestination()),
     clock: options.clock ?? (() => new Date()),
     requestId: options.requestId ?? randomUUID,
     database: options.database,

@@ -2,6 +2,7 @@ import type { Procedure, ResolvedSecurity } from '@covenant/contract';
 import { isIdentityError, type Principal } from '@covenant/identity';
 import { TRPCError } from '@trpc/server';
 import { AccessDeniedError, AuthorizationUnavailableError } from '../errors.ts';
+import { errorForLog } from '../log-error.ts';
 import type { AuthorizationDecision, Denial, ResourceSelector } from '../ports.ts';
 import { callState, type CallState } from './call-state.ts';
 import type { PipelineDeps, StepOptions, StepResult } from './deps.ts';
@@ -121,5 +122,5 @@ async function recordDenial(deps: PipelineDeps, state: CallState, principal: Pri
       decision: denied,
       at: deps.clock(),
     })
-    .catch((error: unknown) => state.logger.error({ err: error }, 'could not record an authorization denial'));
+    .catch((error: unknown) => state.logger.error({ error: errorForLog(error) }, 'could not record an authorization denial'));
 }
