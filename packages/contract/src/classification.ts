@@ -22,9 +22,15 @@ export interface ClassificationMeta {
   readonly secret?: true;
 }
 
-/** One classified field of a schema; `path` uses `*` for array items and record values. */
+/**
+ * One classified field of a schema. `segments` is where it is: object keys, tuple indices, and `null` for
+ * any array item or record value; it is what redaction matches on, because keys may hold any character
+ * (a key `'user.email'` and a key `user` holding `email` are two different places). `path` is the same
+ * place for people to read: the segments joined by `.`, `*` standing for `null`.
+ */
 export interface ClassifiedField {
   readonly path: string;
+  readonly segments: ReadonlyArray<string | null>;
   readonly pii?: PiiCategory;
   readonly secret?: true;
 }

@@ -31,7 +31,8 @@ export function walkSchema(schema: AnySchema, mode: 'input' | 'output'): SchemaR
   // recursive (lazy) schema stops at its second appearance.
   const ancestors = new Set<AnySchema>();
 
-  const visit = (node: AnySchema, path: ReadonlyArray<string>): void => {
+  // `null` in a path: any array item or record value (see ClassifiedField.segments).
+  const visit = (node: AnySchema, path: ReadonlyArray<string | null>): void => {
     if (ancestors.has(node)) return;
     ancestors.add(node);
     try {
@@ -41,16 +42,16 @@ export function walkSchema(schema: AnySchema, mode: 'input' | 'output'): SchemaR
     }
   };
 
-  const visitChildren = (node: AnySchema, path: ReadonlyArray<string>): void => {
-    const at = path.join('.');
-    classify(node, at, findings, classified);
+  const visitChildren = (node: AnySchema, path: ReadonlyArray<string | null>): void => {
+    const at = dotted(path);
+    classify(node, path, at, findings, classified);
     const def = node._zod.def as Def;
     switch (def.type) {
       case 'object': {
         const shape = def['shape'] as Record<string, AnySchema>;
         for (const [key, child] of Object.entries(shape)) {
           if (mode === 'input' && isTenancyKey(key)) {
-            findings.push({ kind: 'tenancy_key', at: [...path, key].join('.'), detail: key });
+            findings.push({ kind: 'tenancy_key', at: dotted([...path, key]), detail: key });
           }
           visit(child, [...path, key]);
         }
@@ -58,7 +59,7 @@ export function walkSchema(schema: AnySchema, mode: 'input' | 'output'): SchemaR
         if (catchall === undefined) {
           if (mode === 'input') findings.push({ kind: 'non_strict_object', at, detail: '' });
         } else if (catchall._zod.def.type !== 'never') {
-          visit(catchall, [...path, '*']);
+          visit(catchall, [...path, null]);
         }
         return;
       }
@@ -66,25 +67,25 @@ export function walkSchema(schema: AnySchema, mode: 'input' | 'output'): SchemaR
         const keyType = def['keyType'] as AnySchema;
         if (mode === 'input') {
           for (const key of literalKeys(keyType)) {
-            if (isTenancyKey(key)) findings.push({ kind: 'tenancy_key', at: [...path, key].join('.'), detail: key });
+            if (isTenancyKey(key)) findings.push({ kind: 'tenancy_key', at: dotted([...path, key]), detail: key });
           }
         }
-        visit(def['valueType'] as AnySchema, [...path, '*']);
+        visit(def['valueType'] as AnySchema, [...path, null]);
         return;
       }
       case 'array':
-        visit(def['element'] as AnySchema, [...path, '*']);
+        visit(def['element'] as AnySchema, [...path, null]);
         return;
       case 'set':
-        visit(def['valueType'] as AnySchema, [...path, '*']);
+        visit(def['valueType'] as AnySchema, [...path, null]);
         return;
       case 'map':
-        visit(def['valueType'] as AnySchema, [...path, '*']);
+        visit(def['valueType'] as AnySchema, [...path, null]);
         return;
       case 'tuple': {
         (def['items'] as AnySchema[]).forEach((item, index) => visit(item, [...path, String(index)]));
         const rest = def['rest'] as AnySchema | null;
-        if (rest) visit(rest, [...path, '*']);
+        if (rest) visit(rest, [...path, null]);
         return;
       }
       case 'union':
@@ -118,7 +119,7 @@ export function walkSchema(schema: AnySchema, mode: 'input' | 'output'): SchemaR
   };
 
   visit(schema, []);
-  return { findings, classified: [...classified.values()].sort((a, b) => compare(a.path, b.path)) };
+  return { findings, classified: [...classified.entries()].sort(([ka, a], [kb, b]) => compare(a.path, b.path) || compare(ka, kb)).map(([, field]) => field) };
 }
 
 /** The string keys a record's key schema admits when it enumerates them (enum, literal, union of those). */
@@ -149,6 +150,7 @@ export function readMeta(node: AnySchema): Record<string, unknown> {
 
 function classify(
   node: AnySchema,
+  segments: ReadonlyArray<string | null>,
   at: string,
   findings: SchemaFinding[],
   classified: Map<string, ClassifiedField>,
@@ -165,9 +167,12 @@ function classify(
     findings.push({ kind: 'invalid_classification', at, detail: `secret: ${JSON.stringify(meta['secret'])}` });
     return;
   }
-  const previous = classified.get(at);
-  classified.set(at, {
+  // Keyed on the segments: `a.b` (one key with a dot) and `a` → `b` are two fields with one display path.
+  const key = JSON.stringify(segments);
+  const previous = classified.get(key);
+  classified.set(key, {
     path: at,
+    segments: [...segments],
     ...(previous ?? {}),
     ...(hasPii ? { pii: meta['pii'] as ClassifiedField['pii'] & string } : {}),
     ...(hasSecret ? { secret: true as const } : {}),
@@ -203,6 +208,11 @@ function unwrap(schema: AnySchema): AnySchema {
       return current;
     }
   }
+}
+
+/** A path as people read it: keys joined by `.`, `*` for any item or value. */
+function dotted(path: ReadonlyArray<string | null>): string {
+  return path.map((segment) => segment ?? '*').join('.');
 }
 
 function compare(a: string, b: string): number {

@@ -3,7 +3,9 @@ import * as z from 'zod';
 import { PII_CATEGORIES, defineContract, isPiiCategory, query, readMeta, walkSchema } from '../src/index.ts';
 import { Ok, TicketId, definitionIssues } from './support/definition-issues.ts';
 
-const classifiedIn = (schema: z.ZodType, mode: 'input' | 'output' = 'output') => walkSchema(schema, mode).classified;
+/** The classified fields by their display path (the segments are checked on their own below). */
+const classifiedIn = (schema: z.ZodType, mode: 'input' | 'output' = 'output') =>
+  walkSchema(schema, mode).classified.map(({ segments: _segments, ...field }) => field);
 
 describe('classified fields are collected with their paths', () => {
   it('collects pii and secret fields of an object', () => {
@@ -17,6 +19,28 @@ describe('classified fields are collected with their paths', () => {
       { path: 'apiKey', secret: true },
       { path: 'email', pii: 'contact' },
       { path: 'name', pii: 'name' },
+    ]);
+  });
+
+  it('gives each field its place as segments: keys, tuple indices, null for any item or value; a key with a dot stays one key', () => {
+    const schema = z
+      .strictObject({
+        customer: z.strictObject({ address: z.strictObject({ city: z.string().meta({ pii: 'location' }) }) }),
+        'customer.address': z.strictObject({ city: z.string().meta({ pii: 'name' }) }),
+        contacts: z.array(z.strictObject({ phone: z.string().meta({ pii: 'contact' }) })),
+        notes: z.record(z.string(), z.string().meta({ pii: 'free-text' })),
+        pair: z.tuple([z.string(), z.string().meta({ pii: 'identifier' })]),
+        '*': z.string().meta({ pii: 'name' }),
+      })
+      .catchall(z.string().meta({ secret: true }));
+    expect(walkSchema(schema, 'output').classified.map((f) => [f.path, f.segments])).toEqual([
+      ['*', ['*']],
+      ['*', [null]],
+      ['contacts.*.phone', ['contacts', null, 'phone']],
+      ['customer.address.city', ['customer', 'address', 'city']],
+      ['customer.address.city', ['customer.address', 'city']],
+      ['notes.*', ['notes', null]],
+      ['pair.1', ['pair', '1']],
     ]);
   });
 

@@ -50,7 +50,7 @@ describe('manifest golden entry', () => {
             audit: true,
           },
           errors: { NOT_FOUND: { status: 404, message: 'No such ticket' } },
-          classified: { input: [{ path: 'email', pii: 'contact' }], output: [] },
+          classified: { input: [{ path: 'email', segments: ['email'], pii: 'contact' }], output: [] },
           input: {
             $schema: 'https://json-schema.org/draft/2020-12/schema',
             additionalProperties: false,
@@ -68,7 +68,7 @@ describe('manifest golden entry', () => {
             required: ['id'],
             type: 'object',
           },
-          definitionHash: 'sha256:4b0f4a8c7e66671353effce2f225310ef3be19d2dffcc93acfa317a4910609af',
+          definitionHash: 'sha256:46c245016bb0d3b47489a5ab98752c6e3990c4a21a34f2215d552a0ac90ce162',
         },
       ],
     });

@@ -3,13 +3,14 @@ import { walkSchema, type ClassifiedField, type Procedure } from '@covenant/cont
 import { canonicalJson } from '@covenant/contract/manifest';
 
 /**
- * A copy of `value` with every classified field replaced by `[redacted:<class>]`. Paths come from the
- * contract's schema walk; `*` matches any array item or record value.
+ * A copy of `value` with every classified field replaced by `[redacted:<class>]`. Places come from the
+ * contract's schema walk as segments (`null` matches any array item or record value), never from splitting
+ * a dotted path: a key may itself contain a dot.
  */
 export function redactClassified(value: unknown, fields: ReadonlyArray<ClassifiedField>): unknown {
   if (fields.length === 0) return value;
   const patterns = fields.map((field) => ({
-    segments: field.path === '' ? [] : field.path.split('.'),
+    segments: field.segments,
     label: `[redacted:${field.secret ? 'secret' : field.pii}]`,
   }));
   const visit = (node: unknown, path: ReadonlyArray<string>): unknown => {
@@ -45,6 +46,6 @@ export function digestOfRedacted(redacted: unknown): string {
   return `sha256:${createHash('sha256').update(canonicalJson(redacted ?? null)).digest('hex')}`;
 }
 
-function matches(pattern: ReadonlyArray<string>, path: ReadonlyArray<string>): boolean {
-  return pattern.length === path.length && pattern.every((segment, i) => segment === '*' || segment === path[i]);
+function matches(pattern: ReadonlyArray<string | null>, path: ReadonlyArray<string>): boolean {
+  return pattern.length === path.length && pattern.every((segment, i) => segment === null || segment === path[i]);
 }

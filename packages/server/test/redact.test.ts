@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { mutation } from '@covenant/contract';
+import { mutation, walkSchema } from '@covenant/contract';
 import * as z from 'zod';
 import { inputDigestOf, redactClassified } from '../src/redact.ts';
 
@@ -13,10 +13,10 @@ describe('redactClassified', () => {
       apiKey: 'sk_live_abc',
     };
     const redacted = redactClassified(value, [
-      { path: 'email', pii: 'contact' },
-      { path: 'contacts.*.phone', pii: 'contact' },
-      { path: 'notes.*.ssn', pii: 'identifier' },
-      { path: 'apiKey', secret: true },
+      { path: 'email', segments: ['email'], pii: 'contact' },
+      { path: 'contacts.*.phone', segments: ['contacts', null, 'phone'], pii: 'contact' },
+      { path: 'notes.*.ssn', segments: ['notes', null, 'ssn'], pii: 'identifier' },
+      { path: 'apiKey', segments: ['apiKey'], secret: true },
     ]);
     expect(redacted).toEqual({
       email: '[redacted:contact]',
@@ -32,6 +32,32 @@ describe('redactClassified', () => {
     expect(value.email).toBe('a@example.com');
   });
 
+  it('redacts a classified key that contains a dot (issue 12 §5: the digest was the hash of the raw input)', () => {
+    const procedure = mutation({
+      input: z.strictObject({
+        'user.email': z.email().meta({ pii: 'contact' }),
+        user: z.strictObject({ email: z.string() }),
+        '*': z.string().meta({ pii: 'name' }),
+        tags: z.array(z.string()),
+      }),
+      output: z.object({ ok: z.boolean() }),
+      capability: 'notes.write',
+    });
+    const fields = walkSchema(procedure['~covenant'].input, 'input').classified;
+    expect(fields.map((f) => f.segments)).toEqual([['*'], ['user.email']]);
+    const input = { 'user.email': 'alice@example.com', user: { email: 'not classified' }, '*': 'Alice', tags: ['a'] };
+    expect(redactClassified(input, fields)).toEqual({
+      'user.email': '[redacted:contact]',
+      user: { email: 'not classified' },
+      '*': '[redacted:name]',
+      tags: ['a'],
+    });
+    // So the digest does not move with the classified value, and does with the others.
+    const digest = inputDigestOf(procedure, input);
+    expect(inputDigestOf(procedure, { ...input, 'user.email': 'bob@example.org', '*': 'Bob' })).toBe(digest);
+    expect(inputDigestOf(procedure, { ...input, user: { email: 'changed' } })).not.toBe(digest);
+  });
+
   it('returns the value itself when nothing is classified', () => {
     const value = { a: 1 };
     expect(redactClassified(value, [])).toBe(value);
@@ -40,7 +66,8 @@ describe('redactClassified', () => {
 
 describe('redactClassified never leaks a classified value (property)', () => {
   it('for random documents and classified paths, no classified value survives and nothing else changes', () => {
-    const key = fc.constantFrom('a', 'b', 'email', 'phone', 'items', 'meta');
+    // Keys with dots and a literal `*` too: places are segments, never a split dotted string.
+    const key = fc.constantFrom('a', 'b', 'email', 'phone', 'items', 'meta', 'a.b', '*', '0');
     // A document is a nested object/array tree; secrets are unique marker strings placed at classified paths.
     const document = fc.letrec((tie) => ({
       node: fc.oneof(
@@ -51,18 +78,17 @@ describe('redactClassified never leaks a classified value (property)', () => {
         fc.dictionary(key, tie('node'), { maxKeys: 4 }),
       ),
     })).node;
-    const classifiedPath = fc.array(fc.oneof(key, fc.constant('*')), { minLength: 1, maxLength: 3 });
+    const classifiedPath = fc.array(fc.oneof(key, fc.constant(null)), { minLength: 1, maxLength: 3 });
 
     fc.assert(
       fc.property(document, fc.array(classifiedPath, { maxLength: 3 }), (doc, paths) => {
-        const fields = paths.map((path) => ({ path: path.join('.'), pii: 'contact' as const }));
+        const fields = paths.map((segments) => ({ path: segments.map((s) => s ?? '*').join('.'), segments, pii: 'contact' as const }));
         const redacted = redactClassified(doc, fields);
         // Every value at a classified path is the redaction label; every other leaf is unchanged.
         const walk = (original: unknown, after: unknown, path: string[]): void => {
-          const classified = fields.some((f) => {
-            const segments = f.path.split('.');
-            return segments.length === path.length && segments.every((s, i) => s === '*' || s === path[i]);
-          });
+          const classified = fields.some(
+            (f) => f.segments.length === path.length && f.segments.every((s, i) => s === null || s === path[i]),
+          );
           if (classified) {
             expect(after).toBe('[redacted:contact]');
             return;

@@ -26,7 +26,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
   return covenant.router({
     comments: {
       add: procedure
-        .meta(covenant.seal('comments.add', 'comments', comments.add, 'sha256:a7e2edd511f392d1ceffd28c28f725267f62f1aefccdac74d8d41aa7fcea3f68'))
+        .meta(covenant.seal('comments.add', 'comments', comments.add, 'sha256:d657031027371b5429d5836d64aa6a70e391303a1efa1d64b61f0c52b21e453c'))
         .use(step.requestContext('comments.add'))
         .use(step.authenticate(comments.add))
         .use(step.authorize(comments.add))
@@ -37,7 +37,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .output(comments.add['~covenant'].output)
         .mutation(step.handle(comments.add, handlers.comments.add)),
       list: procedure
-        .meta(covenant.seal('comments.list', 'comments', comments.list, 'sha256:b6dc9ceb934001bfa0d4f2f18723facbec083de586e23a298da3df80246e605d'))
+        .meta(covenant.seal('comments.list', 'comments', comments.list, 'sha256:e2cddc7aba953be0cfc7c1d43d895a67719e505cac814b4dd5ec00471ee335f9'))
         .use(step.requestContext('comments.list'))
         .use(step.authenticate(comments.list))
         .use(step.authorize(comments.list))
@@ -49,7 +49,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
     },
     customers: {
       create: procedure
-        .meta(covenant.seal('customers.create', 'customers', customers.create, 'sha256:052d0637550ae402b7a604bda20a634cf61b2b5aa90d459174184545015ee1ce'))
+        .meta(covenant.seal('customers.create', 'customers', customers.create, 'sha256:957f7bdae1d324c7019d9a29605d4b2b16add505e849b8f5fcd25ca5ff625dca'))
         .use(step.requestContext('customers.create'))
         .use(step.authenticate(customers.create))
         .use(step.authorize(customers.create))
@@ -60,7 +60,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .output(customers.create['~covenant'].output)
         .mutation(step.handle(customers.create, handlers.customers.create)),
       get: procedure
-        .meta(covenant.seal('customers.get', 'customers', customers.get, 'sha256:0b80c7255fe5cbefb852e47fd1a5d8d7a9803c38ac93be6b8bb628197d7fe932'))
+        .meta(covenant.seal('customers.get', 'customers', customers.get, 'sha256:317c595215b67acc5695db83a1cfcc6f095787cc03b40710ab4c8aea9b29188b'))
         .use(step.requestContext('customers.get'))
         .use(step.authenticate(customers.get))
         .use(step.authorize(customers.get))
@@ -71,7 +71,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .output(customers.get['~covenant'].output)
         .query(step.handle(customers.get, handlers.customers.get)),
       list: procedure
-        .meta(covenant.seal('customers.list', 'customers', customers.list, 'sha256:a2cb057cd8554e4bd9781fd659085068b21b6f8a9e03f87f02cd4f3ef6bab640'))
+        .meta(covenant.seal('customers.list', 'customers', customers.list, 'sha256:cb9a8689aa4c5943122d5a41aed76985aff23d5dc437ed3472f72d6ea022e6fc'))
         .use(step.requestContext('customers.list'))
         .use(step.authenticate(customers.list))
         .use(step.authorize(customers.list))
@@ -115,7 +115,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .output(platform.health['~covenant'].output)
         .query(step.handle(platform.health, handlers.platform.health)),
       whoami: procedure
-        .meta(covenant.seal('platform.whoami', 'platform', platform.whoami, 'sha256:1e77305bc29dc1e04d5a72ef2ed6a23510114339c10bf3f5872aaa646b6e6251'))
+        .meta(covenant.seal('platform.whoami', 'platform', platform.whoami, 'sha256:e24cb8f38f775341a73f731bfecde69b6dd3b4bb0a6c9318085d17451c3f3c0a'))
         .use(step.requestContext('platform.whoami'))
         .use(step.authenticate(platform.whoami))
         .use(step.refuseTenancyKeys())
@@ -127,7 +127,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
     rbac: {
       bindings: {
         grant: procedure
-          .meta(covenant.seal('rbac.bindings.grant', 'rbac', rbac.bindings.grant, 'sha256:da1eea07fae7a7404d75a6197f6e6b423715013ba67fabe9efae844aaeb6dd38'))
+          .meta(covenant.seal('rbac.bindings.grant', 'rbac', rbac.bindings.grant, 'sha256:af7a83c1f7a461101a10f5c033bd850d3ba6119747549a23a77cac95ed8a5dd2'))
           .use(step.requestContext('rbac.bindings.grant'))
           .use(step.authenticate(rbac.bindings.grant))
           .use(step.authorize(rbac.bindings.grant))
@@ -138,7 +138,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .output(rbac.bindings.grant['~covenant'].output)
           .mutation(step.handle(rbac.bindings.grant, handlers.rbac.bindings.grant)),
         list: procedure
-          .meta(covenant.seal('rbac.bindings.list', 'rbac', rbac.bindings.list, 'sha256:b81583fd12d21c4cda8b26d573515d4147d42a6289dd4ac92b7218d30c5e7520'))
+          .meta(covenant.seal('rbac.bindings.list', 'rbac', rbac.bindings.list, 'sha256:13017997c28c0f685c52b1b306b516aafb29d027527390804568eb7797477c91'))
           .use(step.requestContext('rbac.bindings.list'))
           .use(step.authenticate(rbac.bindings.list))
           .use(step.authorize(rbac.bindings.list))
@@ -148,7 +148,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .output(rbac.bindings.list['~covenant'].output)
           .query(step.handle(rbac.bindings.list, handlers.rbac.bindings.list)),
         revoke: procedure
-          .meta(covenant.seal('rbac.bindings.revoke', 'rbac', rbac.bindings.revoke, 'sha256:6fa370f42f4294d9988fcc9e42055661b81b9bc21c35cc88a2d5dd56b72588c8'))
+          .meta(covenant.seal('rbac.bindings.revoke', 'rbac', rbac.bindings.revoke, 'sha256:649e598cd8f94ff4957535145b23ae392fc4d8bd200899d07a42a842f469e8df'))
           .use(step.requestContext('rbac.bindings.revoke'))
           .use(step.authenticate(rbac.bindings.revoke))
           .use(step.authorize(rbac.bindings.revoke))
@@ -161,7 +161,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
       },
       changes: {
         list: procedure
-          .meta(covenant.seal('rbac.changes.list', 'rbac', rbac.changes.list, 'sha256:44976d790e83eb0f7d12bde00a1059fcd0ad39a3412315e40171932c97d836ab'))
+          .meta(covenant.seal('rbac.changes.list', 'rbac', rbac.changes.list, 'sha256:0cf656e71ec9647298588cfbec1eb83ff99db7b50fe05937a77e2f7f2577e12d'))
           .use(step.requestContext('rbac.changes.list'))
           .use(step.authenticate(rbac.changes.list))
           .use(step.authorize(rbac.changes.list))
@@ -173,7 +173,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
       },
       roles: {
         create: procedure
-          .meta(covenant.seal('rbac.roles.create', 'rbac', rbac.roles.create, 'sha256:c765398b62c59406819fabbc025bdfd7981bac54381529ff053ef7bc2d605162'))
+          .meta(covenant.seal('rbac.roles.create', 'rbac', rbac.roles.create, 'sha256:d80fd53e8159dd25752b8a2d955e0fcb5e6a3c5c10e32296026e570e93fc5ccd'))
           .use(step.requestContext('rbac.roles.create'))
           .use(step.authenticate(rbac.roles.create))
           .use(step.authorize(rbac.roles.create))
@@ -184,7 +184,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .output(rbac.roles.create['~covenant'].output)
           .mutation(step.handle(rbac.roles.create, handlers.rbac.roles.create)),
         delete: procedure
-          .meta(covenant.seal('rbac.roles.delete', 'rbac', rbac.roles.delete, 'sha256:0d8c1c9c65f920af258ab66761ea3f35a0868e422a30b290b629037c828c9973'))
+          .meta(covenant.seal('rbac.roles.delete', 'rbac', rbac.roles.delete, 'sha256:60cafae23e6cc5f1b578aef9fc53e2c018ee39dcb6bce16c47175c501dc64378'))
           .use(step.requestContext('rbac.roles.delete'))
           .use(step.authenticate(rbac.roles.delete))
           .use(step.authorize(rbac.roles.delete))
@@ -205,7 +205,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .output(rbac.roles.list['~covenant'].output)
           .query(step.handle(rbac.roles.list, handlers.rbac.roles.list)),
         update: procedure
-          .meta(covenant.seal('rbac.roles.update', 'rbac', rbac.roles.update, 'sha256:7c1a2f2b839f8aa6cb3a0fdaf9a05fa979ac520c5431f87875dc2b980a9b4e92'))
+          .meta(covenant.seal('rbac.roles.update', 'rbac', rbac.roles.update, 'sha256:1647b94905e5f3f5c42d1ed4cda1a57c6880faefb17381d3102fc6cca3538bef'))
           .use(step.requestContext('rbac.roles.update'))
           .use(step.authenticate(rbac.roles.update))
           .use(step.authorize(rbac.roles.update))
@@ -219,7 +219,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
     },
     tickets: {
       close: procedure
-        .meta(covenant.seal('tickets.close', 'tickets', tickets.close, 'sha256:5e0da24386ba134b671a83f0d3e8201f790349f3602eb00874a3e90cc9ee3cec'))
+        .meta(covenant.seal('tickets.close', 'tickets', tickets.close, 'sha256:a5cae333dd3c9756e7a1e600dccc37c6a4ca483a9575c5ea9df25b53208a0ef9'))
         .use(step.requestContext('tickets.close'))
         .use(step.authenticate(tickets.close))
         .use(step.authorize(tickets.close))
@@ -230,7 +230,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .output(tickets.close['~covenant'].output)
         .mutation(step.handle(tickets.close, handlers.tickets.close)),
       create: procedure
-        .meta(covenant.seal('tickets.create', 'tickets', tickets.create, 'sha256:bdc5825703a0ec444d922b6c9d291e614c00a99cc614f33e3992729449dca898'))
+        .meta(covenant.seal('tickets.create', 'tickets', tickets.create, 'sha256:ab0998eb007fa08a670f1aab335db7513377d81f452f0483f9b26e7d86eff7e3'))
         .use(step.requestContext('tickets.create'))
         .use(step.authenticate(tickets.create))
         .use(step.authorize(tickets.create))
@@ -241,7 +241,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .output(tickets.create['~covenant'].output)
         .mutation(step.handle(tickets.create, handlers.tickets.create)),
       get: procedure
-        .meta(covenant.seal('tickets.get', 'tickets', tickets.get, 'sha256:ceb5450566515116e19316292da171b1fa79f50f1a7711440f4201a7a1182d76'))
+        .meta(covenant.seal('tickets.get', 'tickets', tickets.get, 'sha256:ed40dfca9c418fba2fcb1fdc42a9f702fcfef7ee6a27ca53260f4f5b679f4020'))
         .use(step.requestContext('tickets.get'))
         .use(step.authenticate(tickets.get))
         .use(step.authorize(tickets.get))
@@ -251,7 +251,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .output(tickets.get['~covenant'].output)
         .query(step.handle(tickets.get, handlers.tickets.get)),
       list: procedure
-        .meta(covenant.seal('tickets.list', 'tickets', tickets.list, 'sha256:bdbd83420e66dfa64146f1d35ab39b00849ca14d9190cde46e4a284ee68ad3f3'))
+        .meta(covenant.seal('tickets.list', 'tickets', tickets.list, 'sha256:45d61c0c740d56baaff5fdd262282b4d66b59c88f7ed53396a4be6c507a3d5bd'))
         .use(step.requestContext('tickets.list'))
         .use(step.authenticate(tickets.list))
         .use(step.authorize(tickets.list))
@@ -261,7 +261,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .output(tickets.list['~covenant'].output)
         .query(step.handle(tickets.list, handlers.tickets.list)),
       update: procedure
-        .meta(covenant.seal('tickets.update', 'tickets', tickets.update, 'sha256:f3a23a63b7e4095963061fbc6961b13e8a3c702eaeb2e1d6bc1a997fdd83c59f'))
+        .meta(covenant.seal('tickets.update', 'tickets', tickets.update, 'sha256:d7945229528540dd8620d11ce4443424b15b18e24ea559aede0afa1ed9a6ba84'))
         .use(step.requestContext('tickets.update'))
         .use(step.authenticate(tickets.update))
         .use(step.authorize(tickets.update))
