@@ -37,7 +37,7 @@ export async function openDevIdentity(path: string): Promise<DevIdentity> {
     verifierOptions: { issuer: DEV_ISSUER, audience: DEV_AUDIENCE, algorithms: ['EdDSA'], keys: { jwks: { keys: [{ ...publicJwk, use: 'sig' }] } } },
     mint: ({ subject, org, workspace }, ttlSeconds = 3600) =>
       new SignJWT({ org, ...(workspace ? { workspace } : {}), sid: `dev-${randomUUID()}` })
-        .setProtectedHeader({ alg: 'EdDSA', kid: KID, typ: 'JWT' })
+        .setProtectedHeader({ alg: 'EdDSA', kid: KID, typ: 'at+jwt' })
         .setIssuer(DEV_ISSUER)
         .setAudience(DEV_AUDIENCE)
         .setSubject(subject)

@@ -37,6 +37,17 @@ describe('the platform service', () => {
     expect(me).toMatchObject({ subject: 'dana', org: 'org_x', workspace: 'ws_1', session: 's1' });
   });
 
+  it('answers whoami with 200 and whole seconds for a token with a fractional exp (never a 500)', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { ...issuer.claims({ sub: 'dana', org: 'org_x', sid: 's1' }), iat: now - 0.25, exp: now + 300.75 };
+    const token = await issuer.forge.rawSigned(issuer.headerJson(), JSON.stringify(claims));
+    // Raw HTTP: the status is the point (the output declares an integer; a fraction there was a 500).
+    const response = await fetch(`${url}/platform.whoami?input=%7B%7D`, { headers: { authorization: `Bearer ${token}` } });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { result: { data: { expiresAt: number } } };
+    expect(body.result.data.expiresAt).toBe(now + 300);
+  });
+
   it('refuses whoami without a token (401)', async () => {
     const error = await createClient({ url }).platform.whoami.query({}).catch((e: unknown) => e);
     expect(isCovenantError(error, 'ERR_IDENTITY_TOKEN_MISSING')).toBe(true);

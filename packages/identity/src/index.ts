@@ -3,6 +3,7 @@ export {
   AlgorithmNotAllowedError,
   ClaimInvalidError,
   DuplicateMemberError,
+  HeaderExtensionRefusedError,
   IdentityError,
   KeyNotFoundError,
   KeysUnavailableError,
@@ -11,11 +12,13 @@ export {
   SignatureInvalidError,
   TenantClaimInvalidError,
   TokenExpiredError,
+  TokenLifetimeError,
   TokenMalformedError,
   TokenMissingError,
   TokenNotYetValidError,
   TokenRevokedError,
   TokenTooLargeError,
+  TokenTypeInvalidError,
   isIdentityError,
 } from './errors.ts';
 export type { ClaimIssue, IdentityErrorCode, IdentityWireCode } from './errors.ts';
@@ -38,6 +41,7 @@ export type {
   TenantClaimNames,
   TokenVerifierOptions,
   VerifiedTokenCacheOptions,
+  VerifierLogger,
 } from './verifier-options.ts';
 export { createTokenVerifier } from './verify-token.ts';
 export type { TokenVerifier } from './verify-token.ts';

@@ -80,8 +80,10 @@ export interface TenantClaimNames {
  *   audience: 'https://api.example.com',
  *   algorithms: ['ES256', 'EdDSA'],
  *   keys: { jwksUrl: 'https://id.example.com/.well-known/jwks.json', timeoutMs: 2000 },
- *   requiredType: 'at+jwt',
+ *   types: ['at+jwt'], // the default: RFC 9068 access tokens only
+ *   maxLifetimeSeconds: 3_600,
  *   revocation: createMemoryRevocationList(),
+ *   logger, // pino: a refused key set is reported here
  * };
  * ```
  */
@@ -97,10 +99,20 @@ export interface TokenVerifierOptions {
   readonly clockToleranceSeconds?: number;
   /** Tokens longer than this are refused before decoding. Default 8192. */
   readonly maxTokenBytes?: number;
-  /** Refuse tokens whose `iat` is older than this; `iat` becomes required. */
+  /** Refuse tokens whose `iat` is older than this. */
   readonly maxTokenAgeSeconds?: number;
-  /** The JOSE `typ` header every token must carry, e.g. `at+jwt` (RFC 9068). */
-  readonly requiredType?: string;
+  /**
+   * The longest a token may live, in seconds: `exp - iat` at most this, and `exp` no further than this
+   * (plus the clock tolerance) from now. Default 86400 (24 h), at most 31536000. `iat` is always required.
+   */
+  readonly maxLifetimeSeconds?: number;
+  /**
+   * The `typ` header values accepted, compared as RFC 7515 §4.1.9 says (case-insensitive, `application/`
+   * optional). Default `['at+jwt']` (RFC 9068 access tokens). A token without `typ`, or of any other type
+   * (a refresh token, an ID token's `JWT`), is refused: list `'JWT'` here only for an issuer that types
+   * its access tokens that way and signs nothing else `JWT` for this audience.
+   */
+  readonly types?: ReadonlyArray<string>;
   /** Deepest nesting of objects and arrays in the payload. Default 8. */
   readonly maxPayloadDepth?: number;
   readonly claims?: TenantClaimNames;
@@ -110,6 +122,16 @@ export interface TokenVerifierOptions {
   readonly clock?: () => Date;
   /** The verified-token cache; `false` turns it off. Default: on, with its defaults. */
   readonly cache?: false | VerifiedTokenCacheOptions;
+  /**
+   * Where the verifier reports what no request is answered with: a fetched key set it refused to use
+   * (pino's logger fits). Never given a token or key material. Default: nothing is reported.
+   */
+  readonly logger?: VerifierLogger;
+}
+
+/** The part of a pino-compatible logger the verifier uses. */
+export interface VerifierLogger {
+  warn(details: object, message: string): void;
 }
 
 export type ResolvedKeySource =
@@ -131,7 +153,9 @@ export interface ResolvedVerifierOptions {
   readonly clockToleranceSeconds: number;
   readonly maxTokenBytes: number;
   readonly maxTokenAgeSeconds: number | null;
-  readonly requiredType: string | null;
+  readonly maxLifetimeSeconds: number;
+  /** Normalised (lower case, `application/` prefixed): compare with {@link normalizeType}. */
+  readonly types: ReadonlyArray<string>;
   readonly maxPayloadDepth: number;
   readonly orgClaim: string;
   readonly workspaceClaim: string;
@@ -139,6 +163,7 @@ export interface ResolvedVerifierOptions {
   readonly clock: () => Date;
   /** `null` when caching is off. */
   readonly cache: { readonly maxEntries: number; readonly maxAgeSeconds: number } | null;
+  readonly logger: VerifierLogger | null;
 }
 
 const TOP_LEVEL_OPTIONS = new Set([
@@ -149,12 +174,14 @@ const TOP_LEVEL_OPTIONS = new Set([
   'clockToleranceSeconds',
   'maxTokenBytes',
   'maxTokenAgeSeconds',
-  'requiredType',
+  'maxLifetimeSeconds',
+  'types',
   'maxPayloadDepth',
   'claims',
   'revocation',
   'clock',
   'cache',
+  'logger',
 ]);
 const LOCAL_KEY_OPTIONS = new Set(['jwks']);
 const REMOTE_KEY_OPTIONS = new Set(['jwksUrl', 'timeoutMs', 'cooldownMs', 'cacheMaxAgeMs']);
@@ -196,7 +223,30 @@ const DEFAULTS = Object.freeze({
   cacheMaxAgeMs: 600_000,
   cacheMaxEntries: 10_000,
   cacheMaxAgeSeconds: 60,
+  maxLifetimeSeconds: 86_400,
+  types: Object.freeze(['application/at+jwt']),
 });
+
+/**
+ * A media type as `typ` carries it (RFC 6838 restricted names, ASCII only, so no look-alike letter can
+ * lower-case into an accepted type), with or without its `application/` top-level type.
+ */
+const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126})?$/;
+
+/**
+ * A `typ` value in the form it is compared in, or `null` when it is not a media type at all: RFC 7515
+ * §4.1.9 — a value without `/` means `application/<value>` — and media types are case-insensitive.
+ *
+ * @example
+ * ```ts
+ * normalizeType('AT+JWT') === normalizeType('application/at+jwt'); // true
+ * ```
+ */
+export function normalizeType(value: unknown): string | null {
+  if (typeof value !== 'string' || !MEDIA_TYPE.test(value)) return null;
+  const lower = value.toLowerCase(); // ASCII only (MEDIA_TYPE)
+  return lower.includes('/') ? lower : `application/${lower}`;
+}
 
 /**
  * Validates verifier options and applies defaults. Every misuse throws a `TypeError` naming the option:
@@ -209,6 +259,9 @@ const DEFAULTS = Object.freeze({
  */
 export function resolveVerifierOptions(options: TokenVerifierOptions): ResolvedVerifierOptions {
   if (!isPlainObject(options)) fail('options must be an object');
+  if (Object.hasOwn(options, 'requiredType')) {
+    fail('"requiredType" was replaced by "types", the list of accepted "typ" values (default ["at+jwt"])');
+  }
   refuseUnknown(options, TOP_LEVEL_OPTIONS, 'options');
 
   const issuer = options.issuer;
@@ -235,16 +288,18 @@ export function resolveVerifierOptions(options: TokenVerifierOptions): ResolvedV
     max: 31_536_000,
     integer: false,
   });
+  const maxLifetimeSeconds = optionalNumber(options.maxLifetimeSeconds, 'maxLifetimeSeconds', {
+    min: 1,
+    max: 31_536_000,
+    integer: false,
+  });
   const maxPayloadDepth = optionalNumber(options.maxPayloadDepth, 'maxPayloadDepth', {
     min: 1,
     max: 64,
     integer: true,
   });
 
-  const requiredType = options.requiredType;
-  if (requiredType !== undefined && (typeof requiredType !== 'string' || !/^[\x21-\x7e]{1,64}$/.test(requiredType))) {
-    fail('"requiredType" must be a media type such as "at+jwt"');
-  }
+  const types = resolveTypes(options.types);
 
   const { orgClaim, workspaceClaim } = resolveClaimNames(options.claims);
 
@@ -265,6 +320,11 @@ export function resolveVerifierOptions(options: TokenVerifierOptions): ResolvedV
 
   const cache = resolveCache(options.cache);
 
+  const logger = options.logger;
+  if (logger !== undefined && (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function')) {
+    fail('"logger" must be an object with a warn(details, message) method (a pino logger fits)');
+  }
+
   return Object.freeze({
     issuer,
     audience,
@@ -273,14 +333,31 @@ export function resolveVerifierOptions(options: TokenVerifierOptions): ResolvedV
     clockToleranceSeconds: clockToleranceSeconds ?? DEFAULTS.clockToleranceSeconds,
     maxTokenBytes: maxTokenBytes ?? DEFAULTS.maxTokenBytes,
     maxTokenAgeSeconds: maxTokenAgeSeconds ?? null,
-    requiredType: requiredType ?? null,
+    maxLifetimeSeconds: maxLifetimeSeconds ?? DEFAULTS.maxLifetimeSeconds,
+    types,
     maxPayloadDepth: maxPayloadDepth ?? DEFAULTS.maxPayloadDepth,
     orgClaim,
     workspaceClaim,
     revocation: revocation ?? null,
     clock: clock ?? (() => new Date()),
     cache,
+    logger: logger ?? null,
   });
+}
+
+function resolveTypes(value: unknown): ReadonlyArray<string> {
+  if (value === undefined) return DEFAULTS.types;
+  if (!Array.isArray(value) || value.length === 0) {
+    fail('"types" must be a non-empty array of media types such as "at+jwt" (a missing "typ" is never accepted)');
+  }
+  const types: string[] = [];
+  for (const type of value as unknown[]) {
+    const normalized = normalizeType(type);
+    if (normalized === null) fail(`"types" contains ${JSON.stringify(type)}, which is not a media type such as "at+jwt"`);
+    if (types.includes(normalized)) fail(`"types" lists ${JSON.stringify(type)} twice (compared case-insensitively, "application/" optional)`);
+    types.push(normalized);
+  }
+  return Object.freeze(types);
 }
 
 function resolveAudience(value: unknown): ReadonlyArray<string> {

@@ -6,6 +6,7 @@ import {
   AlgorithmNotAllowedError,
   ClaimInvalidError,
   DuplicateMemberError,
+  HeaderExtensionRefusedError,
   IdentityError,
   KeyNotFoundError,
   KeysUnavailableError,
@@ -14,11 +15,13 @@ import {
   SignatureInvalidError,
   TenantClaimInvalidError,
   TokenExpiredError,
+  TokenLifetimeError,
   TokenMalformedError,
   TokenMissingError,
   TokenNotYetValidError,
   TokenRevokedError,
   TokenTooLargeError,
+  TokenTypeInvalidError,
 } from './errors.ts';
 import type { ClaimIssue } from './errors.ts';
 import { createKeyResolver } from './key-source.ts';
@@ -26,9 +29,11 @@ import { registerVerifiedPrincipal } from './principal.ts';
 import type { Principal } from './principal.ts';
 import type { RevocationSubject } from './revocation.ts';
 import { parseStrictJsonObject } from './strict-json.ts';
+import { timeRuleBroken, wholeSeconds } from './time-rules.ts';
+import type { TimeRule, TokenTimes } from './time-rules.ts';
 import { createVerifiedTokenCache, passesTimeRules } from './token-cache.ts';
 import type { VerifiedTokenCache } from './token-cache.ts';
-import { resolveVerifierOptions } from './verifier-options.ts';
+import { normalizeType, resolveVerifierOptions } from './verifier-options.ts';
 import type { ResolvedVerifierOptions, TokenVerifierOptions } from './verifier-options.ts';
 
 /**
@@ -68,13 +73,17 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * 1. size (`maxTokenBytes`), before any decoding;
  * 2. shape: three canonical base64url segments; header and payload are UTF-8 JSON objects without
  *    duplicate member names (compared after unescaping) and not nested too deep;
- * 3. the header `alg` is in the allowlist (never `none`, never `HS*`);
- * 4. jose: key lookup by `kid` in the JWKS, signature, `typ`, `iss`, `aud`, `exp`, `nbf`, `iat` age,
- *    presence of `exp`, `sub`, `iss`, `aud` and the org claim;
+ * 3. the header: `alg` is in the allowlist (never `none`, never `HS*`); no `crit` and no `b64` (no JWS
+ *    extension is accepted); `typ` is one of `types` (default `at+jwt`), so a refresh token or any
+ *    other token the issuer signs with the same key is not taken for an access token;
+ * 4. jose: key lookup by `kid` in the JWKS, signature, `iss`, `aud`, `exp`, `nbf`, `iat` age,
+ *    presence of `exp`, `iat`, `sub`, `iss`, `aud` and the org claim;
  * 5. this package's claim rules: `sub`, `sid`, `jti` are short strings; the tenant claims are single
- *    identifiers; `iat`, when present, is not in the future;
+ *    identifiers; the time rules (`timeRuleBroken`): `iat` not in the future, the lifetime
+ *    (`exp - iat`) within `maxLifetimeSeconds` (so `exp` is within it from now too);
  * 6. revocation, on the verified claims;
- * and returns a deeply frozen principal that {@link isVerifiedPrincipal} recognises.
+ * and returns a deeply frozen principal that {@link isVerifiedPrincipal} recognises. Its times are whole
+ * seconds whatever the token said (rounded down: see `wholeSeconds`).
  *
  * A verified token is cached (option `cache`, on by default) under its exact text, which step 2 makes
  * the only spelling of its bytes. When the same text comes again, steps 1 to 5 are skipped while the
@@ -160,16 +169,17 @@ async function verifyToken(
     throw joseError(error, config);
   }
 
-  const fields = principalFields(payload, config, now);
-  const revocationSubject = revocationSubjectOf(fields);
+  const fields = principalFields(payload, config);
+  const broken = timeRuleBroken(fields.times, config, now);
+  if (broken !== null) throw timeRuleError(broken, config);
+  const revocationSubject = revocationSubjectOf(fields.principal);
   await checkRevocation(revocationSubject, config);
-  const principal = registerVerifiedPrincipal(fields);
+  const principal = registerVerifiedPrincipal(fields.principal);
   // Only now, with every check passed: a failure never reaches the cache.
   cache?.set(token, {
     principal,
     revocationSubject,
-    // jose has checked that `nbf`, when present, is a number.
-    notBefore: typeof payload.nbf === 'number' ? payload.nbf : null,
+    times: fields.times,
     verifiedAtMs: now.getTime(),
   });
   return principal;
@@ -192,6 +202,13 @@ function precheck(token: string, config: ResolvedVerifierOptions): void {
   const alg = header['alg'];
   if (typeof alg !== 'string') throw new TokenMalformedError('the header has no "alg"');
   if (!(config.algorithms as ReadonlyArray<string>).includes(alg)) throw new AlgorithmNotAllowedError();
+  // Covenant defines no JWS extension: whatever `crit` names (and `b64`, which changes what is signed) is
+  // refused, rather than left to what jose happens to understand.
+  if (Object.hasOwn(header, 'crit')) throw new HeaderExtensionRefusedError('crit');
+  if (Object.hasOwn(header, 'b64')) throw new HeaderExtensionRefusedError('b64');
+  if (!Object.hasOwn(header, 'typ')) throw new TokenTypeInvalidError('missing');
+  const type = normalizeType(header['typ']);
+  if (type === null || !config.types.includes(type)) throw new TokenTypeInvalidError('not_accepted');
 
   decodeJsonSegment(payloadSegment, 'payload', config.maxPayloadDepth);
   decodeSegment(signatureSegment, 'signature');
@@ -229,15 +246,15 @@ function decodeJsonSegment(segment: string, part: 'header' | 'payload', maxDepth
 }
 
 function joseOptions(config: ResolvedVerifierOptions, now: Date): JWTVerifyOptions {
+  // `typ` is checked before jose (precheck), against the list of accepted types.
   const options: JWTVerifyOptions = {
     algorithms: [...config.algorithms],
     issuer: config.issuer,
     audience: [...config.audience],
     clockTolerance: config.clockToleranceSeconds,
-    requiredClaims: ['exp', 'sub', 'iss', 'aud', config.orgClaim],
+    requiredClaims: ['exp', 'iat', 'sub', 'iss', 'aud', config.orgClaim],
     currentDate: now,
   };
-  if (config.requiredType !== null) options.typ = config.requiredType;
   if (config.maxTokenAgeSeconds !== null) options.maxTokenAge = config.maxTokenAgeSeconds;
   return options;
 }
@@ -266,7 +283,7 @@ function joseError(error: unknown, config: ResolvedVerifierOptions): IdentityErr
 
 /** jose names the claim it refused; keep the name only when it is one this verifier asked about. */
 function knownClaim(claim: string, config: ResolvedVerifierOptions): string {
-  const known = ['iss', 'aud', 'sub', 'exp', 'nbf', 'iat', 'typ', config.orgClaim, config.workspaceClaim];
+  const known = ['iss', 'aud', 'sub', 'exp', 'nbf', 'iat', config.orgClaim, config.workspaceClaim];
   return known.includes(claim) ? claim : 'unknown';
 }
 
@@ -274,8 +291,31 @@ function claimIssue(reason: string): ClaimIssue {
   return reason === 'missing' ? 'missing' : reason === 'check_failed' ? 'mismatch' : 'invalid';
 }
 
-/** The claim rules jose does not know: types and shapes of `sub`, `sid`, `jti`, `iat` and the tenant. */
-function principalFields(payload: JWTPayload, config: ResolvedVerifierOptions, now: Date): Principal {
+/** The error a broken time rule raises: the same whether the token came fresh or from the cache. */
+function timeRuleError(rule: TimeRule, config: ResolvedVerifierOptions): IdentityError {
+  switch (rule) {
+    case 'nbf':
+      return new TokenNotYetValidError();
+    case 'exp':
+      return new TokenExpiredError('exp');
+    case 'iat_age':
+      return new TokenExpiredError('iat');
+    case 'iat_future':
+      // A token issued in the future is either forged with a skewed clock or meant to outlive its policy.
+      return new ClaimInvalidError('iat', 'invalid');
+    case 'lifetime':
+      return new TokenLifetimeError(config.maxLifetimeSeconds);
+  }
+}
+
+/**
+ * The claim rules jose does not know: types and shapes of `sub`, `sid`, `jti`, `exp`, `iat` and the
+ * tenant. Returns the principal's fields (times in whole seconds) and the times as the token carried them.
+ */
+function principalFields(
+  payload: JWTPayload,
+  config: ResolvedVerifierOptions,
+): { readonly principal: Principal; readonly times: TokenTimes } {
   const claim = (name: string): unknown => (Object.hasOwn(payload, name) ? payload[name] : undefined);
 
   const subject = claim('sub');
@@ -283,15 +323,13 @@ function principalFields(payload: JWTPayload, config: ResolvedVerifierOptions, n
   const session = optionalId(claim('sid'), 'sid');
   const tokenId = optionalId(claim('jti'), 'jti');
 
+  // jose has checked that they are present and numbers; JSON's 1e400 is a number too (Infinity).
   const exp = claim('exp');
   if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new ClaimInvalidError('exp', 'invalid');
-
   const iat = claim('iat');
-  if (iat !== undefined) {
-    if (typeof iat !== 'number' || !Number.isFinite(iat)) throw new ClaimInvalidError('iat', 'invalid');
-    // A token issued in the future is either forged with a skewed clock or meant to outlive its policy.
-    if (iat > now.getTime() / 1000 + config.clockToleranceSeconds) throw new ClaimInvalidError('iat', 'invalid');
-  }
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) throw new ClaimInvalidError('iat', 'invalid');
+  const nbf = claim('nbf');
+  if (nbf !== undefined && (typeof nbf !== 'number' || !Number.isFinite(nbf))) throw new ClaimInvalidError('nbf', 'invalid');
 
   const org = claim(config.orgClaim);
   if (typeof org !== 'string' || !TENANT_ID.test(org)) {
@@ -302,14 +340,19 @@ function principalFields(payload: JWTPayload, config: ResolvedVerifierOptions, n
     throw new TenantClaimInvalidError(config.workspaceClaim, 'invalid');
   }
 
+  const times: TokenTimes = Object.freeze({ exp, iat, nbf: nbf ?? null });
+  const { expiresAt, issuedAt } = wholeSeconds(times);
   return {
-    subject,
-    tenant: { org, workspace: workspace ?? null },
-    session,
-    tokenId,
-    issuer: config.issuer,
-    issuedAt: iat ?? null,
-    expiresAt: exp,
+    principal: {
+      subject,
+      tenant: { org, workspace: workspace ?? null },
+      session,
+      tokenId,
+      issuer: config.issuer,
+      issuedAt,
+      expiresAt,
+    },
+    times,
   };
 }
 
@@ -331,6 +374,7 @@ function revocationSubjectOf(principal: Principal): RevocationSubject {
     session: principal.session,
     tokenId: principal.tokenId,
     issuedAt: principal.issuedAt,
+    tenant: Object.freeze({ org: principal.tenant.org, workspace: principal.tenant.workspace }),
   });
 }
 
