@@ -441,10 +441,14 @@ export class TokenRevokedError extends IdentityError {
   }
 }
 
+/** Why a key set is unavailable. */
+export type KeysUnavailableReason = 'timeout' | 'fetch_failed' | 'invalid_key_set' | 'no_usable_key';
+
 /**
  * The key set could not be obtained: the JWKS endpoint is unreachable, slow, answers other than 200,
- * or serves something that is not a public key set. Not the caller's fault, hence 503. `cause` holds
- * the underlying failure for the server log.
+ * or serves something that is not a public key set or has no key usable with the allowed algorithms
+ * (while no working key set is held, or the one held is older than `keys.cacheMaxAgeMs`). Not the
+ * caller's fault, hence 503. `cause` holds the underlying failure for the server log.
  *
  * @example
  * ```ts
@@ -457,8 +461,11 @@ export class KeysUnavailableError extends IdentityError {
   readonly code = 'ERR_IDENTITY_KEYS_UNAVAILABLE' as const;
   readonly status = 503 as const;
 
-  constructor(reason: 'timeout' | 'fetch_failed' | 'invalid_key_set', options?: { cause?: unknown }) {
+  readonly reason: KeysUnavailableReason;
+
+  constructor(reason: KeysUnavailableReason, options?: { cause?: unknown }) {
     super(`the verification key set is unavailable (${reason})`, options);
+    this.reason = reason;
   }
 
   override get wireCode(): 'ERR_IDENTITY_KEYS_UNAVAILABLE' {

@@ -21,7 +21,7 @@ export {
   TokenTypeInvalidError,
   isIdentityError,
 } from './errors.ts';
-export type { ClaimIssue, IdentityErrorCode, IdentityWireCode } from './errors.ts';
+export type { ClaimIssue, IdentityErrorCode, IdentityWireCode, KeysUnavailableReason } from './errors.ts';
 export { isVerifiedPrincipal } from './principal.ts';
 export type { Principal } from './principal.ts';
 export { createMemoryRevocationList } from './revocation.ts';

@@ -1,5 +1,6 @@
 import { createLocalJWKSet } from 'jose';
 import type { JSONWebKeySet } from 'jose';
+import { algorithmsOf, secretMaterial } from './key-set-rules.ts';
 import type { RevocationCheck } from './revocation.ts';
 
 /**
@@ -187,24 +188,6 @@ const LOCAL_KEY_OPTIONS = new Set(['jwks']);
 const REMOTE_KEY_OPTIONS = new Set(['jwksUrl', 'timeoutMs', 'cooldownMs', 'cacheMaxAgeMs']);
 const CLAIM_OPTIONS = new Set(['org', 'workspace']);
 const CACHE_OPTIONS = new Set(['maxEntries', 'maxAgeSeconds']);
-
-/** Members that make a JWK a private or symmetric key (RFC 7518 §6, ML-DSA `priv`). */
-const PRIVATE_KEY_MEMBERS = Object.freeze(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv']);
-
-/** Which key type (and curve) each algorithm verifies with. */
-const KEY_TYPE_OF: Readonly<Record<AsymmetricAlgorithm, { readonly kty: string; readonly crv?: string }>> = {
-  ES256: { kty: 'EC', crv: 'P-256' },
-  ES384: { kty: 'EC', crv: 'P-384' },
-  ES512: { kty: 'EC', crv: 'P-521' },
-  EdDSA: { kty: 'OKP', crv: 'Ed25519' },
-  Ed25519: { kty: 'OKP', crv: 'Ed25519' },
-  RS256: { kty: 'RSA' },
-  RS384: { kty: 'RSA' },
-  RS512: { kty: 'RSA' },
-  PS256: { kty: 'RSA' },
-  PS384: { kty: 'RSA' },
-  PS512: { kty: 'RSA' },
-};
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
@@ -425,11 +408,8 @@ function resolveLocalJwks(value: unknown, algorithms: ReadonlyArray<AsymmetricAl
     if (!isPlainObject(key)) fail(`${at} must be a JSON Web Key object`);
     const kty = key['kty'];
     if (kty === 'oct') fail(`${at} is a symmetric ("oct") key; only public keys are accepted`);
-    for (const member of PRIVATE_KEY_MEMBERS) {
-      if (Object.hasOwn(key, member)) {
-        fail(`${at} contains private key material ("${member}"); publish public keys only`);
-      }
-    }
+    const secret = secretMaterial(key);
+    if (secret !== null) fail(`${at} contains private key material ("${secret}"); publish public keys only`);
     if (kty !== 'EC' && kty !== 'OKP' && kty !== 'RSA') fail(`${at} has an unsupported "kty"`);
     const kid = key['kid'];
     if (kid !== undefined) {
@@ -442,17 +422,7 @@ function resolveLocalJwks(value: unknown, algorithms: ReadonlyArray<AsymmetricAl
       // base64url without padding: 342 characters encode 256 bytes, the 2048-bit minimum (RFC 8725 §3.5).
       if (typeof n !== 'string' || n.length < 342) fail(`${at} is an RSA key shorter than 2048 bits`);
     }
-    const keyAlg = key['alg'];
-    if (
-      algorithms.some(
-        (alg) =>
-          KEY_TYPE_OF[alg].kty === kty &&
-          (KEY_TYPE_OF[alg].crv === undefined || KEY_TYPE_OF[alg].crv === key['crv']) &&
-          (keyAlg === undefined || keyAlg === alg),
-      )
-    ) {
-      usable += 1;
-    }
+    if (algorithmsOf(key, algorithms).length > 0) usable += 1;
   });
   if (usable === 0) fail('"keys.jwks" has no key usable with any of the allowed "algorithms"');
   const snapshot = structuredClone(value) as unknown as JSONWebKeySet;

@@ -105,7 +105,7 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const config = resolveVerifierOptions(options);
-  const getKey = createKeyResolver(config.keys);
+  const getKey = createKeyResolver(config.keys, config.algorithms, config.logger);
   const cache = tokenCacheFor(config);
 
   const verify = async (token: string): Promise<Principal> => {
