@@ -429,6 +429,8 @@ for (const alg of ALGORITHMS) {
         ['sub', (i: TestIssuer) => i.mint({ ...CLAIMS, sub: 'user\nINFO forged log line' })],
         ['sub', (i: TestIssuer) => i.mint({ ...CLAIMS, sub: 7 as unknown as string })],
         ['sid', (i: TestIssuer) => i.mint({ ...CLAIMS, sid: 12 as unknown as string })],
+        ['sid', (i: TestIssuer) => i.mint({ ...CLAIMS, sid: 'session-\ud800' })],
+        ['jti', (i: TestIssuer) => i.mint({ ...CLAIMS, jti: '\udc00-token' })],
         ['jti', (i: TestIssuer) => i.mint({ ...CLAIMS, jti: '' })],
         ['iat', (i: TestIssuer) => i.mint({ ...CLAIMS, iat: 'yesterday' })],
         ['nbf', (i: TestIssuer) => i.mint({ ...CLAIMS, nbf: 'soon' })],

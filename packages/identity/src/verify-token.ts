@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import { errors, jwtVerify } from 'jose';
 import type { JWTPayload, JWTVerifyGetKey, JWTVerifyOptions } from 'jose';
 import { parseBearer } from './bearer.ts';
+import { isTenantId, isTokenId } from './identifiers.ts';
 import {
   AlgorithmNotAllowedError,
   ClaimInvalidError,
@@ -55,11 +56,6 @@ export interface TokenVerifier {
 /** A JOSE header never needs more than an object inside an object (`jwk`); leave some room. */
 const HEADER_MAX_DEPTH = 4;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
-/** A tenant is exactly one identifier: no arrays, no empty strings, no separators beyond `._:-`. */
-const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
-const MAX_ID_LENGTH = 255;
-/** C0 controls and DEL: an id carrying them would forge lines in the logs it is written to. */
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 /** A duplicated member name is reported only when it is this plain (it comes from the token). */
 const REPORTABLE_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -319,7 +315,7 @@ function principalFields(
   const claim = (name: string): unknown => (Object.hasOwn(payload, name) ? payload[name] : undefined);
 
   const subject = claim('sub');
-  if (!isId(subject)) throw new ClaimInvalidError('sub', 'invalid');
+  if (!isTokenId(subject)) throw new ClaimInvalidError('sub', 'invalid');
   const session = optionalId(claim('sid'), 'sid');
   const tokenId = optionalId(claim('jti'), 'jti');
 
@@ -332,11 +328,11 @@ function principalFields(
   if (nbf !== undefined && (typeof nbf !== 'number' || !Number.isFinite(nbf))) throw new ClaimInvalidError('nbf', 'invalid');
 
   const org = claim(config.orgClaim);
-  if (typeof org !== 'string' || !TENANT_ID.test(org)) {
+  if (!isTenantId(org)) {
     throw new TenantClaimInvalidError(config.orgClaim, org === undefined ? 'missing' : 'invalid');
   }
   const workspace = claim(config.workspaceClaim);
-  if (workspace !== undefined && (typeof workspace !== 'string' || !TENANT_ID.test(workspace))) {
+  if (workspace !== undefined && !isTenantId(workspace)) {
     throw new TenantClaimInvalidError(config.workspaceClaim, 'invalid');
   }
 
@@ -356,13 +352,9 @@ function principalFields(
   };
 }
 
-function isId(value: unknown): value is string {
-  return typeof value === 'string' && value !== '' && value.length <= MAX_ID_LENGTH && !CONTROL_CHARS.test(value);
-}
-
 function optionalId(value: unknown, name: 'sid' | 'jti'): string | null {
   if (value === undefined) return null;
-  if (!isId(value)) throw new ClaimInvalidError(name, 'invalid');
+  if (!isTokenId(value)) throw new ClaimInvalidError(name, 'invalid');
   return value;
 }
 
