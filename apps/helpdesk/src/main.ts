@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createTokenVerifier, type TokenVerifierOptions } from '@covenant/identity';
+import type { TokenVerifierOptions } from '@covenant/identity';
 import type { CheckpointSigner } from '@covenant/ledger';
 import { createSignerKeyFile, readSignerKeyFile } from '@covenant/ledger/node';
 import { dataDir, databaseUrl } from './database.ts';
@@ -33,7 +33,7 @@ async function start(): Promise<void> {
   const verifierOptions: TokenVerifierOptions = dev?.verifierOptions ?? productionIdentity();
   const ledgerSigner = ledgerKey();
   const database = databaseUrl(process.env);
-  const service = await createService({ identity: createTokenVerifier(verifierOptions), databaseUrl: database, ledgerSigner });
+  const service = await createService({ identity: verifierOptions, databaseUrl: database, ledgerSigner });
 
   await new Promise<void>((resolve) => service.server.listen(port, host, resolve));
   const url = `http://${host}:${port}`;
