@@ -351,7 +351,7 @@ for (const alg of ALGORITHMS) {
         ['iat', '1e400'],
         ['iat', '-1e400'],
         ['nbf', '-1e400'],
-      ])('a %s of %s (Infinity once parsed)', async (claim, literal) => {
+      ])('%s = %s (Infinity once parsed)', async (claim, literal) => {
         const payload = payloadWith({}, [claim]).slice(0, -1) + `,"${claim}":${literal}}`;
         const token = await issuer.forge.rawSigned(issuer.headerJson(), payload);
         const error = await expectDenied(verifier.verify(token), ClaimInvalidError, CLAIM_INVALID, [token]);
