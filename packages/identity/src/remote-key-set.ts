@@ -44,8 +44,9 @@ interface WorkingSet {
  * - a refused set is reported to `logger.warn` with the endpoint (origin and path: a query may carry a
  *   credential), the reason and the number of keys, never a key.
  *
- * `now` is the wall clock in ms (tests inject one; the ages above are wall time, not the verifier's
- * `clock`, which is the time tokens are judged at).
+ * `now` measures those ages in ms: a monotonic clock by default (`performance.now`), so a wall clock that
+ * jumps back cannot keep a set fresh, nor one that jumps ahead end a cooldown early (jose uses `Date.now`).
+ * Tests inject one. It is not the verifier's `clock`, which is the time tokens are judged at.
  *
  * @example
  * ```ts
@@ -57,7 +58,7 @@ export function createRemoteKeySet(
   source: RemoteKeySetSource,
   algorithms: ReadonlyArray<AsymmetricAlgorithm>,
   logger: VerifierLogger | null,
-  now: () => number = Date.now,
+  now: () => number = () => performance.now(),
 ): JWTVerifyGetKey {
   let working: WorkingSet | null = null;
   let attemptedAt = Number.NEGATIVE_INFINITY;
