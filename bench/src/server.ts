@@ -63,7 +63,6 @@ async function orpcServer(): Promise<Server> {
 let cleanup: () => Promise<void> = async () => {};
 
 async function covenantServer(transport: 'covenant' | 'trpc'): Promise<{ server: Server; tokens: string[]; vars: Record<string, string> }> {
-  const { createTokenVerifier } = await import('@covenant/identity');
   const { createNodeCheckpointSigner } = await import('@covenant/ledger/node');
   const { pino } = await import('pino');
   const { createService } = await import('../../apps/helpdesk/src/service.ts');
@@ -75,7 +74,7 @@ async function covenantServer(transport: 'covenant' | 'trpc'): Promise<{ server:
   const dir = mkdtempSync(join(tmpdir(), 'covenant-bench-'));
   const identity = await openDevIdentity(join(dir, 'dev-issuer.jwk'));
   const service = await createService({
-    identity: createTokenVerifier(identity.verifierOptions),
+    identity: identity.verifierOptions,
     databaseUrl: join(dir, 'bench.db'),
     // Warnings and errors only: per-request info logging is not what this measures.
     logger: pino({ level: 'warn' }),

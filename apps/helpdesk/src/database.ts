@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MIGRATIONS, createDatabase, migrateToLatest } from '@covenant/db';
+import type { RevocationTables } from '@covenant/identity/revocation-store';
 import type { LedgerTables } from '@covenant/ledger';
 import type { RbacTables } from '@covenant/rbac';
 import type { Kysely } from 'kysely';
@@ -10,7 +11,7 @@ import { helpdeskMigration, type HelpdeskTables } from './helpdesk/tables.ts';
 import { tenancyMigration } from './helpdesk/tenancy.ts';
 
 /** Every table the service reads or writes. */
-export type ServiceTables = RbacTables & LedgerTables & HelpdeskTables;
+export type ServiceTables = RbacTables & LedgerTables & RevocationTables & HelpdeskTables;
 
 /**
  * The framework's store migrations, then the helpdesk's own (numbered from 1001): its tables, then their

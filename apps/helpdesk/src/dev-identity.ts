@@ -16,8 +16,15 @@ const KID = 'helpdesk-dev-1';
 
 export interface DevIdentity {
   readonly verifierOptions: TokenVerifierOptions;
-  /** A token for `subject` in `org` (and `workspace`), valid for `ttlSeconds` (default one hour). */
-  mint(claims: { readonly subject: string; readonly org: string; readonly workspace?: string | null }, ttlSeconds?: number): Promise<string>;
+  /**
+   * An access token (`typ: at+jwt`) for `subject` in `org` (and `workspace`), valid for `ttlSeconds`
+   * (default one hour), with `iat`, a fresh `jti` and the session `sid` (a new one unless `session` names
+   * it): what `sessions.revoke` and `covenant sessions revoke` withdraw.
+   */
+  mint(
+    claims: { readonly subject: string; readonly org: string; readonly workspace?: string | null; readonly session?: string },
+    ttlSeconds?: number,
+  ): Promise<string>;
 }
 
 /** Opens the key file at `path`, creating it first when it does not exist. */
@@ -35,9 +42,9 @@ export async function openDevIdentity(path: string): Promise<DevIdentity> {
   const { d: _private, ...publicJwk } = jwk;
   return {
     verifierOptions: { issuer: DEV_ISSUER, audience: DEV_AUDIENCE, algorithms: ['EdDSA'], keys: { jwks: { keys: [{ ...publicJwk, use: 'sig' }] } } },
-    mint: ({ subject, org, workspace }, ttlSeconds = 3600) =>
-      new SignJWT({ org, ...(workspace ? { workspace } : {}), sid: `dev-${randomUUID()}` })
-        .setProtectedHeader({ alg: 'EdDSA', kid: KID, typ: 'JWT' })
+    mint: ({ subject, org, workspace, session }, ttlSeconds = 3600) =>
+      new SignJWT({ org, ...(workspace ? { workspace } : {}), sid: session ?? `dev-${randomUUID()}` })
+        .setProtectedHeader({ alg: 'EdDSA', kid: KID, typ: 'at+jwt' })
         .setIssuer(DEV_ISSUER)
         .setAudience(DEV_AUDIENCE)
         .setSubject(subject)

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createTokenVerifier, type TokenVerifierOptions } from '@covenant/identity';
+import type { TokenVerifierOptions } from '@covenant/identity';
 import { createLogDestination } from '@covenant/server';
 import { pino } from 'pino';
 import type { CheckpointSigner } from '@covenant/ledger';
@@ -39,7 +39,7 @@ async function start(): Promise<void> {
   // full disk or a closed pipe loses lines, not the service.
   const stdout = createLogDestination();
   const logger = pino({ level: 'info' }, stdout);
-  const service = await createService({ identity: createTokenVerifier(verifierOptions), databaseUrl: database, ledgerSigner, logger });
+  const service = await createService({ identity: verifierOptions, databaseUrl: database, ledgerSigner, logger });
 
   await new Promise<void>((resolve) => service.server.listen(port, host, resolve));
   const url = `http://${host}:${port}`;

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
-import type { TokenVerifier } from '@covenant/identity';
+import { createTokenVerifier, type TokenVerifier, type TokenVerifierOptions } from '@covenant/identity';
+import { createRevocationStore, recordRevocationsOn, type RevocationStore } from '@covenant/identity/revocation-store';
 import { createLedgerStore, type CheckpointSigner, type LedgerStore } from '@covenant/ledger';
 import { createLedgerAudit, type LedgerAudit } from '@covenant/ledger/audit';
 import { createRbacStore, type RbacStore } from '@covenant/rbac';
@@ -15,7 +16,12 @@ import { createHandlers } from './handlers.ts';
 import { helpdeskTenantScope } from './helpdesk/tenancy.ts';
 
 export interface ServiceOptions {
-  readonly identity: TokenVerifier;
+  /**
+   * How bearer tokens are verified. The service builds the verifier itself, with its revocation store as
+   * the revocation port (so `revocation` is not an option here): a session revoked through
+   * `sessions.revoke` or `covenant sessions revoke` is refused on every later call.
+   */
+  readonly identity: Omit<TokenVerifierOptions, 'revocation'>;
   /** A SQLite file path, `:memory:`, or a `postgres://` URL (see `databaseUrl`). */
   readonly databaseUrl: string;
   /**
@@ -34,6 +40,10 @@ export interface Service {
   readonly runtime: CovenantRuntime;
   /** The authorization port, and what the `rbac` handlers administer. */
   readonly rbac: RbacStore;
+  /** The verifier every call goes through; its revocation port is `revocations`. */
+  readonly identity: TokenVerifier;
+  /** Revoked sessions and tokens, in the service's database (what `sessions.revoke` writes). */
+  readonly revocations: RevocationStore;
   /** The audit ledger every audited call and every RBAC change is written to. */
   readonly ledger: LedgerStore;
   /** The pipeline's audit port; `audit.recovered` lists the intents closed as aborted at start-up. */
@@ -56,16 +66,20 @@ export const SERVED_CAPABILITIES: ReadonlyArray<string> = Object.freeze(
  * demo org): the database, migrated before anything is served; the audit ledger and its audit port, which
  * closes intents a crash left open before anything is served; the RBAC store as the authorization port,
  * its catalogue holding every capability the served contracts declare, each change written to the ledger
- * in the change's own transaction; the generated router over the platform and `rbac` contracts. The
- * server is returned unstarted.
+ * in the change's own transaction; the revocation store as the verifier's revocation port, each
+ * revocation written to the ledger with it; the generated router over the platform and `rbac` contracts.
+ * The server is returned unstarted.
  *
  * @example
  * ```ts
- * const service = await createService({ identity: createTokenVerifier(options), databaseUrl: ':memory:' });
+ * const service = await createService({ identity: verifierOptions, databaseUrl: ':memory:', ledgerSigner });
  * service.server.listen(3000);
  * ```
  */
 export async function createService(options: ServiceOptions): Promise<Service> {
+  if (typeof options.identity === 'object' && options.identity !== null && Object.hasOwn(options.identity, 'revocation')) {
+    throw new TypeError('createService: "identity.revocation" is the service\'s own revocation store; leave it out');
+  }
   const db = await openDatabase<ServiceTables>(options.databaseUrl);
   let audit: LedgerAudit | undefined;
   const destination = options.logger === undefined ? createLogDestination() : null;
@@ -81,24 +95,30 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     }
     const rbac = createRbacStore({ db, onChange: recordChangesOn(ledger, logger) });
     await rbac.registerCapabilities(SERVED_CAPABILITIES, 'contract');
+    // Asked on every call (cached tokens included), on the pool: another process's revocation (the CLI's)
+    // is seen as soon as it commits.
+    const revocations = createRevocationStore({ db, onRevoke: recordRevocationsOn(ledger) });
+    const identity = createTokenVerifier({ ...options.identity, revocation: revocations, logger });
     // Unaudited procedures (queries) read through a read-only handle: a write there would bypass
     // audit-before-action, so it is refused. Audited ones get the ledger's transaction instead. Helpdesk
     // handlers run confined to the caller's tenant in the database as well (ADR 0011): row-level security
     // on PostgreSQL, the tenant guard on SQLite.
     const runtime = createCovenantRuntime({
-      identity: options.identity,
+      identity,
       authorization: rbac,
       audit: port,
       logger,
       database: db.withPlugin(readOnly()),
       databaseScope: helpdeskTenantScope,
     });
-    const router = createRouter(runtime, createHandlers({ rbac, ledger, clock: () => new Date() }));
+    const router = createRouter(runtime, createHandlers({ rbac, ledger, revocations, clock: () => new Date() }));
     const server = createHttpServer(runtime, router, options.transport === undefined ? {} : { transport: options.transport });
     return {
       server,
       runtime,
       rbac,
+      identity,
+      revocations,
       ledger,
       audit: port,
       db,

@@ -107,6 +107,8 @@ async function assemble(helpdesk: Helpdesk): Promise<ConformanceHarness> {
     'tickets.close': async (side) => ({ ticketId: (await freshTicket(side)).id, resolution: 'Fixed by the conformance tests.' }),
     'comments.add': async (side) => ({ ticketId: (await freshTicket(side)).id, body: 'A reply from the conformance tests.' }),
     'comments.list': async (side) => ({ ticketId: (await freshTicket(side)).id }),
+    // A session nobody holds: revoking it refuses no one's token.
+    'sessions.revoke': async (side) => ({ session: `${tenantOf(side).org}-conformance-session-${next()}`, reason: REASON }),
   };
 
   const ledgerSize = async (): Promise<number> => {

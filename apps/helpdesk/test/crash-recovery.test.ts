@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '@covenant/db';
-import { createTokenVerifier } from '@covenant/identity';
 import { createCheckpointSigner, decodeEntry, verifyLedger, type LedgerEntry, type LedgerTables } from '@covenant/ledger';
 import { ABORTED_BY_CRASH } from '@covenant/ledger/audit';
 import { createTestIssuer } from '@covenant/testkit';
@@ -189,7 +188,7 @@ describe('SIGKILL in the middle of a burst of audited mutations', () => {
     // The restart in this process: recovery closes what the last kill left open.
     const issuer = await createTestIssuer();
     service = await createService({
-      identity: createTokenVerifier(issuer.verifierOptions()),
+      identity: issuer.verifierOptions(),
       databaseUrl: file,
       logger: pino({ level: 'silent' }),
       ledgerSigner: SIGNER,

@@ -2,7 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTokenVerifier } from '@covenant/identity';
 import { createCheckpointSigner, type CheckpointSigner } from '@covenant/ledger';
 import { pino } from 'pino';
 import { openDevIdentity, type DevIdentity } from '../src/dev-identity.ts';
@@ -41,7 +40,7 @@ export async function startHelpdesk(options: { readonly seed?: boolean; readonly
   const logs: string[] = [];
   const databaseFile = options.databaseUrl ?? join(dir, 'covenant.db');
   const service = await createService({
-    identity: createTokenVerifier(identity.verifierOptions),
+    identity: identity.verifierOptions,
     databaseUrl: databaseFile,
     logger: pino({ level: 'info' }, { write: (line: string) => void logs.push(line) }),
     ledgerSigner: TEST_LEDGER_SIGNER,

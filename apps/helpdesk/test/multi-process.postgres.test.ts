@@ -12,7 +12,6 @@ import { Buffer } from 'node:buffer';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { main } from '@covenant/cli';
-import { createTokenVerifier } from '@covenant/identity';
 import { createCheckpointSigner, createMerkleTree, decodeEntry, verifyCheckpoint, verifyLedger, type LedgerEntry } from '@covenant/ledger';
 import { createTestIssuer } from '@covenant/testkit';
 import { postgresTestDatabase, postgresTestUrl, type PostgresTestDatabase } from '@covenant/testkit/postgres';
@@ -110,7 +109,7 @@ async function prepare(): Promise<string> {
   cleanups.push(() => schema.drop());
   const issuer = await createTestIssuer();
   const service = await createService({
-    identity: createTokenVerifier(issuer.verifierOptions()),
+    identity: issuer.verifierOptions(),
     databaseUrl: schema.url,
     logger: pino({ level: 'silent' }),
     ledgerSigner: SIGNER,
@@ -128,7 +127,7 @@ async function prepare(): Promise<string> {
 async function inspect(url: string): Promise<Service> {
   const issuer = await createTestIssuer();
   const service = await createService({
-    identity: createTokenVerifier(issuer.verifierOptions()),
+    identity: issuer.verifierOptions(),
     databaseUrl: url,
     logger: pino({ level: 'silent' }),
     ledgerSigner: SIGNER,

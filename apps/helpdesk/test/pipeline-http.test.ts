@@ -73,6 +73,31 @@ describe('authentication over real HTTP', () => {
           JSON.stringify({ ...server.issuer.claims(alice), x: JSON.parse('['.repeat(40) + ']'.repeat(40)) }),
         ),
       'ERR_IDENTITY_TOKEN_INVALID',
+    ],    // Signed by the issuer's key for this audience, but for other purposes (RFC 9068 typ).
+    ['a refresh token (typ rt+jwt)', () => server.issuer.forge.wrongType(alice, 'rt+jwt'), 'ERR_IDENTITY_TOKEN_INVALID'],
+    ['an invitation token (typ invite+jwt)', () => server.issuer.forge.wrongType(alice, 'invite+jwt'), 'ERR_IDENTITY_TOKEN_INVALID'],
+    [
+      'a token without typ',
+      () => {
+        const { typ: _typ, ...header } = JSON.parse(server.issuer.headerJson()) as Record<string, unknown>;
+        return server.issuer.forge.rawSigned(JSON.stringify(header), JSON.stringify(server.issuer.claims(alice)));
+      },
+      'ERR_IDENTITY_TOKEN_INVALID',
+    ],
+    [
+      'a critical b64 extension (crit ["b64","b64"], b64 true)',
+      () =>
+        server.issuer.forge.rawSigned(
+          JSON.stringify({ ...JSON.parse(server.issuer.headerJson()), crit: ['b64', 'b64'], b64: true }),
+          JSON.stringify(server.issuer.claims(alice)),
+        ),
+      'ERR_IDENTITY_TOKEN_INVALID',
+    ],
+    ['a token living ten years', () => server.issuer.forge.longLived(alice), 'ERR_IDENTITY_TOKEN_INVALID'],
+    [
+      'a token with exp 1e300',
+      () => server.issuer.forge.rawSigned(server.issuer.headerJson(), JSON.stringify({ ...server.issuer.claims(alice), exp: 1e300 })),
+      'ERR_IDENTITY_TOKEN_INVALID',
     ],
   ];
   for (const [name, make, code] of hostile) {

@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenVerifier } from '@covenant/identity';
 import { createCheckpointSigner, decodeEntry, verifyLedger, type LedgerEntry } from '@covenant/ledger';
 import { createTestIssuer, type TestIssuer } from '@covenant/testkit';
 import { sql, type Kysely } from 'kysely';
@@ -30,7 +29,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'covenant-rbac-admin-'));
   issuer = await createTestIssuer();
   service = await createService({
-    identity: createTokenVerifier(issuer.verifierOptions()),
+    identity: issuer.verifierOptions(),
     databaseUrl: join(dir, 'covenant.db'),
     logger: pino({ level: 'silent' }),
     ledgerSigner: SIGNER,
@@ -88,6 +87,7 @@ describe('bootstrapped admins', () => {
       'rbac.changes.read',
       'rbac.roles.manage',
       'rbac.roles.read',
+      'sessions.revoke',
       'tickets.close',
       'tickets.read',
       'tickets.write',

@@ -32,7 +32,7 @@ describe('server-side callers present a verified principal too', () => {
       session: null,
       tokenId: null,
       issuer: server.issuer.issuer,
-      issuedAt: null,
+      issuedAt: Math.floor(Date.now() / 1000),
       expiresAt: Math.floor(Date.now() / 1000) + 3600,
     };
     const caller = server.runtime.createCaller(server.router, { principal: forged });

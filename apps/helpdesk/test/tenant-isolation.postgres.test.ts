@@ -34,7 +34,7 @@ const allTickets = () => hd().service.db.selectFrom('helpdesk_tickets').select([
 
 function buggyRouter() {
   const { service } = hd();
-  const handlers = createHandlers({ rbac: service.rbac, ledger: service.ledger, clock: () => new Date() });
+  const handlers = createHandlers({ rbac: service.rbac, ledger: service.ledger, revocations: service.revocations, clock: () => new Date() });
   return createRouter(service.runtime, {
     ...handlers,
     tickets: {

@@ -5,6 +5,7 @@ import { formatReport, lintProject, readSanctions, type LintFormat } from '@cove
 import { ConfigError, readProjectConfig, type ConformanceConfig, type ProjectConfig } from './config.ts';
 import { ledgerCommand } from './ledger-command.ts';
 import { rbacCommand } from './rbac-bootstrap.ts';
+import { sessionsCommand } from './sessions-command.ts';
 import { UsageError, parseFlags as parse } from './usage-error.ts';
 
 const USAGE = `covenant — contract-first RPC with the security policy built in
@@ -20,13 +21,18 @@ Usage:
                          [--trusted-checkpoint <file>]
   covenant ledger prove <seq> --database <sqlite file | postgres:// url> --origin <origin>
   covenant ledger checkpoint --database <sqlite file | postgres:// url>
+  covenant sessions revoke --database <sqlite file | postgres:// url> --org <org>
+                           (--session <sid> | --token-id <jti> --until <iso time>) --reason <text> --operator <name>
+                           --ledger-key <file> [--origin <origin>]
 
 Defaults come from the "covenant" field of the nearest package.json. With covenant.conformance set to
 { "out": "<test file>", "harness": "<module>" }, gen (and gen --check) also covers per-procedure conformance
 tests for the configured contracts. --ledger-key and --origin default to
 COVENANT_LEDGER_KEY_FILE and COVENANT_LEDGER_ORIGIN (else covenant.local/service), as the service reads them.
-Exit codes: 0 ok, 1 violations or drift or invalid contracts or a refused bootstrap or a ledger that does not
-verify, 2 usage error.
+sessions revoke works on the running service's database: the service refuses the session's (or the token's)
+next call. --help after any command prints this usage.
+Exit codes: 0 ok (help included), 1 violations or drift or invalid contracts or a refused bootstrap or a ledger
+that does not verify or a revocation that could not be recorded, 2 usage error.
 `;
 
 export interface Io {
@@ -47,6 +53,11 @@ const defaultIo: Io = {
 /** Runs one command and returns its exit code. Never calls `process.exit`, so tests can run it in-process. */
 export async function main(argv: ReadonlyArray<string>, io: Io = defaultIo): Promise<number> {
   const [command, ...rest] = argv;
+  // `covenant <command> … --help`: the usage, whatever else the line says.
+  if (command !== undefined && rest.includes('--help')) {
+    io.stdout(USAGE);
+    return 0;
+  }
   try {
     switch (command) {
       case 'gen':
@@ -57,6 +68,8 @@ export async function main(argv: ReadonlyArray<string>, io: Io = defaultIo): Pro
         return await rbacCommand(rest, io);
       case 'ledger':
         return await ledgerCommand(rest, io);
+      case 'sessions':
+        return await sessionsCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

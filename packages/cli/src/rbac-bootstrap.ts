@@ -1,13 +1,12 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadContracts } from '@covenant/codegen';
-import { MIGRATIONS, createDatabase, isAppMigration, migrateToLatest } from '@covenant/db';
-import { LogError, createLedgerStore } from '@covenant/ledger';
-import { KeyFileError, readSignerKeyFile } from '@covenant/ledger/node';
+import { createDatabase } from '@covenant/db';
 import { RbacChangeError, createRbacStore, type RbacTables } from '@covenant/rbac';
 import { recordChangesOn } from '@covenant/rbac/ledger';
 import { readProjectConfig } from './config.ts';
 import type { Io } from './main.ts';
+import { ledgerKeyFlags, openOperatorLedger, readLedgerSigner, storeFailure } from './operator-ledger.ts';
 import { UsageError, parseFlags } from './usage-error.ts';
 
 /** `covenant rbac <subcommand>`: `bootstrap` a new tenant, or `extend-admin` after new capabilities. */
@@ -31,9 +30,6 @@ const FLAGS = {
   origin: { type: 'string' },
 } as const;
 
-/** The service's default ledger origin (apps/helpdesk/src/main.ts), so that `npm start`'s database works as is. */
-const DEFAULT_ORIGIN = 'covenant.local/service';
-
 type Flag = keyof typeof FLAGS;
 
 /** Flags, checked: the named ones present, a reason of 3 to 500 characters, a SQLite file path. */
@@ -49,12 +45,8 @@ function readFlags(command: string, args: ReadonlyArray<string>, required: Reado
     throw new UsageError(`rbac ${command}: --database is the path of a SQLite file`);
   }
   // The ledger the change is written to: the same key and origin the service signs checkpoints with.
-  const ledgerKey = values['ledger-key'] ?? io.env?.['COVENANT_LEDGER_KEY_FILE'];
-  if (ledgerKey === undefined || ledgerKey.trim() === '') {
-    throw new UsageError(`rbac ${command}: --ledger-key (or COVENANT_LEDGER_KEY_FILE) is required: every RBAC change is a ledger entry`);
-  }
-  const origin = values.origin ?? (io.env?.['COVENANT_LEDGER_ORIGIN'] || DEFAULT_ORIGIN);
-  return { ...values, reason, origin, 'ledger-key': resolve(io.cwd, ledgerKey), database: resolve(io.cwd, values.database!) } as Record<Flag, string> & {
+  const { ledgerKey, origin } = ledgerKeyFlags(`rbac ${command}`, values, 'every RBAC change is a ledger entry', io);
+  return { ...values, reason, origin, 'ledger-key': ledgerKey, database: resolve(io.cwd, values.database!) } as Record<Flag, string> & {
     contracts?: string;
   };
 }
@@ -83,14 +75,8 @@ async function openWithCatalogue(command: string, flags: { database: string; con
     io.stderr(`covenant rbac ${command}: nothing was changed; no contract under ${contractsDir} declares a capability, so an admin role would hold nothing\n`);
     return null;
   }
-  let signer: ReturnType<typeof readSignerKeyFile>;
-  try {
-    signer = readSignerKeyFile(flags['ledger-key'], flags.origin);
-  } catch (error) {
-    if (!(error instanceof KeyFileError) && !(error instanceof TypeError)) throw error;
-    io.stderr(`covenant rbac ${command}: nothing was changed; ${error.message}\n`);
-    return null;
-  }
+  const signer = readLedgerSigner(`rbac ${command}`, flags['ledger-key'], flags.origin, io);
+  if (signer === null) return null;
   const created = !existsSync(flags.database);
   let db: ReturnType<typeof createDatabase<RbacTables>>;
   try {
@@ -100,21 +86,17 @@ async function openWithCatalogue(command: string, flags: { database: string; con
     io.stderr(`covenant rbac ${command}: cannot open ${flags.database}: ${(error as Error).message}\n`);
     return null;
   }
+  const ledger = await openOperatorLedger(`rbac ${command}`, db, signer, flags.origin, flags.database, io);
+  if (ledger === null) return null;
   try {
-    // An application's own migrations (1000 and up) are its business: only unknown framework ones refuse.
-    await migrateToLatest(db, MIGRATIONS, { ignoreUnknown: isAppMigration });
-    const ledger = await createLedgerStore({ db, origin: flags.origin, signer });
     const log = { error: (_details: object, message: string) => io.stderr(`covenant rbac ${command}: ${message}\n`) };
     const store = createRbacStore({ db, onChange: recordChangesOn(ledger, log) });
     await store.registerCapabilities(capabilities, 'contract');
     return { db, store, ledger, created };
   } catch (error) {
+    await ledger.close();
     await db.destroy();
-    const message =
-      error instanceof LogError && error.code === 'ERR_LEDGER_LOG_ROOT_MISMATCH'
-        ? `the ledger in ${flags.database} is not signed with this --ledger-key for origin ${flags.origin}`
-        : (error as Error).message;
-    io.stderr(`covenant rbac ${command}: failed, nothing was changed: ${message}\n`);
+    io.stderr(`covenant rbac ${command}: failed, nothing was changed: ${(error as Error).message}\n`);
     return null;
   }
 }
@@ -145,7 +127,7 @@ async function rbacBootstrap(args: ReadonlyArray<string>, io: Io): Promise<numbe
       io.stderr(`covenant rbac bootstrap: refused: ${flags.org} already has roles; grant admins through the rbac API instead\n`);
       return 1;
     }
-    return storeFailure('bootstrap', error, io);
+    return storeFailure('rbac bootstrap', error, io);
   } finally {
     await opened.ledger.close();
     await opened.db.destroy();
@@ -176,16 +158,9 @@ async function rbacExtendAdmin(args: ReadonlyArray<string>, io: Io): Promise<num
       io.stderr(`covenant rbac extend-admin: refused: ${error.message}\n`);
       return 1;
     }
-    return storeFailure('extend-admin', error, io);
+    return storeFailure('rbac extend-admin', error, io);
   } finally {
     await opened.ledger.close();
     await opened.db.destroy();
   }
-}
-
-function storeFailure(command: string, error: unknown, io: Io): number {
-  // The store refuses malformed identifiers with a TypeError before it changes anything.
-  if (error instanceof TypeError) throw new UsageError(`rbac ${command}: ${error.message}`);
-  io.stderr(`covenant rbac ${command}: failed, nothing was changed: ${(error as Error).message}\n`);
-  return 1;
 }

@@ -2,11 +2,13 @@ import { sql, type Kysely, type Migration } from 'kysely';
 import { ADVISORY_LOCKS, dialectOf, lockAdvisory } from './dialect.ts';
 import { rbacMigration } from './migrations/0001-rbac.ts';
 import { ledgerMigration } from './migrations/0002-ledger.ts';
+import { revocationsMigration } from './migrations/0003-revocations.ts';
 
 /** Every store's migrations, in order. Names sort in the order they run; never rename or reorder one. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-rbac': rbacMigration,
   '0002-ledger': ledgerMigration,
+  '0003-revocations': revocationsMigration,
 });
 
 /**

@@ -4,6 +4,7 @@ import {
   AlgorithmNotAllowedError,
   ClaimInvalidError,
   DuplicateMemberError,
+  HeaderExtensionRefusedError,
   IdentityError,
   KeyNotFoundError,
   KeysUnavailableError,
@@ -12,11 +13,13 @@ import {
   SignatureInvalidError,
   TenantClaimInvalidError,
   TokenExpiredError,
+  TokenLifetimeError,
   TokenMalformedError,
   TokenMissingError,
   TokenNotYetValidError,
   TokenRevokedError,
   TokenTooLargeError,
+  TokenTypeInvalidError,
   isIdentityError,
 } from './errors.ts';
 import type { IdentityErrorCode, IdentityWireCode } from './errors.ts';
@@ -40,6 +43,14 @@ const TABLE: ReadonlyArray<[IdentityError, IdentityErrorCode, 401 | 503, Identit
     401,
     'ERR_IDENTITY_TOKEN_INVALID',
   ],
+  [new TokenTypeInvalidError('not_accepted'), 'ERR_IDENTITY_TOKEN_TYPE_INVALID', 401, 'ERR_IDENTITY_TOKEN_INVALID'],
+  [
+    new HeaderExtensionRefusedError('crit'),
+    'ERR_IDENTITY_HEADER_EXTENSION_REFUSED',
+    401,
+    'ERR_IDENTITY_TOKEN_INVALID',
+  ],
+  [new TokenLifetimeError(86_400), 'ERR_IDENTITY_TOKEN_LIFETIME_EXCEEDED', 401, 'ERR_IDENTITY_TOKEN_INVALID'],
   [new TokenRevokedError(), 'ERR_IDENTITY_TOKEN_REVOKED', 401, 'ERR_IDENTITY_TOKEN_REVOKED'],
   [new KeysUnavailableError('timeout'), 'ERR_IDENTITY_KEYS_UNAVAILABLE', 503, 'ERR_IDENTITY_KEYS_UNAVAILABLE'],
   [
@@ -63,7 +74,7 @@ describe('identity errors', () => {
 
   it('gives every 401 that is not missing, expired or revoked the same wire code and message', () => {
     const invalid = TABLE.filter(([, , , wire]) => wire === 'ERR_IDENTITY_TOKEN_INVALID').map(([e]) => e);
-    expect(invalid).toHaveLength(10);
+    expect(invalid).toHaveLength(13);
     expect(new Set(invalid.map((e) => e.wireMessage)).size).toBe(1);
   });
 

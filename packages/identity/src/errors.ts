@@ -17,6 +17,9 @@ export type IdentityErrorCode =
   | 'ERR_IDENTITY_DUPLICATE_MEMBER'
   | 'ERR_IDENTITY_PAYLOAD_TOO_DEEP'
   | 'ERR_IDENTITY_TENANT_CLAIM_INVALID'
+  | 'ERR_IDENTITY_TOKEN_TYPE_INVALID'
+  | 'ERR_IDENTITY_HEADER_EXTENSION_REFUSED'
+  | 'ERR_IDENTITY_TOKEN_LIFETIME_EXCEEDED'
   | 'ERR_IDENTITY_TOKEN_REVOKED'
   | 'ERR_IDENTITY_PRINCIPAL_UNKNOWN'
   | 'ERR_IDENTITY_KEYS_UNAVAILABLE'
@@ -93,7 +96,7 @@ export class TokenMissingError extends IdentityError {
 
 /**
  * The token or the Authorization header is not well formed: not exactly `Bearer <token>`, not three
- * canonical base64url segments, a header or payload that is not a JSON object, unsupported `crit` …
+ * canonical base64url segments, a header or payload that is not a JSON object …
  *
  * @example
  * ```ts
@@ -342,6 +345,76 @@ export class TenantClaimInvalidError extends IdentityError {
 }
 
 /**
+ * The `typ` header is missing or is not one of the verifier's accepted types (`at+jwt` by default,
+ * RFC 9068). This is what keeps a token the issuer signed for another purpose — a refresh token
+ * (`rt+jwt`), an invitation, an ID token (`JWT`) — with the same key and for the same audience from
+ * being served as an access token. The message never repeats the token's `typ`.
+ *
+ * @example
+ * ```ts
+ * await verifier.verify(await issuer.forge.wrongType({ sub: 'u1', org: 'acme' }, 'rt+jwt'));
+ * // throws TokenTypeInvalidError with issue === 'not_accepted'
+ * ```
+ */
+export class TokenTypeInvalidError extends IdentityError {
+  override readonly name = 'TokenTypeInvalidError';
+  readonly code = 'ERR_IDENTITY_TOKEN_TYPE_INVALID' as const;
+  readonly status = 401 as const;
+  readonly issue: 'missing' | 'not_accepted';
+
+  constructor(issue: 'missing' | 'not_accepted') {
+    super(issue === 'missing' ? 'the token has no "typ" header' : 'the token "typ" header is not an accepted type');
+    this.issue = issue;
+  }
+}
+
+/**
+ * The header carries `crit` or `b64`. Covenant defines no JWS extensions, so a token that asks for one
+ * (RFC 7515 §4.1.11), or changes how the payload is encoded (RFC 7797), is refused before any key is
+ * looked up, whatever the extension says.
+ *
+ * @example
+ * ```ts
+ * await verifier.verify(await issuer.forge.rawSigned('{"alg":"ES256","crit":["b64"],"b64":true}', payload));
+ * // throws HeaderExtensionRefusedError with parameter === 'crit'
+ * ```
+ */
+export class HeaderExtensionRefusedError extends IdentityError {
+  override readonly name = 'HeaderExtensionRefusedError';
+  readonly code = 'ERR_IDENTITY_HEADER_EXTENSION_REFUSED' as const;
+  readonly status = 401 as const;
+  readonly parameter: 'crit' | 'b64';
+
+  constructor(parameter: 'crit' | 'b64') {
+    super(`the token header carries "${parameter}"; no JWS extension is accepted`);
+    this.parameter = parameter;
+  }
+}
+
+/**
+ * The token lives longer than the verifier allows (`maxLifetimeSeconds`, default 24 h): `exp` is more than
+ * that after `iat`. With `iat` never in the future (beyond the clock tolerance), no accepted token expires
+ * further than that from now: a token that could never be withdrawn in time is refused however well it is
+ * signed.
+ *
+ * @example
+ * ```ts
+ * await verifier.verify(await issuer.forge.longLived({ sub: 'u1', org: 'acme' })); // throws TokenLifetimeError
+ * ```
+ */
+export class TokenLifetimeError extends IdentityError {
+  override readonly name = 'TokenLifetimeError';
+  readonly code = 'ERR_IDENTITY_TOKEN_LIFETIME_EXCEEDED' as const;
+  readonly status = 401 as const;
+  readonly maxSeconds: number;
+
+  constructor(maxSeconds: number) {
+    super(`the token lives longer than the limit of ${maxSeconds} s ("exp" - "iat")`);
+    this.maxSeconds = maxSeconds;
+  }
+}
+
+/**
  * The revocation check reports the token revoked (by `jti`, by session, or every token of the subject
  * issued before a time). The client must sign in again.
  *
@@ -369,6 +442,9 @@ export class TokenRevokedError extends IdentityError {
   }
 }
 
+/** Why a key set is unavailable. */
+export type KeysUnavailableReason = 'timeout' | 'fetch_failed' | 'invalid_key_set' | 'no_usable_key';
+
 /**
  * `revalidate` was handed a principal this verifier did not produce: a copy, one made by hand, or one
  * another verifier instance verified. Only the verifier that checked a token knows the claims its
@@ -391,8 +467,9 @@ export class PrincipalUnknownError extends IdentityError {
 
 /**
  * The key set could not be obtained: the JWKS endpoint is unreachable, slow, answers other than 200,
- * or serves something that is not a public key set. Not the caller's fault, hence 503. `cause` holds
- * the underlying failure for the server log.
+ * or serves something that is not a public key set or has no key usable with the allowed algorithms
+ * (while no working key set is held, or the one held is older than `keys.cacheMaxAgeMs`). Not the
+ * caller's fault, hence 503. `cause` holds the underlying failure for the server log.
  *
  * @example
  * ```ts
@@ -405,8 +482,11 @@ export class KeysUnavailableError extends IdentityError {
   readonly code = 'ERR_IDENTITY_KEYS_UNAVAILABLE' as const;
   readonly status = 503 as const;
 
-  constructor(reason: 'timeout' | 'fetch_failed' | 'invalid_key_set', options?: { cause?: unknown }) {
+  readonly reason: KeysUnavailableReason;
+
+  constructor(reason: KeysUnavailableReason, options?: { cause?: unknown }) {
     super(`the verification key set is unavailable (${reason})`, options);
+    this.reason = reason;
   }
 
   override get wireCode(): 'ERR_IDENTITY_KEYS_UNAVAILABLE' {

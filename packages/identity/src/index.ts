@@ -3,6 +3,7 @@ export {
   AlgorithmNotAllowedError,
   ClaimInvalidError,
   DuplicateMemberError,
+  HeaderExtensionRefusedError,
   IdentityError,
   KeyNotFoundError,
   KeysUnavailableError,
@@ -12,14 +13,16 @@ export {
   SignatureInvalidError,
   TenantClaimInvalidError,
   TokenExpiredError,
+  TokenLifetimeError,
   TokenMalformedError,
   TokenMissingError,
   TokenNotYetValidError,
   TokenRevokedError,
   TokenTooLargeError,
+  TokenTypeInvalidError,
   isIdentityError,
 } from './errors.ts';
-export type { ClaimIssue, IdentityErrorCode, IdentityWireCode } from './errors.ts';
+export type { ClaimIssue, IdentityErrorCode, IdentityWireCode, KeysUnavailableReason } from './errors.ts';
 export { isVerifiedPrincipal } from './principal.ts';
 export type { Principal } from './principal.ts';
 export { createMemoryRevocationList } from './revocation.ts';
@@ -39,6 +42,7 @@ export type {
   TenantClaimNames,
   TokenVerifierOptions,
   VerifiedTokenCacheOptions,
+  VerifierLogger,
 } from './verifier-options.ts';
 export { createTokenVerifier } from './verify-token.ts';
 export type { TokenVerifier } from './verify-token.ts';

@@ -1,4 +1,4 @@
-import { createLocalJWKSet, createRemoteJWKSet, errors } from 'jose';
+import { createLocalJWKSet, errors } from 'jose';
 import type { JWTVerifyGetKey } from 'jose';
 import {
   AlgorithmNotAllowedError,
@@ -6,7 +6,8 @@ import {
   KeyNotFoundError,
   KeysUnavailableError,
 } from './errors.ts';
-import type { ResolvedKeySource } from './verifier-options.ts';
+import { createRemoteKeySet } from './remote-key-set.ts';
+import type { AsymmetricAlgorithm, ResolvedKeySource, VerifierLogger } from './verifier-options.ts';
 
 /**
  * Builds the key resolver jose calls with each token's header. jose picks the key by `kid`, `alg`,
@@ -14,25 +15,24 @@ import type { ResolvedKeySource } from './verifier-options.ts';
  * identity error right where it happens, so a network failure can never be mistaken for a bad token
  * (503, not 401) and a bad token never for an outage.
  *
- * A remote set is refetched when it is older than `cacheMaxAgeMs`, and when a token names an unknown
- * `kid` and the last fetch is older than `cooldownMs`: that is how a rotated-in key is picked up, and
- * the cooldown is what keeps random `kid`s from turning the verifier into a fetch amplifier.
+ * A remote set (`createRemoteKeySet`) is refetched when it is older than `cacheMaxAgeMs`, and when a
+ * token names an unknown `kid` and the last fetch attempt is older than `cooldownMs`: that is how a
+ * rotated-in key is picked up, and the cooldown is what keeps random `kid`s from turning the verifier
+ * into a fetch amplifier. A fetched set with no usable key never replaces the one in use.
  *
  * @example
  * ```ts
- * const getKey = createKeyResolver({ kind: 'local', jwks: { keys: [publicJwk] } });
+ * const getKey = createKeyResolver({ kind: 'local', jwks: { keys: [publicJwk] } }, ['ES256'], null);
  * await jwtVerify(token, getKey, { algorithms: ['ES256'] });
  * ```
  */
-export function createKeyResolver(source: ResolvedKeySource): JWTVerifyGetKey {
+export function createKeyResolver(
+  source: ResolvedKeySource,
+  algorithms: ReadonlyArray<AsymmetricAlgorithm>,
+  logger: VerifierLogger | null,
+): JWTVerifyGetKey {
   const inner: JWTVerifyGetKey =
-    source.kind === 'local'
-      ? createLocalJWKSet(source.jwks)
-      : createRemoteJWKSet(source.url, {
-          timeoutDuration: source.timeoutMs,
-          cooldownDuration: source.cooldownMs,
-          cacheMaxAge: source.cacheMaxAgeMs,
-        });
+    source.kind === 'local' ? createLocalJWKSet(source.jwks) : createRemoteKeySet(source, algorithms, logger);
   return async (protectedHeader, token) => {
     try {
       return await inner(protectedHeader, token);

@@ -10,7 +10,7 @@ const lookAlike: Principal = {
   session: null,
   tokenId: null,
   issuer: 'https://issuer.covenant.test',
-  issuedAt: null,
+  issuedAt: 4_102_444_000,
   expiresAt: 4_102_444_800,
 };
 

@@ -20,9 +20,9 @@ export interface Principal {
   readonly tokenId: string | null;
   /** `iss`, equal to the verifier's configured issuer. */
   readonly issuer: string;
-  /** `iat` in seconds since the epoch, when present. */
-  readonly issuedAt: number | null;
-  /** `exp` in seconds since the epoch. */
+  /** `iat` in whole seconds since the epoch (rounded down: the conservative side; `iat` is required). */
+  readonly issuedAt: number;
+  /** `exp` in whole seconds since the epoch (rounded down: the token counts as expired no later). */
   readonly expiresAt: number;
 }
 

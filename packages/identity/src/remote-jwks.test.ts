@@ -2,13 +2,13 @@ import { createServer } from 'node:http';
 import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
-import type { JSONWebKeySet } from 'jose';
+import type { JSONWebKeySet, JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectDenied } from '../test/expect-denied.ts';
 import { KeyNotFoundError, KeysUnavailableError } from './errors.ts';
 import { createTestIssuer } from './testing/index.ts';
 import type { TestIssuer } from './testing/index.ts';
-import type { RemoteKeySetOptions } from './verifier-options.ts';
+import type { RemoteKeySetOptions, VerifierLogger } from './verifier-options.ts';
 import { createTokenVerifier } from './verify-token.ts';
 import type { TokenVerifier } from './verify-token.ts';
 
@@ -20,6 +20,8 @@ const UNAVAILABLE = { code: 'ERR_IDENTITY_KEYS_UNAVAILABLE', status: 503 } as co
 let server: Server;
 let base: string;
 let issuer: TestIssuer;
+/** Key sets with no key an ES256 verifier can use, each served at `/unusable/<name>`. */
+const unusable = new Map<string, JSONWebKeySet>();
 const served = new Map<string, JSONWebKeySet>();
 const hits = new Map<string, number>();
 const held: ServerResponse[] = [];
@@ -29,8 +31,25 @@ beforeAll(async () => {
   const { privateKey } = await generateKeyPair('ES256', { extractable: true });
   served.set('/private', { keys: [{ ...(await exportJWK(privateKey)), kid: 'k1', alg: 'ES256' }] });
 
+  const k2 = issuer.jwks(['k2']).keys[0] as JWK;
+  const p384 = await exportJWK((await generateKeyPair('ES384', { extractable: true })).publicKey);
+  const rsa = await exportJWK((await generateKeyPair('RS256', { extractable: true, modulusLength: 2048 })).publicKey);
+  const { x: _x, ...noX } = k2;
+  const { use: _use, ...noUse } = k2;
+  unusable.set('empty', { keys: [] });
+  unusable.set('only-oct', { keys: [{ kty: 'oct', k: 'c2VjcmV0LXNoYXJlZC13aXRoLWV2ZXJ5b25l', kid: 'k2', alg: 'HS256' }] });
+  unusable.set('another-kty', { keys: [{ ...rsa, kid: 'k2', alg: 'RS256' }] });
+  unusable.set('another-crv', { keys: [{ ...p384, kid: 'k2' }] });
+  unusable.set('private-keys', { keys: [{ ...(await exportJWK(privateKey)), kid: 'k2', alg: 'ES256' }] });
+  unusable.set('a-public-key-beside-a-private-one', { keys: [k2, { ...(await exportJWK(privateKey)), kid: 'k3' }] });
+  unusable.set('alg-none', { keys: [{ ...k2, alg: 'none' }] });
+  unusable.set('encryption-keys', { keys: [{ ...k2, use: 'enc' }] });
+  unusable.set('signing-only-key-ops', { keys: [{ ...noUse, key_ops: ['sign'] }] });
+  unusable.set('a-key-missing-x', { keys: [noX as JWK] });
+  for (const [name, jwks] of unusable) served.set(`/unusable/${name}`, jwks);
+
   server = createServer((request, response) => {
-    const path = request.url ?? '';
+    const path = (request.url ?? '').split('?')[0] ?? '';
     hits.set(path, (hits.get(path) ?? 0) + 1);
     const jwks = served.get(path);
     if (jwks !== undefined) {
@@ -61,6 +80,98 @@ afterAll(async () => {
 
 const remote = (path: string, options: Omit<RemoteKeySetOptions, 'jwksUrl'> = {}): TokenVerifier =>
   createTokenVerifier({ ...issuer.verifierOptions(), keys: { jwksUrl: `${base}${path}`, ...options } });
+
+/** A logger that keeps what the verifier reports. */
+function recordingLogger(): VerifierLogger & { readonly lines: Array<{ details: object; message: string }> } {
+  const lines: Array<{ details: object; message: string }> = [];
+  return { lines, warn: (details, message) => void lines.push({ details, message }) };
+}
+
+/** The key material and tokens a log line must never carry. */
+function secretsOf(jwks: JSONWebKeySet, tokens: ReadonlyArray<string>): string[] {
+  const members = jwks.keys.flatMap((key) =>
+    ['x', 'y', 'n', 'd', 'k', 'p', 'q'].map((name) => (key as Record<string, unknown>)[name]).filter((v): v is string => typeof v === 'string'),
+  );
+  return [...members, ...tokens, ...tokens.map((t) => t.split('.')[1] as string)];
+}
+
+describe('a remote JWKS that answers a key set with no usable key (never replaces the working set)', () => {
+  const names = (): string[] => [...unusable.keys()];
+
+  it.each([
+    ['{"keys":[]}', 'empty'],
+    ['only oct (symmetric) keys', 'only-oct'],
+    ['keys of another kty', 'another-kty'],
+    ['keys of another curve', 'another-crv'],
+    ['private keys', 'private-keys'],
+    ['a public key beside a private one (refused whole)', 'a-public-key-beside-a-private-one'],
+    ['keys with alg none', 'alg-none'],
+    ['encryption keys (use enc)', 'encryption-keys'],
+    ['keys whose key_ops do not include verify', 'signing-only-key-ops'],
+    ['a key that does not import (x missing)', 'a-key-missing-x'],
+  ])('keeps the working set when a refetch answers %s: the unknown kid is 401, known kids still verify, it is logged', async (_name, name) => {
+    expect(names()).toContain(name);
+    const path = `/swap/${name}`;
+    served.set(path, issuer.jwks(['k1']));
+    const logger = recordingLogger();
+    // No verified-token cache: every call below goes to the key set.
+    const verifier = createTokenVerifier({
+      ...issuer.verifierOptions(),
+      keys: { jwksUrl: `${base}${path}`, cooldownMs: 0 },
+      cache: false,
+      logger,
+    });
+    const known = await issuer.mint(CLAIMS, { kid: 'k1' });
+    await expect(verifier.verify(known)).resolves.toMatchObject(CLAIMS_MATCH);
+    expect(hits.get(path)).toBe(1);
+
+    // The endpoint now answers the unusable set; a token naming a kid the working set lacks refetches it.
+    served.set(path, unusable.get(name)!);
+    const unknown = await issuer.mint(CLAIMS, { kid: 'k2' });
+    await expectDenied(verifier.verify(unknown), KeyNotFoundError, { code: 'ERR_IDENTITY_KEY_NOT_FOUND', status: 401 }, [unknown]);
+    expect(hits.get(path)).toBe(2);
+    // The working set was kept: the known kid still verifies (that is what failed before).
+    await expect(verifier.verify(known)).resolves.toMatchObject(CLAIMS_MATCH);
+    await expect(verifier.verify(await issuer.mint(CLAIMS, { kid: 'k1' }))).resolves.toMatchObject(CLAIMS_MATCH);
+
+    expect(logger.lines).toHaveLength(1);
+    expect(logger.lines[0]!.details).toMatchObject({ jwksUrl: `${base}${path}`, keptWorkingSet: true });
+    const logged = JSON.stringify(logger.lines);
+    for (const secret of secretsOf(unusable.get(name)!, [known, unknown])) expect(logged).not.toContain(secret);
+
+    // A usable set replaces it as before: the rotated-in kid is picked up.
+    served.set(path, issuer.jwks(['k1', 'k2']));
+    await expect(verifier.verify(unknown)).resolves.toMatchObject(CLAIMS_MATCH);
+    expect(hits.get(path)).toBe(3);
+    expect(logger.lines).toHaveLength(1);
+  });
+
+  it.each([['empty'], ['only-oct'], ['another-kty'], ['private-keys']])(
+    'answers 503 keys-unavailable when the first fetch has no usable key (%s), and logs it',
+    async (name) => {
+      const logger = recordingLogger();
+      const verifier = createTokenVerifier({ ...issuer.verifierOptions(), keys: { jwksUrl: `${base}/unusable/${name}` }, logger });
+      const token = await issuer.mint(CLAIMS, { kid: 'k1' });
+      const error = await expectDenied(verifier.verify(token), KeysUnavailableError, UNAVAILABLE, [token]);
+      expect(error.reason).toBe('no_usable_key');
+      expect(error.wireCode).toBe('ERR_IDENTITY_KEYS_UNAVAILABLE');
+      expect(logger.lines).toHaveLength(1);
+      expect(logger.lines[0]!.details).toMatchObject({ keptWorkingSet: false, keys: unusable.get(name)!.keys.length });
+    },
+  );
+
+  it('logs only the endpoint’s origin and path (a query string may carry a credential)', async () => {
+    const logger = recordingLogger();
+    const verifier = createTokenVerifier({
+      ...issuer.verifierOptions(),
+      keys: { jwksUrl: `${base}/unusable/empty?api_key=secret-in-the-query` },
+      logger,
+    });
+    await expect(verifier.verify(await issuer.mint(CLAIMS))).rejects.toBeInstanceOf(KeysUnavailableError);
+    expect(JSON.stringify(logger.lines)).not.toContain('secret-in-the-query');
+    expect(logger.lines[0]!.details).toMatchObject({ jwksUrl: `${base}/unusable/empty` });
+  });
+});
 
 describe('a remote JWKS', () => {
   it('verifies with the fetched key set, fetched once and cached', async () => {

@@ -8,8 +8,14 @@ export interface RevocationSubject {
   readonly subject: string;
   readonly session: string | null;
   readonly tokenId: string | null;
-  /** `iat` in seconds, or `null` when the token has none. */
-  readonly issuedAt: number | null;
+  /** `iat` in whole seconds (rounded down, so a cut-off counts a token as issued before it rather than after). */
+  readonly issuedAt: number;
+  /**
+   * The tenant the token was issued for. A revocation made by a tenant's administrator applies to that
+   * tenant's tokens only (see `@covenant/identity/revocation-store`), so a guessed `sid` of another org
+   * revokes nothing there.
+   */
+  readonly tenant: { readonly org: string; readonly workspace: string | null };
 }
 
 /**
@@ -35,7 +41,7 @@ export interface MemoryRevocationList extends RevocationCheck {
   revokeToken(tokenId: string, expiresAt: Date): void;
   /** Revokes every token carrying this `sid`. */
   revokeSession(session: string): void;
-  /** Revokes every token of `subject` issued before `before`. A token without `iat` counts as issued before. */
+  /** Revokes every token of `subject` issued before `before`. */
   revokeSubject(subject: string, before: Date): void;
 }
 
@@ -52,8 +58,9 @@ const EXPIRY_MARGIN_MS = 300_000;
 
 /**
  * Creates an in-memory revocation list. It suits a single process and tests; several processes need a
- * shared store behind the same {@link RevocationCheck} port. Entries are keyed by claim value within
- * one issuer: give each issuer its own list.
+ * shared store behind the same {@link RevocationCheck} port (`@covenant/identity/revocation-store`).
+ * Entries are keyed by claim value within one issuer and are not confined to a tenant: give each issuer
+ * its own list, and use the persistent store where tenants' administrators revoke.
  *
  * @example
  * ```ts
@@ -95,7 +102,7 @@ export function createMemoryRevocationList(options: MemoryRevocationListOptions 
       if (token.tokenId !== null && tokens.has(token.tokenId)) return true;
       if (token.session !== null && sessions.has(token.session)) return true;
       const before = subjects.get(token.subject);
-      if (before !== undefined && (token.issuedAt === null || token.issuedAt * 1000 < before)) return true;
+      if (before !== undefined && token.issuedAt * 1000 < before) return true;
       return false;
     },
   });

@@ -1,5 +1,7 @@
 import type { Principal } from './principal.ts';
 import type { RevocationSubject } from './revocation.ts';
+import { timeRuleBroken } from './time-rules.ts';
+import type { TimeRules, TokenTimes } from './time-rules.ts';
 
 /**
  * What a successful verification leaves for the next time the same token text arrives. Only the
@@ -10,54 +12,21 @@ export interface VerifiedTokenEntry {
   readonly principal: Principal;
   /** Built once, frozen; the revocation port is asked with it again on every hit. */
   readonly revocationSubject: RevocationSubject;
-  /** `nbf` of the verified payload, or `null`: a clock that goes back must not skip it. */
-  readonly notBefore: number | null;
+  /**
+   * `exp`, `iat` and `nbf` as the token carried them (the principal holds them rounded): the time rules
+   * are decided on these, as for a full verification, so a clock that goes back is no way around them.
+   */
+  readonly times: TokenTimes;
   /** The verifier's clock when this verification began, in ms since the epoch. */
   readonly verifiedAtMs: number;
 }
 
-/** The verifier options the time rules depend on. */
-export interface TimeRules {
-  readonly clockToleranceSeconds: number;
-  readonly maxTokenAgeSeconds: number | null;
-}
-
-/** Which time rule a verified token breaks at some instant (see {@link timeRuleBroken}). */
-export type TimeRule = 'nbf' | 'exp' | 'iat' | 'age';
-
 /**
- * The first time rule a verified token breaks at `now`, or `null` when it passes them all: jose's `nbf`,
- * `exp` and `maxTokenAge` checks, written as jose 6 writes them (whole seconds, the same tolerance), and
- * the verifier's own future-`iat` rule. Nothing else about a verified token changes while its verifier
- * lives: the options are frozen, a local key set is a snapshot, and trust in a remote one is bounded by
- * the entry age. An invalid `now` breaks `exp` (jose refuses an invalid current date too).
- *
- * @example
- * ```ts
- * timeRuleBroken(entry, config, config.clock()); // 'exp' once the token has expired
- * ```
- */
-export function timeRuleBroken(entry: Pick<VerifiedTokenEntry, 'principal' | 'notBefore'>, rules: TimeRules, now: Date): TimeRule | null {
-  const nowMs = now.getTime();
-  if (!Number.isFinite(nowMs)) return 'exp';
-  const nowSeconds = Math.floor(nowMs / 1000); // jose's epoch()
-  const tolerance = rules.clockToleranceSeconds;
-  const { expiresAt, issuedAt } = entry.principal;
-  if (entry.notBefore !== null && entry.notBefore > nowSeconds + tolerance) return 'nbf';
-  if (expiresAt <= nowSeconds - tolerance) return 'exp';
-  if (issuedAt === null) return rules.maxTokenAgeSeconds === null ? null : 'age'; // jose requires `iat` when an age is set
-  // The verifier's rule (principalFields), on the unrounded time.
-  if (issuedAt > nowMs / 1000 + tolerance) return 'iat';
-  if (rules.maxTokenAgeSeconds !== null) {
-    const age = nowSeconds - issuedAt;
-    if (age - tolerance > rules.maxTokenAgeSeconds || age < -tolerance) return 'age';
-  }
-  return null;
-}
-
-/**
- * Whether a cached token still passes every time rule a full verification applies at `now`
- * ({@link timeRuleBroken} finds none).
+ * Whether a cached token still passes every time rule a full verification applies at `now`: the same
+ * {@link timeRuleBroken} the full path runs after jose (which repeats jose's own `nbf`, `exp` and
+ * `maxTokenAge` checks in their strictest form), so that a hit is never granted where a full verification
+ * would refuse. Nothing else about a verified token changes while its verifier lives: the options are
+ * frozen, a local key set is a snapshot, and trust in a remote one is bounded by the entry age.
  *
  * @example
  * ```ts
@@ -65,7 +34,9 @@ export function timeRuleBroken(entry: Pick<VerifiedTokenEntry, 'principal' | 'no
  * ```
  */
 export function passesTimeRules(entry: VerifiedTokenEntry, rules: TimeRules, now: Date): boolean {
-  return timeRuleBroken(entry, rules, now) === null;
+  // jose refuses an invalid current date; so does this.
+  if (!Number.isFinite(now.getTime())) return false;
+  return timeRuleBroken(entry.times, rules, now) === null;
 }
 
 /**

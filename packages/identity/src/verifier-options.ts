@@ -1,5 +1,6 @@
 import { createLocalJWKSet } from 'jose';
 import type { JSONWebKeySet } from 'jose';
+import { algorithmsOf, secretMaterial } from './key-set-rules.ts';
 import type { RevocationCheck } from './revocation.ts';
 
 /**
@@ -80,8 +81,10 @@ export interface TenantClaimNames {
  *   audience: 'https://api.example.com',
  *   algorithms: ['ES256', 'EdDSA'],
  *   keys: { jwksUrl: 'https://id.example.com/.well-known/jwks.json', timeoutMs: 2000 },
- *   requiredType: 'at+jwt',
+ *   types: ['at+jwt'], // the default: RFC 9068 access tokens only
+ *   maxLifetimeSeconds: 3_600,
  *   revocation: createMemoryRevocationList(),
+ *   logger, // pino: a refused key set is reported here
  * };
  * ```
  */
@@ -97,10 +100,20 @@ export interface TokenVerifierOptions {
   readonly clockToleranceSeconds?: number;
   /** Tokens longer than this are refused before decoding. Default 8192. */
   readonly maxTokenBytes?: number;
-  /** Refuse tokens whose `iat` is older than this; `iat` becomes required. */
+  /** Refuse tokens whose `iat` is older than this. */
   readonly maxTokenAgeSeconds?: number;
-  /** The JOSE `typ` header every token must carry, e.g. `at+jwt` (RFC 9068). */
-  readonly requiredType?: string;
+  /**
+   * The longest a token may live, in seconds: `exp - iat` at most this, and `exp` no further than this
+   * (plus the clock tolerance) from now. Default 86400 (24 h), at most 31536000. `iat` is always required.
+   */
+  readonly maxLifetimeSeconds?: number;
+  /**
+   * The `typ` header values accepted, compared as RFC 7515 §4.1.9 says (case-insensitive, `application/`
+   * optional). Default `['at+jwt']` (RFC 9068 access tokens). A token without `typ`, or of any other type
+   * (a refresh token, an ID token's `JWT`), is refused: list `'JWT'` here only for an issuer that types
+   * its access tokens that way and signs nothing else `JWT` for this audience.
+   */
+  readonly types?: ReadonlyArray<string>;
   /** Deepest nesting of objects and arrays in the payload. Default 8. */
   readonly maxPayloadDepth?: number;
   readonly claims?: TenantClaimNames;
@@ -110,6 +123,16 @@ export interface TokenVerifierOptions {
   readonly clock?: () => Date;
   /** The verified-token cache; `false` turns it off. Default: on, with its defaults. */
   readonly cache?: false | VerifiedTokenCacheOptions;
+  /**
+   * Where the verifier reports what no request is answered with: a fetched key set it refused to use
+   * (pino's logger fits). Never given a token or key material. Default: nothing is reported.
+   */
+  readonly logger?: VerifierLogger;
+}
+
+/** The part of a pino-compatible logger the verifier uses. */
+export interface VerifierLogger {
+  warn(details: object, message: string): void;
 }
 
 export type ResolvedKeySource =
@@ -131,7 +154,9 @@ export interface ResolvedVerifierOptions {
   readonly clockToleranceSeconds: number;
   readonly maxTokenBytes: number;
   readonly maxTokenAgeSeconds: number | null;
-  readonly requiredType: string | null;
+  readonly maxLifetimeSeconds: number;
+  /** Normalised (lower case, `application/` prefixed): compare with {@link normalizeType}. */
+  readonly types: ReadonlyArray<string>;
   readonly maxPayloadDepth: number;
   readonly orgClaim: string;
   readonly workspaceClaim: string;
@@ -139,6 +164,7 @@ export interface ResolvedVerifierOptions {
   readonly clock: () => Date;
   /** `null` when caching is off. */
   readonly cache: { readonly maxEntries: number; readonly maxAgeSeconds: number } | null;
+  readonly logger: VerifierLogger | null;
 }
 
 const TOP_LEVEL_OPTIONS = new Set([
@@ -149,35 +175,19 @@ const TOP_LEVEL_OPTIONS = new Set([
   'clockToleranceSeconds',
   'maxTokenBytes',
   'maxTokenAgeSeconds',
-  'requiredType',
+  'maxLifetimeSeconds',
+  'types',
   'maxPayloadDepth',
   'claims',
   'revocation',
   'clock',
   'cache',
+  'logger',
 ]);
 const LOCAL_KEY_OPTIONS = new Set(['jwks']);
 const REMOTE_KEY_OPTIONS = new Set(['jwksUrl', 'timeoutMs', 'cooldownMs', 'cacheMaxAgeMs']);
 const CLAIM_OPTIONS = new Set(['org', 'workspace']);
 const CACHE_OPTIONS = new Set(['maxEntries', 'maxAgeSeconds']);
-
-/** Members that make a JWK a private or symmetric key (RFC 7518 §6, ML-DSA `priv`). */
-const PRIVATE_KEY_MEMBERS = Object.freeze(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv']);
-
-/** Which key type (and curve) each algorithm verifies with. */
-const KEY_TYPE_OF: Readonly<Record<AsymmetricAlgorithm, { readonly kty: string; readonly crv?: string }>> = {
-  ES256: { kty: 'EC', crv: 'P-256' },
-  ES384: { kty: 'EC', crv: 'P-384' },
-  ES512: { kty: 'EC', crv: 'P-521' },
-  EdDSA: { kty: 'OKP', crv: 'Ed25519' },
-  Ed25519: { kty: 'OKP', crv: 'Ed25519' },
-  RS256: { kty: 'RSA' },
-  RS384: { kty: 'RSA' },
-  RS512: { kty: 'RSA' },
-  PS256: { kty: 'RSA' },
-  PS384: { kty: 'RSA' },
-  PS512: { kty: 'RSA' },
-};
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
@@ -196,7 +206,30 @@ const DEFAULTS = Object.freeze({
   cacheMaxAgeMs: 600_000,
   cacheMaxEntries: 10_000,
   cacheMaxAgeSeconds: 60,
+  maxLifetimeSeconds: 86_400,
+  types: Object.freeze(['application/at+jwt']),
 });
+
+/**
+ * A media type as `typ` carries it (RFC 6838 restricted names, ASCII only, so no look-alike letter can
+ * lower-case into an accepted type), with or without its `application/` top-level type.
+ */
+const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126})?$/;
+
+/**
+ * A `typ` value in the form it is compared in, or `null` when it is not a media type at all: RFC 7515
+ * §4.1.9 — a value without `/` means `application/<value>` — and media types are case-insensitive.
+ *
+ * @example
+ * ```ts
+ * normalizeType('AT+JWT') === normalizeType('application/at+jwt'); // true
+ * ```
+ */
+export function normalizeType(value: unknown): string | null {
+  if (typeof value !== 'string' || !MEDIA_TYPE.test(value)) return null;
+  const lower = value.toLowerCase(); // ASCII only (MEDIA_TYPE)
+  return lower.includes('/') ? lower : `application/${lower}`;
+}
 
 /**
  * Validates verifier options and applies defaults. Every misuse throws a `TypeError` naming the option:
@@ -209,6 +242,9 @@ const DEFAULTS = Object.freeze({
  */
 export function resolveVerifierOptions(options: TokenVerifierOptions): ResolvedVerifierOptions {
   if (!isPlainObject(options)) fail('options must be an object');
+  if (Object.hasOwn(options, 'requiredType')) {
+    fail('"requiredType" was replaced by "types", the list of accepted "typ" values (default ["at+jwt"])');
+  }
   refuseUnknown(options, TOP_LEVEL_OPTIONS, 'options');
 
   const issuer = options.issuer;
@@ -235,16 +271,18 @@ export function resolveVerifierOptions(options: TokenVerifierOptions): ResolvedV
     max: 31_536_000,
     integer: false,
   });
+  const maxLifetimeSeconds = optionalNumber(options.maxLifetimeSeconds, 'maxLifetimeSeconds', {
+    min: 1,
+    max: 31_536_000,
+    integer: false,
+  });
   const maxPayloadDepth = optionalNumber(options.maxPayloadDepth, 'maxPayloadDepth', {
     min: 1,
     max: 64,
     integer: true,
   });
 
-  const requiredType = options.requiredType;
-  if (requiredType !== undefined && (typeof requiredType !== 'string' || !/^[\x21-\x7e]{1,64}$/.test(requiredType))) {
-    fail('"requiredType" must be a media type such as "at+jwt"');
-  }
+  const types = resolveTypes(options.types);
 
   const { orgClaim, workspaceClaim } = resolveClaimNames(options.claims);
 
@@ -265,6 +303,11 @@ export function resolveVerifierOptions(options: TokenVerifierOptions): ResolvedV
 
   const cache = resolveCache(options.cache);
 
+  const logger = options.logger;
+  if (logger !== undefined && (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function')) {
+    fail('"logger" must be an object with a warn(details, message) method (a pino logger fits)');
+  }
+
   return Object.freeze({
     issuer,
     audience,
@@ -273,14 +316,31 @@ export function resolveVerifierOptions(options: TokenVerifierOptions): ResolvedV
     clockToleranceSeconds: clockToleranceSeconds ?? DEFAULTS.clockToleranceSeconds,
     maxTokenBytes: maxTokenBytes ?? DEFAULTS.maxTokenBytes,
     maxTokenAgeSeconds: maxTokenAgeSeconds ?? null,
-    requiredType: requiredType ?? null,
+    maxLifetimeSeconds: maxLifetimeSeconds ?? DEFAULTS.maxLifetimeSeconds,
+    types,
     maxPayloadDepth: maxPayloadDepth ?? DEFAULTS.maxPayloadDepth,
     orgClaim,
     workspaceClaim,
     revocation: revocation ?? null,
     clock: clock ?? (() => new Date()),
     cache,
+    logger: logger ?? null,
   });
+}
+
+function resolveTypes(value: unknown): ReadonlyArray<string> {
+  if (value === undefined) return DEFAULTS.types;
+  if (!Array.isArray(value) || value.length === 0) {
+    fail('"types" must be a non-empty array of media types such as "at+jwt" (a missing "typ" is never accepted)');
+  }
+  const types: string[] = [];
+  for (const type of value as unknown[]) {
+    const normalized = normalizeType(type);
+    if (normalized === null) fail(`"types" contains ${JSON.stringify(type)}, which is not a media type such as "at+jwt"`);
+    if (types.includes(normalized)) fail(`"types" lists ${JSON.stringify(type)} twice (compared case-insensitively, "application/" optional)`);
+    types.push(normalized);
+  }
+  return Object.freeze(types);
 }
 
 function resolveAudience(value: unknown): ReadonlyArray<string> {
@@ -348,11 +408,8 @@ function resolveLocalJwks(value: unknown, algorithms: ReadonlyArray<AsymmetricAl
     if (!isPlainObject(key)) fail(`${at} must be a JSON Web Key object`);
     const kty = key['kty'];
     if (kty === 'oct') fail(`${at} is a symmetric ("oct") key; only public keys are accepted`);
-    for (const member of PRIVATE_KEY_MEMBERS) {
-      if (Object.hasOwn(key, member)) {
-        fail(`${at} contains private key material ("${member}"); publish public keys only`);
-      }
-    }
+    const secret = secretMaterial(key);
+    if (secret !== null) fail(`${at} contains private key material ("${secret}"); publish public keys only`);
     if (kty !== 'EC' && kty !== 'OKP' && kty !== 'RSA') fail(`${at} has an unsupported "kty"`);
     const kid = key['kid'];
     if (kid !== undefined) {
@@ -365,17 +422,7 @@ function resolveLocalJwks(value: unknown, algorithms: ReadonlyArray<AsymmetricAl
       // base64url without padding: 342 characters encode 256 bytes, the 2048-bit minimum (RFC 8725 §3.5).
       if (typeof n !== 'string' || n.length < 342) fail(`${at} is an RSA key shorter than 2048 bits`);
     }
-    const keyAlg = key['alg'];
-    if (
-      algorithms.some(
-        (alg) =>
-          KEY_TYPE_OF[alg].kty === kty &&
-          (KEY_TYPE_OF[alg].crv === undefined || KEY_TYPE_OF[alg].crv === key['crv']) &&
-          (keyAlg === undefined || keyAlg === alg),
-      )
-    ) {
-      usable += 1;
-    }
+    if (algorithmsOf(key, algorithms).length > 0) usable += 1;
   });
   if (usable === 0) fail('"keys.jwks" has no key usable with any of the allowed "algorithms"');
   const snapshot = structuredClone(value) as unknown as JSONWebKeySet;

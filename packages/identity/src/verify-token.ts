@@ -2,10 +2,12 @@ import { Buffer } from 'node:buffer';
 import { errors, jwtVerify } from 'jose';
 import type { JWTPayload, JWTVerifyGetKey, JWTVerifyOptions } from 'jose';
 import { parseBearer } from './bearer.ts';
+import { isTenantId, isTokenId } from './identifiers.ts';
 import {
   AlgorithmNotAllowedError,
   ClaimInvalidError,
   DuplicateMemberError,
+  HeaderExtensionRefusedError,
   IdentityError,
   KeyNotFoundError,
   KeysUnavailableError,
@@ -15,11 +17,13 @@ import {
   SignatureInvalidError,
   TenantClaimInvalidError,
   TokenExpiredError,
+  TokenLifetimeError,
   TokenMalformedError,
   TokenMissingError,
   TokenNotYetValidError,
   TokenRevokedError,
   TokenTooLargeError,
+  TokenTypeInvalidError,
 } from './errors.ts';
 import type { ClaimIssue } from './errors.ts';
 import { createKeyResolver } from './key-source.ts';
@@ -27,9 +31,11 @@ import { registerVerifiedPrincipal } from './principal.ts';
 import type { Principal } from './principal.ts';
 import type { RevocationSubject } from './revocation.ts';
 import { parseStrictJsonObject } from './strict-json.ts';
-import { createVerifiedTokenCache, passesTimeRules, timeRuleBroken } from './token-cache.ts';
-import type { TimeRule, VerifiedTokenCache, VerifiedTokenEntry } from './token-cache.ts';
-import { resolveVerifierOptions } from './verifier-options.ts';
+import { timeRuleBroken, wholeSeconds } from './time-rules.ts';
+import type { TimeRule, TokenTimes } from './time-rules.ts';
+import { createVerifiedTokenCache, passesTimeRules } from './token-cache.ts';
+import type { VerifiedTokenCache, VerifiedTokenEntry } from './token-cache.ts';
+import { normalizeType, resolveVerifierOptions } from './verifier-options.ts';
 import type { ResolvedVerifierOptions, TokenVerifierOptions } from './verifier-options.ts';
 
 /**
@@ -60,11 +66,6 @@ export interface TokenVerifier {
 /** A JOSE header never needs more than an object inside an object (`jwk`); leave some room. */
 const HEADER_MAX_DEPTH = 4;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
-/** A tenant is exactly one identifier: no arrays, no empty strings, no separators beyond `._:-`. */
-const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
-const MAX_ID_LENGTH = 255;
-/** C0 controls and DEL: an id carrying them would forge lines in the logs it is written to. */
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 /** A duplicated member name is reported only when it is this plain (it comes from the token). */
 const REPORTABLE_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -78,13 +79,17 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * 1. size (`maxTokenBytes`), before any decoding;
  * 2. shape: three canonical base64url segments; header and payload are UTF-8 JSON objects without
  *    duplicate member names (compared after unescaping) and not nested too deep;
- * 3. the header `alg` is in the allowlist (never `none`, never `HS*`);
- * 4. jose: key lookup by `kid` in the JWKS, signature, `typ`, `iss`, `aud`, `exp`, `nbf`, `iat` age,
- *    presence of `exp`, `sub`, `iss`, `aud` and the org claim;
+ * 3. the header: `alg` is in the allowlist (never `none`, never `HS*`); no `crit` and no `b64` (no JWS
+ *    extension is accepted); `typ` is one of `types` (default `at+jwt`), so a refresh token or any
+ *    other token the issuer signs with the same key is not taken for an access token;
+ * 4. jose: key lookup by `kid` in the JWKS, signature, `iss`, `aud`, `exp`, `nbf`, `iat` age,
+ *    presence of `exp`, `iat`, `sub`, `iss`, `aud` and the org claim;
  * 5. this package's claim rules: `sub`, `sid`, `jti` are short strings; the tenant claims are single
- *    identifiers; `iat`, when present, is not in the future;
+ *    identifiers; the time rules (`timeRuleBroken`): `iat` not in the future, the lifetime
+ *    (`exp - iat`) within `maxLifetimeSeconds` (so `exp` is within it from now too);
  * 6. revocation, on the verified claims;
- * and returns a deeply frozen principal that {@link isVerifiedPrincipal} recognises.
+ * and returns a deeply frozen principal that {@link isVerifiedPrincipal} recognises. Its times are whole
+ * seconds whatever the token said (rounded down: see `wholeSeconds`).
  *
  * A verified token is cached (option `cache`, on by default) under its exact text, which step 2 makes
  * the only spelling of its bytes. When the same text comes again, steps 1 to 5 are skipped while the
@@ -106,7 +111,7 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const config = resolveVerifierOptions(options);
-  const getKey = createKeyResolver(config.keys);
+  const getKey = createKeyResolver(config.keys, config.algorithms, config.logger);
   const cache = tokenCacheFor(config);
   // What each principal this verifier produced was verified from, for `revalidate`; weak, so a principal
   // nobody holds any more takes its entry with it.
@@ -130,29 +135,18 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     async revalidate(principal: Principal): Promise<void> {
       const facts = typeof principal === 'object' && principal !== null ? verified.get(principal) : undefined;
       if (facts === undefined) throw new PrincipalUnknownError();
-      const broken = timeRuleBroken(facts, config, config.clock());
-      if (broken !== null) throw timeRuleError(broken);
+      const now = config.clock();
+      // An invalid clock reading is no instant at which a token is valid.
+      if (!Number.isFinite(now.getTime())) throw new TokenExpiredError('exp');
+      const broken = timeRuleBroken(facts.times, config, now);
+      if (broken !== null) throw timeRuleError(broken, config);
       await checkRevocation(facts.revocationSubject, config);
     },
   });
 }
 
-/** Per verifier: the principals it produced and the facts `revalidate` needs (a cache entry's, less its age). */
-type VerifiedPrincipals = WeakMap<Principal, Pick<VerifiedTokenEntry, 'principal' | 'revocationSubject' | 'notBefore'>>;
-
-/** The error a verification at this instant raises for the time rule a verified token now breaks. */
-function timeRuleError(rule: TimeRule): IdentityError {
-  switch (rule) {
-    case 'nbf':
-      return new TokenNotYetValidError();
-    case 'exp':
-      return new TokenExpiredError('exp');
-    case 'age':
-      return new TokenExpiredError('iat');
-    case 'iat':
-      return new ClaimInvalidError('iat', 'invalid');
-  }
-}
+/** Per verifier: the principals it produced and what `revalidate` decides on (a cache entry's, less its age). */
+type VerifiedPrincipals = WeakMap<Principal, Pick<VerifiedTokenEntry, 'revocationSubject' | 'times'>>;
 
 /**
  * The verifier's token cache, or `null` when it is off. A cached token is never trusted longer than the
@@ -198,15 +192,20 @@ async function verifyToken(
     throw joseError(error, config);
   }
 
-  const fields = principalFields(payload, config, now);
-  const revocationSubject = revocationSubjectOf(fields);
+  const fields = principalFields(payload, config);
+  const broken = timeRuleBroken(fields.times, config, now);
+  if (broken !== null) throw timeRuleError(broken, config);
+  const revocationSubject = revocationSubjectOf(fields.principal);
   await checkRevocation(revocationSubject, config);
-  const principal = registerVerifiedPrincipal(fields);
-  // jose has checked that `nbf`, when present, is a number.
-  const notBefore = typeof payload.nbf === 'number' ? payload.nbf : null;
-  verified.set(principal, { principal, revocationSubject, notBefore });
+  const principal = registerVerifiedPrincipal(fields.principal);
+  verified.set(principal, { revocationSubject, times: fields.times });
   // Only now, with every check passed: a failure never reaches the cache.
-  cache?.set(token, { principal, revocationSubject, notBefore, verifiedAtMs: now.getTime() });
+  cache?.set(token, {
+    principal,
+    revocationSubject,
+    times: fields.times,
+    verifiedAtMs: now.getTime(),
+  });
   return principal;
 }
 
@@ -227,6 +226,13 @@ function precheck(token: string, config: ResolvedVerifierOptions): void {
   const alg = header['alg'];
   if (typeof alg !== 'string') throw new TokenMalformedError('the header has no "alg"');
   if (!(config.algorithms as ReadonlyArray<string>).includes(alg)) throw new AlgorithmNotAllowedError();
+  // Covenant defines no JWS extension: whatever `crit` names (and `b64`, which changes what is signed) is
+  // refused, rather than left to what jose happens to understand.
+  if (Object.hasOwn(header, 'crit')) throw new HeaderExtensionRefusedError('crit');
+  if (Object.hasOwn(header, 'b64')) throw new HeaderExtensionRefusedError('b64');
+  if (!Object.hasOwn(header, 'typ')) throw new TokenTypeInvalidError('missing');
+  const type = normalizeType(header['typ']);
+  if (type === null || !config.types.includes(type)) throw new TokenTypeInvalidError('not_accepted');
 
   decodeJsonSegment(payloadSegment, 'payload', config.maxPayloadDepth);
   decodeSegment(signatureSegment, 'signature');
@@ -264,15 +270,15 @@ function decodeJsonSegment(segment: string, part: 'header' | 'payload', maxDepth
 }
 
 function joseOptions(config: ResolvedVerifierOptions, now: Date): JWTVerifyOptions {
+  // `typ` is checked before jose (precheck), against the list of accepted types.
   const options: JWTVerifyOptions = {
     algorithms: [...config.algorithms],
     issuer: config.issuer,
     audience: [...config.audience],
     clockTolerance: config.clockToleranceSeconds,
-    requiredClaims: ['exp', 'sub', 'iss', 'aud', config.orgClaim],
+    requiredClaims: ['exp', 'iat', 'sub', 'iss', 'aud', config.orgClaim],
     currentDate: now,
   };
-  if (config.requiredType !== null) options.typ = config.requiredType;
   if (config.maxTokenAgeSeconds !== null) options.maxTokenAge = config.maxTokenAgeSeconds;
   return options;
 }
@@ -301,7 +307,7 @@ function joseError(error: unknown, config: ResolvedVerifierOptions): IdentityErr
 
 /** jose names the claim it refused; keep the name only when it is one this verifier asked about. */
 function knownClaim(claim: string, config: ResolvedVerifierOptions): string {
-  const known = ['iss', 'aud', 'sub', 'exp', 'nbf', 'iat', 'typ', config.orgClaim, config.workspaceClaim];
+  const known = ['iss', 'aud', 'sub', 'exp', 'nbf', 'iat', config.orgClaim, config.workspaceClaim];
   return known.includes(claim) ? claim : 'unknown';
 }
 
@@ -309,52 +315,74 @@ function claimIssue(reason: string): ClaimIssue {
   return reason === 'missing' ? 'missing' : reason === 'check_failed' ? 'mismatch' : 'invalid';
 }
 
-/** The claim rules jose does not know: types and shapes of `sub`, `sid`, `jti`, `iat` and the tenant. */
-function principalFields(payload: JWTPayload, config: ResolvedVerifierOptions, now: Date): Principal {
+/** The error a broken time rule raises: the same whether the token came fresh or from the cache. */
+function timeRuleError(rule: TimeRule, config: ResolvedVerifierOptions): IdentityError {
+  switch (rule) {
+    case 'nbf':
+      return new TokenNotYetValidError();
+    case 'exp':
+      return new TokenExpiredError('exp');
+    case 'iat_age':
+      return new TokenExpiredError('iat');
+    case 'iat_future':
+      // A token issued in the future is either forged with a skewed clock or meant to outlive its policy.
+      return new ClaimInvalidError('iat', 'invalid');
+    case 'lifetime':
+      return new TokenLifetimeError(config.maxLifetimeSeconds);
+  }
+}
+
+/**
+ * The claim rules jose does not know: types and shapes of `sub`, `sid`, `jti`, `exp`, `iat` and the
+ * tenant. Returns the principal's fields (times in whole seconds) and the times as the token carried them.
+ */
+function principalFields(
+  payload: JWTPayload,
+  config: ResolvedVerifierOptions,
+): { readonly principal: Principal; readonly times: TokenTimes } {
   const claim = (name: string): unknown => (Object.hasOwn(payload, name) ? payload[name] : undefined);
 
   const subject = claim('sub');
-  if (!isId(subject)) throw new ClaimInvalidError('sub', 'invalid');
+  if (!isTokenId(subject)) throw new ClaimInvalidError('sub', 'invalid');
   const session = optionalId(claim('sid'), 'sid');
   const tokenId = optionalId(claim('jti'), 'jti');
 
+  // jose has checked that they are present and numbers; JSON's 1e400 is a number too (Infinity).
   const exp = claim('exp');
   if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new ClaimInvalidError('exp', 'invalid');
-
   const iat = claim('iat');
-  if (iat !== undefined) {
-    if (typeof iat !== 'number' || !Number.isFinite(iat)) throw new ClaimInvalidError('iat', 'invalid');
-    // A token issued in the future is either forged with a skewed clock or meant to outlive its policy.
-    if (iat > now.getTime() / 1000 + config.clockToleranceSeconds) throw new ClaimInvalidError('iat', 'invalid');
-  }
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) throw new ClaimInvalidError('iat', 'invalid');
+  const nbf = claim('nbf');
+  if (nbf !== undefined && (typeof nbf !== 'number' || !Number.isFinite(nbf))) throw new ClaimInvalidError('nbf', 'invalid');
 
   const org = claim(config.orgClaim);
-  if (typeof org !== 'string' || !TENANT_ID.test(org)) {
+  if (!isTenantId(org)) {
     throw new TenantClaimInvalidError(config.orgClaim, org === undefined ? 'missing' : 'invalid');
   }
   const workspace = claim(config.workspaceClaim);
-  if (workspace !== undefined && (typeof workspace !== 'string' || !TENANT_ID.test(workspace))) {
+  if (workspace !== undefined && !isTenantId(workspace)) {
     throw new TenantClaimInvalidError(config.workspaceClaim, 'invalid');
   }
 
+  const times: TokenTimes = Object.freeze({ exp, iat, nbf: nbf ?? null });
+  const { expiresAt, issuedAt } = wholeSeconds(times);
   return {
-    subject,
-    tenant: { org, workspace: workspace ?? null },
-    session,
-    tokenId,
-    issuer: config.issuer,
-    issuedAt: iat ?? null,
-    expiresAt: exp,
+    principal: {
+      subject,
+      tenant: { org, workspace: workspace ?? null },
+      session,
+      tokenId,
+      issuer: config.issuer,
+      issuedAt,
+      expiresAt,
+    },
+    times,
   };
-}
-
-function isId(value: unknown): value is string {
-  return typeof value === 'string' && value !== '' && value.length <= MAX_ID_LENGTH && !CONTROL_CHARS.test(value);
 }
 
 function optionalId(value: unknown, name: 'sid' | 'jti'): string | null {
   if (value === undefined) return null;
-  if (!isId(value)) throw new ClaimInvalidError(name, 'invalid');
+  if (!isTokenId(value)) throw new ClaimInvalidError(name, 'invalid');
   return value;
 }
 
@@ -366,6 +394,7 @@ function revocationSubjectOf(principal: Principal): RevocationSubject {
     session: principal.session,
     tokenId: principal.tokenId,
     issuedAt: principal.issuedAt,
+    tenant: Object.freeze({ org: principal.tenant.org, workspace: principal.tenant.workspace }),
   });
 }
 

@@ -6,6 +6,7 @@
 //   contracts/platform/ledger.contract.ts
 //   contracts/platform/platform.contract.ts
 //   contracts/platform/rbac.contract.ts
+//   contracts/platform/sessions.contract.ts
 //   contracts/helpdesk/tickets.contract.ts
 
 import { createCovenantClient, type CovenantClientOptions } from '@covenant/client';
@@ -14,6 +15,7 @@ import type { customers } from '../../../../contracts/helpdesk/customers.contrac
 import type { ledger } from '../../../../contracts/platform/ledger.contract.ts';
 import type { platform } from '../../../../contracts/platform/platform.contract.ts';
 import type { rbac } from '../../../../contracts/platform/rbac.contract.ts';
+import type { sessions } from '../../../../contracts/platform/sessions.contract.ts';
 import type { tickets } from '../../../../contracts/helpdesk/tickets.contract.ts';
 
 /**
@@ -57,6 +59,9 @@ export function createClient(options: CovenantClientOptions) {
         list: client.query<typeof rbac.roles.list>('rbac.roles.list'),
         update: client.mutation<typeof rbac.roles.update>('rbac.roles.update'),
       },
+    },
+    sessions: {
+      revoke: client.mutation<typeof sessions.revoke>('sessions.revoke'),
     },
     tickets: {
       close: client.mutation<typeof tickets.close>('tickets.close'),

@@ -6,6 +6,7 @@
 //   contracts/platform/ledger.contract.ts
 //   contracts/platform/platform.contract.ts
 //   contracts/platform/rbac.contract.ts
+//   contracts/platform/sessions.contract.ts
 //   contracts/helpdesk/tickets.contract.ts
 
 import type { Handler } from '@covenant/server';
@@ -14,6 +15,7 @@ import type { customers } from '../../../../contracts/helpdesk/customers.contrac
 import type { ledger } from '../../../../contracts/platform/ledger.contract.ts';
 import type { platform } from '../../../../contracts/platform/platform.contract.ts';
 import type { rbac } from '../../../../contracts/platform/rbac.contract.ts';
+import type { sessions } from '../../../../contracts/platform/sessions.contract.ts';
 import type { tickets } from '../../../../contracts/helpdesk/tickets.contract.ts';
 
 export interface Handlers {
@@ -66,6 +68,10 @@ export interface Handlers {
       /** rbac.roles.update: mutation · requires rbac.roles.manage · audited · Replaces a role's description and/or capabilities; added capabilities must be held by the caller. */
       readonly update: Handler<typeof rbac.roles.update>;
     };
+  };
+  readonly sessions: {
+    /** sessions.revoke: mutation · requires sessions.revoke · audited · Revokes a session in the caller's tenant: every token carrying its sid is refused from the next call on. */
+    readonly revoke: Handler<typeof sessions.revoke>;
   };
   readonly tickets: {
     /** tickets.close: mutation · requires tickets.close on ticket · audited · Closes a ticket with a resolution. */

@@ -6,6 +6,7 @@
 //   contracts/platform/ledger.contract.ts
 //   contracts/platform/platform.contract.ts
 //   contracts/platform/rbac.contract.ts
+//   contracts/platform/sessions.contract.ts
 //   contracts/helpdesk/tickets.contract.ts
 
 import type { CovenantRuntime } from '@covenant/server';
@@ -14,6 +15,7 @@ import { customers } from '../../../../contracts/helpdesk/customers.contract.ts'
 import { ledger } from '../../../../contracts/platform/ledger.contract.ts';
 import { platform } from '../../../../contracts/platform/platform.contract.ts';
 import { rbac } from '../../../../contracts/platform/rbac.contract.ts';
+import { sessions } from '../../../../contracts/platform/sessions.contract.ts';
 import { tickets } from '../../../../contracts/helpdesk/tickets.contract.ts';
 import type { Handlers } from './handlers.ts';
 
@@ -216,6 +218,19 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .output(rbac.roles.update['~covenant'].output)
           .mutation(step.handle(rbac.roles.update, handlers.rbac.roles.update)),
       },
+    },
+    sessions: {
+      revoke: procedure
+        .meta(covenant.seal('sessions.revoke', 'sessions', sessions.revoke, 'sha256:6a09c7a2b676409c07943bc851a30eb10a7040abbc2190a06d6601cef266f7c3'))
+        .use(step.requestContext('sessions.revoke'))
+        .use(step.authenticate(sessions.revoke))
+        .use(step.authorize(sessions.revoke))
+        .use(step.refuseTenancyKeys())
+        .input(sessions.revoke['~covenant'].input)
+        .use(step.authorizeAction(sessions.revoke))
+        .use(step.audit(sessions.revoke))
+        .output(sessions.revoke['~covenant'].output)
+        .mutation(step.handle(sessions.revoke, handlers.sessions.revoke)),
     },
     tickets: {
       close: procedure

@@ -6,6 +6,7 @@
 //   contracts/platform/ledger.contract.ts
 //   contracts/platform/platform.contract.ts
 //   contracts/platform/rbac.contract.ts
+//   contracts/platform/sessions.contract.ts
 //   contracts/helpdesk/tickets.contract.ts
 
 import { describe } from 'vitest';
@@ -375,6 +376,28 @@ describe('rbac.roles.update', () => {
   // Every capability but rbac.roles.manage, in the home tenant: 403 ERR_AUTHZ_DENIED, a denial entry, no intent.
   procedure.refusesLackingCapability();
   // Another org's holder of rbac.roles.manage: answered from its own tenant only (or 404 ROLE_NOT_FOUND (or 403)), never with the home tenant's data.
+  procedure.isolatesTenants();
+});
+
+describe('sessions.revoke', () => {
+  // mutation · requires sessions.revoke · audited
+  const procedure = suite.procedure({
+    path: 'sessions.revoke',
+    kind: 'mutation',
+    requireAuth: true,
+    capability: 'sessions.revoke',
+    anyPrincipal: false,
+    resource: null,
+    audit: true,
+    notFound: [],
+  });
+  // No token, or a token that does not verify: 401, and nothing on the ledger.
+  procedure.refusesAnonymous();
+  // A holder of sessions.revoke in the home tenant is served; the ledger has its intent and exactly one ok outcome with the same request id.
+  procedure.servesAllowed();
+  // Every capability but sessions.revoke, in the home tenant: 403 ERR_AUTHZ_DENIED, a denial entry, no intent.
+  procedure.refusesLackingCapability();
+  // Another org's holder of sessions.revoke: answered from its own tenant only (or 403 ERR_AUTHZ_DENIED), never with the home tenant's data.
   procedure.isolatesTenants();
 });
 

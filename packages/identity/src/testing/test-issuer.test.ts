@@ -14,7 +14,7 @@ describe('createTestIssuer', () => {
   it('mints with the documented defaults', async () => {
     const issuer = await createTestIssuer({ clock: () => NOW });
     const token = await issuer.mint(CLAIMS);
-    expect(decodeProtectedHeader(token)).toEqual({ alg: 'ES256', kid: 'test-key-1', typ: 'JWT' });
+    expect(decodeProtectedHeader(token)).toEqual({ alg: 'ES256', kid: 'test-key-1', typ: 'at+jwt' });
     const payload = decodeJwt(token);
     expect(payload).toMatchObject({
       ...CLAIMS,
@@ -35,9 +35,9 @@ describe('createTestIssuer', () => {
       notBefore: NOW_S + 1,
       issuedAt: NOW_S - 1,
       omit: ['jti'],
-      header: { typ: 'at+jwt' },
+      header: { typ: 'rt+jwt' },
     });
-    expect(decodeProtectedHeader(token)).toMatchObject({ kid: 'b', typ: 'at+jwt' });
+    expect(decodeProtectedHeader(token)).toMatchObject({ kid: 'b', typ: 'rt+jwt' });
     const payload = decodeJwt(token);
     expect(payload).toMatchObject({ exp: NOW_S - 5, nbf: NOW_S + 1, iat: NOW_S - 1 });
     expect(payload).not.toHaveProperty('jti');
@@ -68,7 +68,7 @@ describe('createTestIssuer', () => {
       const issuer = await createTestIssuer();
       const token = await issuer.forge.algNone(CLAIMS);
       expect(token.endsWith('.')).toBe(true);
-      expect(JSON.parse(segment(token, 0))).toEqual({ alg: 'none', typ: 'JWT' });
+      expect(JSON.parse(segment(token, 0))).toEqual({ alg: 'none', typ: 'at+jwt' });
     });
 
     it('hs256WithPublicKey: an HMAC keyed with the public key bytes', async () => {
@@ -106,6 +106,16 @@ describe('createTestIssuer', () => {
       expect(decodeJwt(await issuer.forge.wrongIssuer(CLAIMS)).iss).not.toBe(issuer.issuer);
       expect(decodeJwt(await issuer.forge.wrongAudience(CLAIMS)).aud).not.toBe(issuer.audience);
       expect(decodeJwt(await issuer.forge.expired(CLAIMS)).exp).toBe(NOW_S - 3600);
+    });
+
+    it('wrongType, longLived: signed by the real key for the real audience, one defect each', async () => {
+      const issuer = await createTestIssuer({ clock: () => NOW });
+      const refresh = await issuer.forge.wrongType(CLAIMS);
+      expect(decodeProtectedHeader(refresh)).toEqual({ alg: 'ES256', kid: 'test-key-1', typ: 'rt+jwt' });
+      expect(decodeJwt(refresh)).toMatchObject({ iss: issuer.issuer, aud: issuer.audience, exp: NOW_S + 300 });
+      expect(decodeProtectedHeader(await issuer.forge.wrongType(CLAIMS, 'invite+jwt')).typ).toBe('invite+jwt');
+      expect(decodeJwt(await issuer.forge.longLived(CLAIMS))).toMatchObject({ iat: NOW_S, exp: NOW_S + 10 * 365 * 86_400 });
+      expect(decodeJwt(await issuer.forge.longLived(CLAIMS, 90_000)).exp).toBe(NOW_S + 90_000);
     });
   });
 });

@@ -42,7 +42,7 @@ export interface MintOptions {
   readonly notBefore?: number;
   /** `iat`, absolute, in seconds since the epoch. Default: now. */
   readonly issuedAt?: number;
-  /** Merged over the default header `{ alg, kid, typ: 'JWT' }`. */
+  /** Merged over the default header `{ alg, kid, typ: 'at+jwt' }`. */
   readonly header?: Readonly<Record<string, unknown>>;
   /** Overrides `iss`. */
   readonly issuer?: string;
@@ -78,6 +78,13 @@ export interface TokenForgeries {
   wrongAudience(claims: TestClaims): Promise<string>;
   /** Signed properly, expired an hour ago. */
   expired(claims: TestClaims): Promise<string>;
+  /**
+   * Signed properly with the issuer's key, for the same audience, but typed as another kind of token
+   * (default `rt+jwt`, a refresh token): what an issuer signs for other purposes.
+   */
+  wrongType(claims: TestClaims, typ?: string): Promise<string>;
+  /** Signed properly, living `seconds` from now (default ten years) with `iat` now. */
+  longLived(claims: TestClaims, seconds?: number): Promise<string>;
 }
 
 /** The options a verifier needs to trust this issuer (local JWKS with every kid). */
@@ -95,7 +102,7 @@ export interface TestIssuer {
   readonly kids: ReadonlyArray<string>;
   /** The public key set: every kid, or only those named (to serve a rotated set). */
   jwks(kids?: ReadonlyArray<string>): JSONWebKeySet;
-  /** A signed compact JWT. Defaults: `iss`, `aud`, `iat` now, `exp` now + 300 s, random `jti`. */
+  /** A signed compact JWT. Defaults: header `typ: at+jwt`; `iss`, `aud`, `iat` now, `exp` now + 300 s, random `jti`. */
   mint(claims: TestClaims, options?: MintOptions): Promise<string>;
   /** The payload `mint` would sign, as an object (to serialise by hand for `forge.rawSigned`). */
   claims(claims: TestClaims, options?: MintOptions): Record<string, unknown>;
@@ -171,7 +178,8 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
     return payload;
   };
 
-  const headerFor = (kid: string): Record<string, unknown> => ({ alg, kid, typ: 'JWT' });
+  // RFC 9068 access tokens: what a verifier accepts by default.
+  const headerFor = (kid: string): Record<string, unknown> => ({ alg, kid, typ: 'at+jwt' });
 
   const signWith = async (key: KeyEntry, claims: TestClaims, mintOptions: MintOptions = {}): Promise<string> => {
     const header = { ...headerFor(key.kid), ...mintOptions.header } as { alg: string };
@@ -186,13 +194,13 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
 
   const forge: TokenForgeries = Object.freeze({
     async algNone(claims: TestClaims): Promise<string> {
-      const header = JSON.stringify({ alg: 'none', typ: 'JWT' });
+      const header = JSON.stringify({ alg: 'none', typ: 'at+jwt' });
       return `${b64url(header)}.${b64url(JSON.stringify(claimsFor(claims)))}.`;
     },
     async hs256WithPublicKey(claims: TestClaims, form: PublicKeyForm = 'spki-pem'): Promise<string> {
       const key = entry(undefined);
       const secret = form === 'spki-pem' ? await exportSPKI(key.publicKey) : JSON.stringify(key.publicJwk);
-      const header = JSON.stringify({ alg: 'HS256', kid: key.kid, typ: 'JWT' });
+      const header = JSON.stringify({ alg: 'HS256', kid: key.kid, typ: 'at+jwt' });
       const signingInput = `${b64url(header)}.${b64url(JSON.stringify(claimsFor(claims)))}`;
       return `${signingInput}.${createHmac('sha256', secret).update(signingInput).digest('base64url')}`;
     },
@@ -223,6 +231,12 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
     },
     async expired(claims: TestClaims): Promise<string> {
       return signWith(entry(undefined), claims, { issuedAt: now() - 3900, expiresIn: -3600 });
+    },
+    async wrongType(claims: TestClaims, typ = 'rt+jwt'): Promise<string> {
+      return signWith(entry(undefined), claims, { header: { typ } });
+    },
+    async longLived(claims: TestClaims, seconds = 10 * 365 * 86_400): Promise<string> {
+      return signWith(entry(undefined), claims, { expiresIn: seconds });
     },
   });
 

@@ -106,7 +106,7 @@ export function counterIds(prefix = ''): () => string {
 
 /** A principal as the verifier would produce it; `check` only reads subject and tenant. */
 export function principal(subject: string, org: string, workspace: string | null = null): Principal {
-  return { subject, tenant: { org, workspace }, session: null, tokenId: null, issuer: 'https://issuer.test', issuedAt: null, expiresAt: 0 };
+  return { subject, tenant: { org, workspace }, session: null, tokenId: null, issuer: 'https://issuer.test', issuedAt: 0, expiresAt: 0 };
 }
 
 /** The actor an admin handler passes for a verified user. */

@@ -4,3 +4,4 @@ export { postgresConformanceFactory, sqliteConformanceFactory } from './factory.
 export type { ConformanceDatabase, StoreConformanceFactory } from './factory.ts';
 export { runLedgerConformance } from './ledger.ts';
 export { runRbacConformance } from './rbac.ts';
+export { runRevocationConformance } from './revocation.ts';

@@ -43,7 +43,7 @@ function check(
   resource: ResourceSelector | null = null,
   workspace: string | null = null,
 ): Promise<AuthorizationDecision> {
-  const principal = { subject, tenant: { org, workspace }, session: null, tokenId: null, issuer: 'https://issuer.test', issuedAt: null, expiresAt: 0 };
+  const principal = { subject, tenant: { org, workspace }, session: null, tokenId: null, issuer: 'https://issuer.test', issuedAt: 0, expiresAt: 0 };
   return rbac.check({ principal, capability, resource });
 }
 

@@ -1,0 +1,84 @@
+import { resolve } from 'node:path';
+import { MIGRATIONS, type createDatabase, isAppMigration, migrateToLatest } from '@covenant/db';
+import { LogError, createLedgerStore, type CheckpointSigner, type LedgerStore } from '@covenant/ledger';
+import { KeyFileError, readSignerKeyFile } from '@covenant/ledger/node';
+import type { Io } from './main.ts';
+import { UsageError } from './usage-error.ts';
+
+/**
+ * What the operator commands that change a tenant (`rbac bootstrap`, `rbac extend-admin`, `sessions revoke`)
+ * share: every change they make is an entry on the service's audit ledger, signed with the service's own
+ * checkpoint key, in the same transaction as the change.
+ */
+
+/** The service's default ledger origin (apps/helpdesk/src/main.ts), so that `npm start`'s database works as is. */
+export const DEFAULT_ORIGIN = 'covenant.local/service';
+
+/**
+ * `--ledger-key` (else COVENANT_LEDGER_KEY_FILE) resolved from the working directory, and `--origin` (else
+ * COVENANT_LEDGER_ORIGIN, else the service's default): the key and origin the service signs checkpoints
+ * with. A missing key is a usage error naming `why` the ledger is needed.
+ */
+export function ledgerKeyFlags(
+  command: string,
+  values: { readonly 'ledger-key'?: string | undefined; readonly origin?: string | undefined },
+  why: string,
+  io: Io,
+): { readonly ledgerKey: string; readonly origin: string } {
+  const ledgerKey = values['ledger-key'] ?? io.env?.['COVENANT_LEDGER_KEY_FILE'];
+  if (ledgerKey === undefined || ledgerKey.trim() === '') {
+    throw new UsageError(`${command}: --ledger-key (or COVENANT_LEDGER_KEY_FILE) is required: ${why}`);
+  }
+  return { ledgerKey: resolve(io.cwd, ledgerKey), origin: values.origin ?? (io.env?.['COVENANT_LEDGER_ORIGIN'] || DEFAULT_ORIGIN) };
+}
+
+/** The checkpoint key, or `null` after saying why it cannot be read (nothing has changed then). */
+export function readLedgerSigner(command: string, ledgerKey: string, origin: string, io: Io): CheckpointSigner | null {
+  try {
+    return readSignerKeyFile(ledgerKey, origin);
+  } catch (error) {
+    if (!(error instanceof KeyFileError) && !(error instanceof TypeError)) throw error;
+    io.stderr(`covenant ${command}: nothing was changed; ${error.message}\n`);
+    return null;
+  }
+}
+
+/**
+ * Migrates `db` (refusing a database a newer build wrote; an application's own migrations, 1000 and up,
+ * are its business) and opens its ledger with `signer`. Returns `null` after reporting, with `db`
+ * destroyed; nothing has changed then.
+ */
+export async function openOperatorLedger(
+  command: string,
+  db: ReturnType<typeof createDatabase<any>>,
+  signer: CheckpointSigner,
+  origin: string,
+  database: string,
+  io: Io,
+): Promise<LedgerStore | null> {
+  try {
+    await migrateToLatest(db, MIGRATIONS, { ignoreUnknown: isAppMigration });
+    return await createLedgerStore({ db, origin, signer });
+  } catch (error) {
+    await db.destroy();
+    io.stderr(`covenant ${command}: failed, nothing was changed: ${ledgerFailure(error, database, origin)}\n`);
+    return null;
+  }
+}
+
+/** A failure to open the ledger, in an operator's words. */
+function ledgerFailure(error: unknown, database: string, origin: string): string {
+  return error instanceof LogError && error.code === 'ERR_LEDGER_LOG_ROOT_MISMATCH'
+    ? `the ledger in ${database} is not signed with this --ledger-key for origin ${origin}`
+    : (error as Error).message;
+}
+
+/**
+ * A store's refusal after the ledger was opened: a `TypeError` (a malformed identifier, refused before
+ * anything changed) is a usage error; anything else is reported, exit 1.
+ */
+export function storeFailure(command: string, error: unknown, io: Io): number {
+  if (error instanceof TypeError) throw new UsageError(`${command}: ${error.message}`);
+  io.stderr(`covenant ${command}: failed, nothing was changed: ${(error as Error).message}\n`);
+  return 1;
+}
