@@ -75,7 +75,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     if (port.recovered.length > 0) {
       logger.warn({ requestIds: port.recovered }, `closed ${port.recovered.length} intents left open by a crash as aborted`);
     }
-    const rbac = createRbacStore({ db, onChange: recordChangesOn(ledger, logger) });
+    const rbac = createRbacStore({ db, ...recordChangesOn(ledger, logger) });
     await rbac.registerCapabilities(SERVED_CAPABILITIES, 'contract');
     // Unaudited procedures (queries) read through a read-only handle: a write there would bypass
     // audit-before-action, so it is refused. Audited ones get the ledger's transaction instead. Helpdesk

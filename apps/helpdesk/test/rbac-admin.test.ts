@@ -139,7 +139,12 @@ describe('roles and bindings over HTTP', () => {
       ]);
       expect(entries[0]).toMatchObject({ actor: { subject: 'alice' }, tenant: { org: 'org_a' }, data: { call: 'mutation' } });
       expect(entries[0]!.seq).toBeLessThan(entries[1]!.seq);
-      expect(entries[1]).toMatchObject({ actor: { subject: 'user:alice' }, data: { change: 'applied', before: change.before, after: change.after } });
+      // The role records as the contract classifies them: the free-text description redacted, the rest as is.
+      const onLedger = (role: unknown) => (role === null ? null : { ...(role as object), description: '[redacted:free-text]' });
+      expect(entries[1]).toMatchObject({
+        actor: { subject: 'user:alice' },
+        data: { change: 'applied', before: onLedger(change.before), after: onLedger(change.after) },
+      });
       expect(entries[1]!.at).toBe(entries[2]!.at); // one batch, one commit
     }
     expect(JSON.stringify(await entriesOf(changes[2]!.requestId!))).not.toContain('quarterly access review'); // the reason only as a digest
@@ -358,10 +363,17 @@ describe('escalation through delegation', () => {
     expect(entries[2]).toMatchObject({
       action: 'rbac.bindings.grant',
       actor: { subject: 'user:carol' },
-      data: { change: 'refused', after: { attempted: { subject: 'dave', roleId: writer.id }, missing: ['tickets.write'] } },
+      data: { change: 'refused', after: { attempted: { subject: '[redacted:identifier]', roleId: writer.id }, missing: ['tickets.write'] } },
     });
-    // The refused attempt left nothing in the policy or its change log (it rolled back with the call).
-    expect((await alice.rbac.changes.list.query({ limit: 1 })).changes[0]).toMatchObject({ action: 'bindings.grant', outcome: 'applied', after: { subject: 'carol' } });
+    // The refused attempt left nothing in the policy, and stays in its change log (the call rolled back; the
+    // refusal's record did not go with it).
+    expect((await alice.rbac.changes.list.query({ limit: 1 })).changes[0]).toMatchObject({
+      action: 'bindings.grant',
+      outcome: 'refused',
+      actor: 'user:carol',
+      requestId: error.requestId,
+      after: { attempted: { subject: 'dave', roleId: writer.id }, missing: ['tickets.write'] },
+    });
 
     // What carol holds, she may hand out — within her scope: not beyond her own (org-wide, unexpiring) grant.
     await expect(carol.rbac.bindings.grant.mutate({ subject: 'dave', roleId: reader.id, reason: 'dave reads tickets' })).resolves.toMatchObject({

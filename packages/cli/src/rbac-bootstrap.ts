@@ -105,7 +105,7 @@ async function openWithCatalogue(command: string, flags: { database: string; con
     await migrateToLatest(db, MIGRATIONS, { ignoreUnknown: isAppMigration });
     const ledger = await createLedgerStore({ db, origin: flags.origin, signer });
     const log = { error: (_details: object, message: string) => io.stderr(`covenant rbac ${command}: ${message}\n`) };
-    const store = createRbacStore({ db, onChange: recordChangesOn(ledger, log) });
+    const store = createRbacStore({ db, ...recordChangesOn(ledger, log) });
     await store.registerCapabilities(capabilities, 'contract');
     return { db, store, ledger, created };
   } catch (error) {

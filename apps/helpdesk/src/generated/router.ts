@@ -121,7 +121,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
     rbac: {
       bindings: {
         grant: procedure
-          .meta(covenant.seal('rbac.bindings.grant', 'rbac', rbac.bindings.grant, 'sha256:da1eea07fae7a7404d75a6197f6e6b423715013ba67fabe9efae844aaeb6dd38'))
+          .meta(covenant.seal('rbac.bindings.grant', 'rbac', rbac.bindings.grant, 'sha256:a31e5c256461d2fc7f712d5d03acb01aa65aebd97005327a42689bba7c7d4d56'))
           .use(step.requestContext('rbac.bindings.grant'))
           .use(step.authenticate(rbac.bindings.grant))
           .use(step.authorize(rbac.bindings.grant))
@@ -131,7 +131,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .output(rbac.bindings.grant['~covenant'].output)
           .mutation(step.handle(rbac.bindings.grant, handlers.rbac.bindings.grant)),
         list: procedure
-          .meta(covenant.seal('rbac.bindings.list', 'rbac', rbac.bindings.list, 'sha256:b81583fd12d21c4cda8b26d573515d4147d42a6289dd4ac92b7218d30c5e7520'))
+          .meta(covenant.seal('rbac.bindings.list', 'rbac', rbac.bindings.list, 'sha256:f6ab024e32cdb8859bca607a2f4370e8c314937d0e8039ac6824b011b9e5ee93'))
           .use(step.requestContext('rbac.bindings.list'))
           .use(step.authenticate(rbac.bindings.list))
           .use(step.authorize(rbac.bindings.list))
@@ -140,7 +140,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .output(rbac.bindings.list['~covenant'].output)
           .query(step.handle(rbac.bindings.list, handlers.rbac.bindings.list)),
         revoke: procedure
-          .meta(covenant.seal('rbac.bindings.revoke', 'rbac', rbac.bindings.revoke, 'sha256:6fa370f42f4294d9988fcc9e42055661b81b9bc21c35cc88a2d5dd56b72588c8'))
+          .meta(covenant.seal('rbac.bindings.revoke', 'rbac', rbac.bindings.revoke, 'sha256:91f0098d015d1e17534d142cd51dbf23e64ea929a0baf8d8d4234e5c5eed01d9'))
           .use(step.requestContext('rbac.bindings.revoke'))
           .use(step.authenticate(rbac.bindings.revoke))
           .use(step.authorize(rbac.bindings.revoke))
@@ -163,7 +163,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
       },
       roles: {
         create: procedure
-          .meta(covenant.seal('rbac.roles.create', 'rbac', rbac.roles.create, 'sha256:c765398b62c59406819fabbc025bdfd7981bac54381529ff053ef7bc2d605162'))
+          .meta(covenant.seal('rbac.roles.create', 'rbac', rbac.roles.create, 'sha256:19734f9ba59b64abf9d07a0a3b0433bbf9d4b5f4032f8d8532839ab62f629f2f'))
           .use(step.requestContext('rbac.roles.create'))
           .use(step.authenticate(rbac.roles.create))
           .use(step.authorize(rbac.roles.create))
@@ -173,7 +173,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .output(rbac.roles.create['~covenant'].output)
           .mutation(step.handle(rbac.roles.create, handlers.rbac.roles.create)),
         delete: procedure
-          .meta(covenant.seal('rbac.roles.delete', 'rbac', rbac.roles.delete, 'sha256:0d8c1c9c65f920af258ab66761ea3f35a0868e422a30b290b629037c828c9973'))
+          .meta(covenant.seal('rbac.roles.delete', 'rbac', rbac.roles.delete, 'sha256:421286ad413866106b425b9b1d90d7e2f65702e2f71be8882d660d9f694487b6'))
           .use(step.requestContext('rbac.roles.delete'))
           .use(step.authenticate(rbac.roles.delete))
           .use(step.authorize(rbac.roles.delete))
@@ -183,7 +183,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .output(rbac.roles.delete['~covenant'].output)
           .mutation(step.handle(rbac.roles.delete, handlers.rbac.roles.delete)),
         list: procedure
-          .meta(covenant.seal('rbac.roles.list', 'rbac', rbac.roles.list, 'sha256:186c16f44c3e4df1c56c40dfe513d4fe5503e0fade5c7cefcbb93a1e90de13e3'))
+          .meta(covenant.seal('rbac.roles.list', 'rbac', rbac.roles.list, 'sha256:6c4757522d8650de28787f3fc514a529936f199bb9509a791a3f2e670c21acae'))
           .use(step.requestContext('rbac.roles.list'))
           .use(step.authenticate(rbac.roles.list))
           .use(step.authorize(rbac.roles.list))
@@ -192,7 +192,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .output(rbac.roles.list['~covenant'].output)
           .query(step.handle(rbac.roles.list, handlers.rbac.roles.list)),
         update: procedure
-          .meta(covenant.seal('rbac.roles.update', 'rbac', rbac.roles.update, 'sha256:7c1a2f2b839f8aa6cb3a0fdaf9a05fa979ac520c5431f87875dc2b980a9b4e92'))
+          .meta(covenant.seal('rbac.roles.update', 'rbac', rbac.roles.update, 'sha256:7ea09853013f208a41a55d9b9c38340b7098e83c3fbe674bb46ffbd06965997c'))
           .use(step.requestContext('rbac.roles.update'))
           .use(step.authenticate(rbac.roles.update))
           .use(step.authorize(rbac.roles.update))

@@ -109,9 +109,9 @@ export function principal(subject: string, org: string, workspace: string | null
   return { subject, tenant: { org, workspace }, session: null, tokenId: null, issuer: 'https://issuer.test', issuedAt: null, expiresAt: 0 };
 }
 
-/** The actor an admin handler passes for a verified user. */
-export function user(subject: string, requestId: string | null = null): RbacActor {
-  return { id: `user:${subject}`, subject, requestId };
+/** The actor an admin handler passes for a verified user (`workspace`: the one its session is bound to). */
+export function user(subject: string, requestId: string | null = null, workspace: string | null = null): RbacActor {
+  return { id: `user:${subject}`, subject, workspace, requestId };
 }
 
 export function check(

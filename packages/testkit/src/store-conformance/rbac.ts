@@ -31,7 +31,7 @@ function counterIds(): () => string {
   return () => String(++n).padStart(6, '0');
 }
 
-const user = (subject: string, requestId: string | null = null) => ({ id: `user:${subject}`, subject, requestId });
+const user = (subject: string, requestId: string | null = null, workspace: string | null = null) => ({ id: `user:${subject}`, subject, workspace, requestId });
 const ALICE = user('alice', 'req-alice');
 const BOB = user('bob', 'req-bob');
 
