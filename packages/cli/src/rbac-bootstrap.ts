@@ -10,13 +10,17 @@ import { readProjectConfig } from './config.ts';
 import type { Io } from './main.ts';
 import { UsageError, parseFlags } from './usage-error.ts';
 
-/** `covenant rbac <subcommand>`: `bootstrap` a new tenant, or `extend-admin` after new capabilities. */
+/**
+ * `covenant rbac <subcommand>`: `bootstrap` a new tenant, `extend-admin` after new capabilities, `recover`
+ * a tenant nobody can administer any more.
+ */
 export async function rbacCommand(args: ReadonlyArray<string>, io: Io): Promise<number> {
   const [subcommand, ...rest] = args;
   if (subcommand === 'bootstrap') return rbacBootstrap(rest, io);
   if (subcommand === 'extend-admin') return rbacExtendAdmin(rest, io);
+  if (subcommand === 'recover') return rbacRecover(rest, io);
   throw new UsageError(
-    subcommand === undefined ? 'rbac: name a subcommand (bootstrap, extend-admin)' : `rbac: unknown subcommand "${subcommand}"`,
+    subcommand === undefined ? 'rbac: name a subcommand (bootstrap, extend-admin, recover)' : `rbac: unknown subcommand "${subcommand}"`,
   );
 }
 
@@ -34,10 +38,15 @@ const FLAGS = {
 /** The service's default ledger origin (apps/helpdesk/src/main.ts), so that `npm start`'s database works as is. */
 const DEFAULT_ORIGIN = 'covenant.local/service';
 
+const POSTGRES_URL = /^postgres(ql)?:\/\//i;
+
 type Flag = keyof typeof FLAGS;
 
-/** Flags, checked: the named ones present, a reason of 3 to 500 characters, a SQLite file path. */
-function readFlags(command: string, args: ReadonlyArray<string>, required: ReadonlyArray<Flag>, io: Io) {
+/**
+ * Flags, checked: the named ones present, a reason of 3 to 500 characters, a SQLite file path (or, with
+ * `postgres`, a `postgres://` URL: a database the service already uses, which the command never creates).
+ */
+function readFlags(command: string, args: ReadonlyArray<string>, required: ReadonlyArray<Flag>, io: Io, postgres = false) {
   const values = parseFlags(args, FLAGS) as Partial<Record<Flag, string>>;
   const missing = required.filter((name) => values[name] === undefined || values[name].trim() === '');
   if (missing.length > 0) {
@@ -45,8 +54,9 @@ function readFlags(command: string, args: ReadonlyArray<string>, required: Reado
   }
   const reason = values.reason!.trim();
   if (reason.length < 3 || reason.length > 500) throw new UsageError(`rbac ${command}: --reason is 3 to 500 characters`);
-  if (values.database === ':memory:' || /^[a-z][a-z0-9+.-]*:\/\//i.test(values.database!)) {
-    throw new UsageError(`rbac ${command}: --database is the path of a SQLite file`);
+  const url = postgres && POSTGRES_URL.test(values.database!);
+  if (values.database === ':memory:' || (!url && /^[a-z][a-z0-9+.-]*:\/\//i.test(values.database!))) {
+    throw new UsageError(`rbac ${command}: --database is the path of a SQLite file${postgres ? ' or a postgres:// URL' : ''}`);
   }
   // The ledger the change is written to: the same key and origin the service signs checkpoints with.
   const ledgerKey = values['ledger-key'] ?? io.env?.['COVENANT_LEDGER_KEY_FILE'];
@@ -54,17 +64,25 @@ function readFlags(command: string, args: ReadonlyArray<string>, required: Reado
     throw new UsageError(`rbac ${command}: --ledger-key (or COVENANT_LEDGER_KEY_FILE) is required: every RBAC change is a ledger entry`);
   }
   const origin = values.origin ?? (io.env?.['COVENANT_LEDGER_ORIGIN'] || DEFAULT_ORIGIN);
-  return { ...values, reason, origin, 'ledger-key': resolve(io.cwd, ledgerKey), database: resolve(io.cwd, values.database!) } as Record<Flag, string> & {
+  const database = url ? values.database! : resolve(io.cwd, values.database!);
+  return { ...values, reason, origin, 'ledger-key': resolve(io.cwd, ledgerKey), database } as Record<Flag, string> & {
     contracts?: string;
   };
 }
 
 /**
  * Opens (creating it, with its folder, if missing) and migrates the database, and registers every
- * capability the project's contracts declare, as the service does at start-up. Returns `null` after
- * reporting when that cannot be done; nothing has changed then.
+ * capability the project's contracts declare, as the service does at start-up. With `existing`, the
+ * database must exist already and is neither created nor migrated (a tenant to recover lives in a
+ * database the service set up). Returns `null` after reporting when that cannot be done; nothing has
+ * changed then.
  */
-async function openWithCatalogue(command: string, flags: { database: string; contracts?: string; origin: string; 'ledger-key': string }, io: Io) {
+async function openWithCatalogue(
+  command: string,
+  flags: { database: string; contracts?: string; origin: string; 'ledger-key': string },
+  io: Io,
+  existing = false,
+) {
   const config = await readProjectConfig(io.cwd);
   const contractsDir = flags.contracts !== undefined ? resolve(io.cwd, flags.contracts) : resolve(config.root, config.contracts);
   const loaded = await loadContracts({ dir: contractsDir, root: config.root });
@@ -91,18 +109,23 @@ async function openWithCatalogue(command: string, flags: { database: string; con
     io.stderr(`covenant rbac ${command}: nothing was changed; ${error.message}\n`);
     return null;
   }
-  const created = !existsSync(flags.database);
+  const postgres = POSTGRES_URL.test(flags.database);
+  const created = !postgres && !existsSync(flags.database);
+  if (existing && created) {
+    io.stderr(`covenant rbac ${command}: no database at ${flags.database}\n`);
+    return null;
+  }
   let db: ReturnType<typeof createDatabase<RbacTables>>;
   try {
-    mkdirSync(dirname(flags.database), { recursive: true });
+    if (!postgres) mkdirSync(dirname(flags.database), { recursive: true });
     db = createDatabase<RbacTables>({ url: flags.database });
   } catch (error) {
-    io.stderr(`covenant rbac ${command}: cannot open ${flags.database}: ${(error as Error).message}\n`);
+    io.stderr(`covenant rbac ${command}: cannot open ${shown(flags.database)}: ${(error as Error).message}\n`);
     return null;
   }
   try {
     // An application's own migrations (1000 and up) are its business: only unknown framework ones refuse.
-    await migrateToLatest(db, MIGRATIONS, { ignoreUnknown: isAppMigration });
+    if (!existing) await migrateToLatest(db, MIGRATIONS, { ignoreUnknown: isAppMigration });
     const ledger = await createLedgerStore({ db, origin: flags.origin, signer });
     const log = { error: (_details: object, message: string) => io.stderr(`covenant rbac ${command}: ${message}\n`) };
     const store = createRbacStore({ db, ...recordChangesOn(ledger, log) });
@@ -112,7 +135,7 @@ async function openWithCatalogue(command: string, flags: { database: string; con
     await db.destroy();
     const message =
       error instanceof LogError && error.code === 'ERR_LEDGER_LOG_ROOT_MISMATCH'
-        ? `the ledger in ${flags.database} is not signed with this --ledger-key for origin ${flags.origin}`
+        ? `the ledger in ${shown(flags.database)} is not signed with this --ledger-key for origin ${flags.origin}`
         : (error as Error).message;
     io.stderr(`covenant rbac ${command}: failed, nothing was changed: ${message}\n`);
     return null;
@@ -180,6 +203,63 @@ async function rbacExtendAdmin(args: ReadonlyArray<string>, io: Io): Promise<num
   } finally {
     await opened.ledger.close();
     await opened.db.destroy();
+  }
+}
+
+/**
+ * `covenant rbac recover`: the explicit, recorded path for an org nobody can administer any more (no one
+ * holds `rbac.bindings.manage` org-wide for good: e.g. its admins were denied their own role before the
+ * store refused such changes, or its rows were repaired by hand). Restores the org's bootstrap role with
+ * every catalogue capability (recreating it if it was deleted), lifts every deny binding of `--admin`, and
+ * binds `--admin` to the role org-wide, in one transaction with its ledger event, as `operator:<--operator>`
+ * with `--reason`. Refused (exit 1, nothing changed) for an org that someone can still administer (the
+ * rbac API is the path then) and for an org never bootstrapped. `--database` may be the service's
+ * PostgreSQL URL; the database is never created or migrated.
+ */
+async function rbacRecover(args: ReadonlyArray<string>, io: Io): Promise<number> {
+  const flags = readFlags('recover', args, ['database', 'org', 'admin', 'reason', 'operator'], io, true);
+  const opened = await openWithCatalogue('recover', flags, io, true);
+  if (opened === null) return 1;
+  try {
+    const { store, ledger } = opened;
+    const { role, binding, lifted } = await ledger.transact((tx) => store.bind(tx.db).recoverTenant(flags.operator, flags.org, flags.admin, flags.reason));
+    io.stdout(
+      `covenant rbac recover: ${flags.org}: role ${role.name} (${role.id}, ${role.capabilities.length} capabilities) bound to ${flags.admin} (${binding.id}); ` +
+        `lifted ${lifted.length} deny ${lifted.length === 1 ? 'binding' : 'bindings'} of ${flags.admin}\n` +
+        `  recorded as operator:${flags.operator} in ${shown(flags.database)} and on its ledger (${await ledger.size()} entries)\n`,
+    );
+    return 0;
+  } catch (error) {
+    if (error instanceof RbacChangeError && error.code === 'TENANT_NOT_LOCKED_OUT') {
+      io.stderr(`covenant rbac recover: refused: ${flags.org} is not locked out (someone can still manage its bindings); grant admins through the rbac API instead\n`);
+      return 1;
+    }
+    if (error instanceof RbacChangeError && error.code === 'TENANT_NOT_BOOTSTRAPPED') {
+      io.stderr(`covenant rbac recover: refused: ${flags.org} was never bootstrapped; run covenant rbac bootstrap instead\n`);
+      return 1;
+    }
+    if (error instanceof RbacChangeError && error.code === 'UNKNOWN_CAPABILITY') {
+      io.stderr(`covenant rbac recover: refused: ${error.message}\n`);
+      return 1;
+    }
+    return storeFailure('recover', error, io);
+  } finally {
+    await opened.ledger.close();
+    await opened.db.destroy();
+  }
+}
+
+/** A database for messages: a PostgreSQL URL without its credentials, or the file path. */
+function shown(database: string): string {
+  if (!POSTGRES_URL.test(database)) return database;
+  try {
+    const url = new URL(database);
+    url.username = '';
+    url.password = '';
+    url.search = '';
+    return url.toString();
+  } catch {
+    return 'the PostgreSQL database';
   }
 }
 
