@@ -503,6 +503,25 @@ describe('issue 12: a workspace-scoped admin cannot lock the org admins out', ()
     }
   });
 
+  it("a token naming a workspace acts in that workspace only, whatever its holder holds: the handlers pass the session's workspace", async () => {
+    const alice = await as('alice', 'org_a');
+    const role = await alice.rbac.roles.create.mutate({ name: 'support-readers', capabilities: ['tickets.read'], reason: 'session scope test' });
+    const orgWide = await alice.rbac.bindings.grant.mutate({ subject: 'rita', roleId: role.id, reason: 'rita reads everywhere' });
+    const before = await rolesAndBindings('org_a');
+    const aliceInSupport = await as('alice', 'org_a', 'support');
+    const reason = 'through a support token';
+    await expectRefused(aliceInSupport.rbac.bindings.revoke.mutate({ bindingId: orgWide.id, reason }), 403, 'ERR_RBAC_SCOPE_REFUSED');
+    await expectRefused(aliceInSupport.rbac.bindings.grant.mutate({ subject: 'rita', roleId: role.id, inWorkspace: 'billing', reason }), 403, 'ERR_RBAC_SCOPE_REFUSED');
+    await expectRefused(aliceInSupport.rbac.roles.update.mutate({ roleId: role.id, description: 'edited', reason }), 403, 'ERR_RBAC_SCOPE_REFUSED');
+    await expectRefused(aliceInSupport.rbac.roles.create.mutate({ name: 'from-support', capabilities: [], reason }), 403, 'ERR_RBAC_SCOPE_REFUSED');
+    expect(await rolesAndBindings('org_a')).toEqual(before);
+    // The legal neighbour: in support itself.
+    await expect(aliceInSupport.rbac.bindings.grant.mutate({ subject: 'rita', roleId: role.id, inWorkspace: 'support', reason })).resolves.toMatchObject({
+      workspace: 'support',
+      createdBy: 'user:alice',
+    });
+  });
+
   it('no change leaves an org without a principal able to manage bindings: 409 ORG_UNMANAGEABLE, declared, recorded as refused', async () => {
     await service.ledger.transact((tx) => service.rbac.bind(tx.db).bootstrapTenant('test-operator', 'org_c', 'cleo', 'first admin of org_c (test)'));
     const cleo = await as('cleo', 'org_c');
