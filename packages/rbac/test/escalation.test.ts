@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isSecurityError } from '@covenant/errors';
 import { EscalationRefusedError, type Role } from '../src/index.ts';
-import { T0, allowed, changeCount, openStore, snapshot, user, type Fixture } from './support/rbac-fixture.ts';
+import { T0, allowed, changeCount, openStore, refusedChange, user, type Fixture } from './support/rbac-fixture.ts';
 
 // No privilege escalation through delegation: an actor grants only what it holds, where it holds it. Every
 // refusal is an EscalationRefusedError (403, stable code) and a 'refused' change record naming what was missing.
@@ -31,12 +31,7 @@ afterEach(() => f.db.destroy());
 
 /** Asserts `attempt` is refused as an escalation, nothing but a 'refused' record was written, and returns that record. */
 async function expectRefused(attempt: () => Promise<unknown>, action: string, missing: string[], actor = BOB) {
-  const before = await snapshot(f.db);
-  const records = await changeCount(f.db);
-  const error = await attempt().then(
-    () => null,
-    (e: unknown) => e,
-  );
+  const { error, record } = await refusedChange(f, attempt);
   expect(error).toBeInstanceOf(EscalationRefusedError);
   const refused = error as EscalationRefusedError;
   expect(isSecurityError(refused)).toBe(true);
@@ -46,12 +41,9 @@ async function expectRefused(attempt: () => Promise<unknown>, action: string, mi
     capabilities: missing,
     wireMessage: 'You cannot grant capabilities you do not hold',
   });
-  expect(await snapshot(f.db)).toEqual(before); // nothing changed, not even the epoch
-  expect(await changeCount(f.db)).toBe(records + 1);
-  const [record] = await f.rbac.changes('org_a', { limit: 1 });
   expect(record).toMatchObject({ actor: actor.id, action, outcome: 'refused', before: null, requestId: actor.requestId, at: new Date(T0).toISOString() });
-  expect((record!.after as { missing: unknown }).missing).toEqual(missing);
-  return record!;
+  expect((record.after as { missing: unknown }).missing).toEqual(missing);
+  return record;
 }
 
 describe('grant', () => {
