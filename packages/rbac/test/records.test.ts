@@ -16,11 +16,15 @@ describe('@covenant/rbac/records', () => {
   });
 
   it('classifies the binding subject and creator as identifiers and the role description as free text', () => {
-    expect(walkSchema(BindingRecord, 'output').classified).toEqual([
-      { path: 'createdBy', pii: 'identifier' },
-      { path: 'subject', pii: 'identifier' },
+    const classes = (schema: Parameters<typeof walkSchema>[0]) =>
+      walkSchema(schema, 'output')
+        .classified.map((field) => [field.path, field.pii])
+        .sort();
+    expect(classes(BindingRecord)).toEqual([
+      ['createdBy', 'identifier'],
+      ['subject', 'identifier'],
     ]);
-    expect(walkSchema(RoleRecord, 'output').classified).toEqual([{ path: 'description', pii: 'free-text' }]);
+    expect(classes(RoleRecord)).toEqual([['description', 'free-text']]);
     const paths = walkSchema(ChangeValueRecord, 'output').classified.map((field) => field.path);
     for (const path of ['subject', 'description', 'role.description', 'binding.subject', 'bindings.*.subject', 'denies.*.subject', 'attempted.subject']) {
       expect(paths).toContain(path);
