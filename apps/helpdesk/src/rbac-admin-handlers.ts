@@ -13,13 +13,15 @@ import type { Handlers } from './generated/handlers.ts';
  *   records every change with the request id. Changes run on `ctx.db`, the audited call's ledger
  *   transaction: the change, its ledger entry and the call's ok outcome commit together. A refused
  *   change fails the call, whose `failed` outcome on the ledger carries the refusal's code.
- * - A store refusal with a code the procedure declares becomes that declared error (`ctx.fail`); an
- *   escalation refusal is a security error and is rethrown as it is (the pipeline answers 403
- *   ERR_RBAC_ESCALATION_REFUSED); anything else is an internal error whose cause stays in the log.
+ * - A store refusal with a code the procedure declares becomes that declared error (`ctx.fail`: e.g. 409
+ *   ORG_UNMANAGEABLE); an escalation or scope refusal is a security error and is rethrown as it is (the
+ *   pipeline answers 403 ERR_RBAC_ESCALATION_REFUSED or ERR_RBAC_SCOPE_REFUSED); anything else is an
+ *   internal error whose cause stays in the log. The store records every refusal, and keeps the record
+ *   although the call rolls back.
  *
- * The workspace of the caller's session does not limit what it administers: roles and bindings belong to
- * the org, and a workspace-scoped grant names its workspace (`inWorkspace`). What the caller may hand out
- * in that workspace is still bounded by what it holds there.
+ * Where the caller may act is the store's decision, not these handlers': they pass the workspace of the
+ * caller's session (`ctx.tenant.workspace`) with the actor, and the store confines every change to the
+ * scope where the caller holds the managing capability, within that workspace.
  *
  * @example
  * ```ts
@@ -88,9 +90,16 @@ export function createRbacAdminHandlers(store: RbacStore): Handlers['rbac'] {
   };
 }
 
-/** The caller as the store records it: `user:<subject>`, its subject (what bounds its grants), the request. */
-function actor(ctx: { readonly principal: { readonly subject: string }; readonly requestId: string }): RbacActor {
-  return { id: `user:${ctx.principal.subject}`, subject: ctx.principal.subject, requestId: ctx.requestId };
+/**
+ * The caller as the store records it: `user:<subject>`, its subject (what bounds its grants), the
+ * workspace its session is bound to (the store confines the change to it), the request.
+ */
+function actor(ctx: {
+  readonly principal: { readonly subject: string };
+  readonly tenant: { readonly workspace: string | null };
+  readonly requestId: string;
+}): RbacActor {
+  return { id: `user:${ctx.principal.subject}`, subject: ctx.principal.subject, workspace: ctx.tenant.workspace, requestId: ctx.requestId };
 }
 
 /**

@@ -93,7 +93,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     if (port.recovered.length > 0) {
       logger.warn({ requestIds: port.recovered }, `closed ${port.recovered.length} intents left open by a crash as aborted`);
     }
-    const rbac = createRbacStore({ db, onChange: recordChangesOn(ledger, logger) });
+    const rbac = createRbacStore({ db, ...recordChangesOn(ledger, logger) });
     await rbac.registerCapabilities(SERVED_CAPABILITIES, 'contract');
     // Asked on every call (cached tokens included), on the pool: another process's revocation (the CLI's)
     // is seen as soon as it commits.

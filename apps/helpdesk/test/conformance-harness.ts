@@ -10,7 +10,10 @@ import { startHelpdesk, type Helpdesk } from './helpdesk-harness.ts';
  * - Home tenant acme/support, other tenant globex/support.
  * - Principals are made per capability through the rbac API by each org's admin (ada, gia): `allowed`
  *   holds exactly the capability, `lacking` every served capability but it, both bound in the support
- *   workspace, so each test shows what one capability does.
+ *   workspace, so each test shows what one capability does. Roles belong to the org, so a holder of
+ *   `rbac.roles.manage` is bound (and its token issued) org-wide: the store refuses a role change by a
+ *   principal that manages roles in one workspace only. Bindings granted and revoked for the tests are
+ *   in the support workspace, where the holder of `rbac.bindings.manage` manages them.
  * - Inputs name resources created for the call (a fresh open ticket for each `tickets.close`, a fresh role
  *   for each `rbac.roles.delete`), by the org's agent (ann, gus) or admin; names and emails are unique.
  * - The home tenant's markers are read from the database: every id of acme's rows and roles and bindings,
@@ -29,6 +32,8 @@ export async function createConformanceHarness(): Promise<ConformanceHarness> {
 const HOME = { org: 'acme', workspace: 'support' } as const;
 const OTHER = { org: 'globex', workspace: 'support' } as const;
 const REASON = 'conformance test setup';
+/** The capabilities held only org-wide: roles belong to the org. */
+const ORG_WIDE = new Set(['rbac.roles.manage']);
 
 async function assemble(helpdesk: Helpdesk): Promise<ConformanceHarness> {
   const tenantOf = (side: TenantSide) => (side === 'home' ? HOME : OTHER);
@@ -39,15 +44,15 @@ async function assemble(helpdesk: Helpdesk): Promise<ConformanceHarness> {
 
   /** One token per principal; created once, with its role and binding, on first use. */
   const principals = new Map<string, Promise<string>>();
-  const principal = (side: TenantSide, subject: string, capabilities: ReadonlyArray<string> | null): Promise<string> => {
+  const principal = (side: TenantSide, subject: string, capabilities: ReadonlyArray<string> | null, orgWide = false): Promise<string> => {
     const key = `${side}/${subject}`;
     let token = principals.get(key);
     if (token === undefined) {
       token = (async () => {
-        const tenant = tenantOf(side);
+        const tenant = orgWide ? { ...tenantOf(side), workspace: null } : tenantOf(side);
         if (capabilities !== null) {
           const role = await admins[side].rbac.roles.create.mutate({ name: subject, capabilities: [...capabilities], reason: REASON });
-          await admins[side].rbac.bindings.grant.mutate({ subject, roleId: role.id, inWorkspace: tenant.workspace, reason: REASON });
+          await admins[side].rbac.bindings.grant.mutate({ subject, roleId: role.id, ...(orgWide ? {} : { inWorkspace: tenant.workspace! }), reason: REASON });
         }
         return helpdesk.token({ subject, ...tenant });
       })();
@@ -64,7 +69,12 @@ async function assemble(helpdesk: Helpdesk): Promise<ConformanceHarness> {
   const freshRole = async (side: TenantSide) =>
     admins[side].rbac.roles.create.mutate({ name: `${tenantOf(side).org}-scratch-${next()}`, capabilities: [], reason: REASON });
   const freshBinding = async (side: TenantSide) =>
-    admins[side].rbac.bindings.grant.mutate({ subject: `${tenantOf(side).org}-bound-${next()}`, roleId: (await freshRole(side)).id, reason: REASON });
+    admins[side].rbac.bindings.grant.mutate({
+      subject: `${tenantOf(side).org}-bound-${next()}`,
+      roleId: (await freshRole(side)).id,
+      inWorkspace: tenantOf(side).workspace,
+      reason: REASON,
+    });
   const freshCustomer = async (side: TenantSide) => {
     const n = next();
     return agents[side].customers.create.mutate({ name: `Customer ${n}`, email: `${tenantOf(side).org}-customer-${n}@example.com` });
@@ -94,7 +104,12 @@ async function assemble(helpdesk: Helpdesk): Promise<ConformanceHarness> {
     'rbac.roles.update': async (side) => ({ roleId: (await freshRole(side)).id, description: 'edited by the conformance tests', reason: REASON }),
     'rbac.roles.delete': async (side) => ({ roleId: (await freshRole(side)).id, reason: REASON }),
     'rbac.bindings.list': async () => ({}),
-    'rbac.bindings.grant': async (side) => ({ subject: `${tenantOf(side).org}-grantee-${next()}`, roleId: (await freshRole(side)).id, reason: REASON }),
+    'rbac.bindings.grant': async (side) => ({
+      subject: `${tenantOf(side).org}-grantee-${next()}`,
+      roleId: (await freshRole(side)).id,
+      inWorkspace: tenantOf(side).workspace,
+      reason: REASON,
+    }),
     'rbac.bindings.revoke': async (side) => ({ bindingId: (await freshBinding(side)).id, reason: REASON }),
     'rbac.changes.list': async () => ({}),
     'customers.create': async () => ({ name: 'New Customer', email: `new-customer-${next()}@example.com` }),
@@ -132,14 +147,14 @@ async function assemble(helpdesk: Helpdesk): Promise<ConformanceHarness> {
     allowed: (procedure) =>
       procedure.capability === null
         ? principal('home', 'conformance-member', null)
-        : principal('home', `conf-allowed-${slug(procedure.capability)}`, [procedure.capability]),
+        : principal('home', `conf-allowed-${slug(procedure.capability)}`, [procedure.capability], ORG_WIDE.has(procedure.capability)),
     lacking: (procedure) => {
       const capability = capabilityOf(procedure);
       return principal('home', `conf-lacking-${slug(capability)}`, SERVED_CAPABILITIES.filter((c) => c !== capability));
     },
     otherTenant: (procedure) => {
       const capability = capabilityOf(procedure);
-      return principal('other', `conf-other-${slug(capability)}`, [capability]);
+      return principal('other', `conf-other-${slug(capability)}`, [capability], ORG_WIDE.has(capability));
     },
     async input(procedure, side) {
       const make = inputs[procedure.path];

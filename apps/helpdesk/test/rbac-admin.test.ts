@@ -139,7 +139,12 @@ describe('roles and bindings over HTTP', () => {
       ]);
       expect(entries[0]).toMatchObject({ actor: { subject: 'alice' }, tenant: { org: 'org_a' }, data: { call: 'mutation' } });
       expect(entries[0]!.seq).toBeLessThan(entries[1]!.seq);
-      expect(entries[1]).toMatchObject({ actor: { subject: 'user:alice' }, data: { change: 'applied', before: change.before, after: change.after } });
+      // The role records as the contract classifies them: the free-text description redacted, the rest as is.
+      const onLedger = (role: unknown) => (role === null ? null : { ...(role as object), description: '[redacted:free-text]' });
+      expect(entries[1]).toMatchObject({
+        actor: { subject: 'user:alice' },
+        data: { change: 'applied', before: onLedger(change.before), after: onLedger(change.after) },
+      });
       expect(entries[1]!.at).toBe(entries[2]!.at); // one batch, one commit
     }
     expect(JSON.stringify(await entriesOf(changes[2]!.requestId!))).not.toContain('quarterly access review'); // the reason only as a digest
@@ -358,10 +363,17 @@ describe('escalation through delegation', () => {
     expect(entries[2]).toMatchObject({
       action: 'rbac.bindings.grant',
       actor: { subject: 'user:carol' },
-      data: { change: 'refused', after: { attempted: { subject: 'dave', roleId: writer.id }, missing: ['tickets.write'] } },
+      data: { change: 'refused', after: { attempted: { subject: '[redacted:identifier]', roleId: writer.id }, missing: ['tickets.write'] } },
     });
-    // The refused attempt left nothing in the policy or its change log (it rolled back with the call).
-    expect((await alice.rbac.changes.list.query({ limit: 1 })).changes[0]).toMatchObject({ action: 'bindings.grant', outcome: 'applied', after: { subject: 'carol' } });
+    // The refused attempt left nothing in the policy, and stays in its change log (the call rolled back; the
+    // refusal's record did not go with it).
+    expect((await alice.rbac.changes.list.query({ limit: 1 })).changes[0]).toMatchObject({
+      action: 'bindings.grant',
+      outcome: 'refused',
+      actor: 'user:carol',
+      requestId: error.requestId,
+      after: { attempted: { subject: 'dave', roleId: writer.id }, missing: ['tickets.write'] },
+    });
 
     // What carol holds, she may hand out — within her scope: not beyond her own (org-wide, unexpiring) grant.
     await expect(carol.rbac.bindings.grant.mutate({ subject: 'dave', roleId: reader.id, reason: 'dave reads tickets' })).resolves.toMatchObject({
@@ -405,6 +417,171 @@ describe('escalation through delegation', () => {
         data: { code: 'rbac.missing_capability', capability: 'rbac.roles.manage', resourceType: null },
       }),
     ]);
+  });
+});
+
+describe('issue 12: a workspace-scoped admin cannot lock the org admins out', () => {
+  /** The policy without its change log: what a refused change must leave exactly as it was. */
+  const rolesAndBindings = async (org: string) => {
+    const { roles, bindings } = await policyOf(org);
+    return { roles, bindings };
+  };
+
+  it('sue, holding rbac.bindings.manage only in org_a/support, can neither revoke the org-wide admin binding nor deny the admins their role: refused, nothing changed, refusals listed and on the ledger', async () => {
+    const alice = await as('alice', 'org_a');
+    const admin = (await alice.rbac.roles.list.query({})).roles.find((r) => r.name === 'admin')!;
+    await alice.rbac.bindings.grant.mutate({ subject: 'amy', roleId: admin.id, reason: 'a second org admin' });
+    const lead = await alice.rbac.roles.create.mutate({
+      name: 'support-lead',
+      capabilities: ['rbac.bindings.manage', 'rbac.bindings.read', 'tickets.read', 'tickets.write'],
+      reason: 'leads of one workspace',
+    });
+    await alice.rbac.bindings.grant.mutate({ subject: 'sue', roleId: lead.id, inWorkspace: 'support', reason: 'sue leads support' });
+    const adminBindings = (await service.rbac.listBindings('org_a')).filter((b) => b.roleId === admin.id && b.workspace === null);
+    expect(adminBindings.map((b) => b.subject).sort()).toEqual(['alice', 'amy']);
+    const before = await rolesAndBindings('org_a');
+    const changesBefore = (await service.rbac.changes('org_a', { limit: 1000 })).length;
+
+    // The attack, from her support token: the pipeline lets the calls through (she holds
+    // rbac.bindings.manage there); the store refuses each change, which reaches outside support.
+    const reason = 'taking over the org';
+    const sueInSupport = await as('sue', 'org_a', 'support');
+    const refusals = [];
+    for (const binding of adminBindings) {
+      refusals.push(await expectRefused(sueInSupport.rbac.bindings.revoke.mutate({ bindingId: binding.id, reason }), 403, 'ERR_RBAC_SCOPE_REFUSED'));
+    }
+    for (const subject of ['alice', 'amy']) {
+      refusals.push(await expectRefused(sueInSupport.rbac.bindings.grant.mutate({ subject, roleId: admin.id, effect: 'deny', reason }), 403, 'ERR_RBAC_SCOPE_REFUSED'));
+    }
+    expect(refusals[0]!.message).toBe('You cannot change the policy outside the scope you manage');
+    // From an org-wide token she holds nothing: the pipeline refuses before the store is asked.
+    const sueOrgWide = await as('sue', 'org_a');
+    const denied = [
+      await expectRefused(sueOrgWide.rbac.bindings.revoke.mutate({ bindingId: adminBindings[0]!.id, reason }), 403, 'ERR_AUTHZ_DENIED'),
+      await expectRefused(sueOrgWide.rbac.bindings.grant.mutate({ subject: 'alice', roleId: admin.id, effect: 'deny', reason }), 403, 'ERR_AUTHZ_DENIED'),
+    ];
+    // In her own workspace a deny takes away what she does not hold: an escalation.
+    const escalation = await expectRefused(
+      sueInSupport.rbac.bindings.grant.mutate({ subject: 'alice', roleId: admin.id, effect: 'deny', inWorkspace: 'support', reason }),
+      403,
+      'ERR_RBAC_ESCALATION_REFUSED',
+    );
+
+    // Nothing changed: the admins still administer the whole org.
+    expect(await rolesAndBindings('org_a')).toEqual(before);
+    for (const subject of ['alice', 'amy']) {
+      const them = await as(subject, 'org_a');
+      await expect(them.rbac.bindings.list.query({})).resolves.toBeDefined();
+    }
+    await expect(alice.rbac.bindings.grant.mutate({ subject: 'sue', roleId: lead.id, inWorkspace: 'billing', reason: 'alice still manages' })).resolves.toBeDefined();
+
+    // Every refusal is listed (applied and refused, as the contract says), though each call rolled back.
+    await service.ledger.flush();
+    const { changes } = await alice.rbac.changes.list.query({ limit: 200 });
+    // Newest first: alice's last grant on top, then the escalation and the four scope refusals.
+    const refused = changes.slice(1, 1 + refusals.length + 1).reverse();
+    expect((await service.rbac.changes('org_a', { limit: 1000 })).length).toBe(changesBefore + refusals.length + 1 + 1);
+    expect(refused.map((c) => [c.actor, c.action, c.outcome, c.requestId])).toEqual(
+      [...refusals, escalation].map((r, i) => ['user:sue', i < 2 ? 'bindings.revoke' : 'bindings.grant', 'refused', r.requestId]),
+    );
+    expect(refused[0]).toMatchObject({ reason, after: { attempted: { bindingId: adminBindings[0]!.id }, code: 'ERR_RBAC_SCOPE_REFUSED', missing: ['rbac.bindings.manage'] } });
+    expect(refused.at(-1)).toMatchObject({ after: { missing: expect.arrayContaining(['rbac.roles.manage']) } });
+
+    // And on the ledger: the intent, the call's failed outcome with the refusal's code, the denial.
+    for (const error of [...refusals, escalation]) {
+      const entries = await entriesOf(error.requestId!);
+      expect(entries.map((e) => [e.kind, e.outcome])).toEqual([
+        ['intent', null],
+        ['outcome', 'failed'],
+        ['denial', null],
+      ]);
+      expect(entries[1]).toMatchObject({ data: { code: error.code } });
+      expect(entries[2]).toMatchObject({ actor: { subject: 'user:sue' }, data: { change: 'refused' } });
+    }
+    for (const error of denied) {
+      expect((await entriesOf(error.requestId!)).map((e) => [e.kind, e.action])).toEqual([['denial', error === denied[0] ? 'rbac.bindings.revoke' : 'rbac.bindings.grant']]);
+    }
+  });
+
+  it("a token naming a workspace acts in that workspace only, whatever its holder holds: the handlers pass the session's workspace", async () => {
+    const alice = await as('alice', 'org_a');
+    const role = await alice.rbac.roles.create.mutate({ name: 'support-readers', capabilities: ['tickets.read'], reason: 'session scope test' });
+    const orgWide = await alice.rbac.bindings.grant.mutate({ subject: 'rita', roleId: role.id, reason: 'rita reads everywhere' });
+    const before = await rolesAndBindings('org_a');
+    const aliceInSupport = await as('alice', 'org_a', 'support');
+    const reason = 'through a support token';
+    await expectRefused(aliceInSupport.rbac.bindings.revoke.mutate({ bindingId: orgWide.id, reason }), 403, 'ERR_RBAC_SCOPE_REFUSED');
+    await expectRefused(aliceInSupport.rbac.bindings.grant.mutate({ subject: 'rita', roleId: role.id, inWorkspace: 'billing', reason }), 403, 'ERR_RBAC_SCOPE_REFUSED');
+    await expectRefused(aliceInSupport.rbac.roles.update.mutate({ roleId: role.id, description: 'edited', reason }), 403, 'ERR_RBAC_SCOPE_REFUSED');
+    await expectRefused(aliceInSupport.rbac.roles.create.mutate({ name: 'from-support', capabilities: [], reason }), 403, 'ERR_RBAC_SCOPE_REFUSED');
+    expect(await rolesAndBindings('org_a')).toEqual(before);
+    // The legal neighbour: in support itself.
+    await expect(aliceInSupport.rbac.bindings.grant.mutate({ subject: 'rita', roleId: role.id, inWorkspace: 'support', reason })).resolves.toMatchObject({
+      workspace: 'support',
+      createdBy: 'user:alice',
+    });
+  });
+
+  it('no change leaves an org without a principal able to manage bindings: 409 ORG_UNMANAGEABLE, declared, recorded as refused', async () => {
+    await service.ledger.transact((tx) => service.rbac.bind(tx.db).bootstrapTenant('test-operator', 'org_c', 'cleo', 'first admin of org_c (test)'));
+    const cleo = await as('cleo', 'org_c');
+    const admin = (await cleo.rbac.roles.list.query({})).roles[0]!;
+    const [own] = (await cleo.rbac.bindings.list.query({ subject: 'cleo' })).bindings;
+    const before = await rolesAndBindings('org_c');
+    const reason = 'the last admin leaves';
+    const attempts = [
+      await expectRefused(cleo.rbac.bindings.revoke.mutate({ bindingId: own!.id, reason }), 409, 'ORG_UNMANAGEABLE'),
+      await expectRefused(cleo.rbac.bindings.grant.mutate({ subject: 'cleo', roleId: admin.id, effect: 'deny', reason }), 409, 'ORG_UNMANAGEABLE'),
+      await expectRefused(cleo.rbac.bindings.grant.mutate({ subject: 'cleo', roleId: admin.id, effect: 'deny', inWorkspace: 'support', reason }), 409, 'ORG_UNMANAGEABLE'),
+      await expectRefused(
+        cleo.rbac.roles.update.mutate({ roleId: admin.id, capabilities: admin.capabilities.filter((c) => c !== 'rbac.bindings.manage'), reason }),
+        409,
+        'ORG_UNMANAGEABLE',
+      ),
+      await expectRefused(cleo.rbac.roles.delete.mutate({ roleId: admin.id, reason }), 409, 'ORG_UNMANAGEABLE'),
+    ];
+    expect(attempts[0]!.message).toBe('The change would leave your organisation with nobody able to manage its bindings');
+    expect(await rolesAndBindings('org_c')).toEqual(before);
+    await service.ledger.flush();
+    const { changes } = await cleo.rbac.changes.list.query({ limit: 5 });
+    expect(changes.map((c) => [c.outcome, (c.after as { code: string }).code, c.requestId])).toEqual(
+      attempts.reverse().map((a) => ['refused', 'ORG_UNMANAGEABLE', a.requestId]),
+    );
+    // The legal neighbour: with a second admin, cleo may go.
+    await cleo.rbac.bindings.grant.mutate({ subject: 'cid', roleId: admin.id, reason: 'a successor' });
+    await expect(cleo.rbac.bindings.revoke.mutate({ bindingId: own!.id, reason: 'cleo hands over' })).resolves.toEqual({ id: own!.id, revoked: true });
+  });
+
+  it('no subject or role description reaches the ledger through a grant, a revoke or a role edit: only redactions and digests', async () => {
+    const alice = await as('alice', 'org_a');
+    await service.ledger.flush();
+    const from = await service.ledger.size();
+    const secretSubject = 'quentin-grantee-4711';
+    const description = 'Escalations for Dr. Mirela Vasquez';
+    const edited = 'Night cover, call Tobias Lindqvist';
+    const role = await alice.rbac.roles.create.mutate({ name: 'escalations', description, capabilities: ['tickets.read'], reason: 'a described role' });
+    await alice.rbac.roles.update.mutate({ roleId: role.id, description: edited, reason: 'a new description' });
+    const granted = await alice.rbac.bindings.grant.mutate({ subject: secretSubject, roleId: role.id, inWorkspace: 'support', reason: 'a grant' });
+    await alice.rbac.bindings.grant.mutate({ subject: secretSubject, roleId: role.id, effect: 'deny', inWorkspace: 'billing', reason: 'a deny' });
+    await alice.rbac.bindings.revoke.mutate({ bindingId: granted.id, reason: 'a revoke' });
+    await service.ledger.flush();
+    const rows = await db().selectFrom('ledger_entries').select('body').where('seq', '>=', from).orderBy('seq').execute();
+    const entries = rows.map((row: { body: Uint8Array }) => decodeEntry(new Uint8Array(row.body)));
+    expect(entries.filter((e) => e.kind === 'event').map((e) => e.action)).toEqual([
+      'rbac.roles.create',
+      'rbac.roles.update',
+      'rbac.bindings.grant',
+      'rbac.bindings.grant',
+      'rbac.bindings.revoke',
+    ]);
+    const text = JSON.stringify(entries);
+    for (const value of [secretSubject, description, edited, 'Mirela', 'Lindqvist']) expect(text).not.toContain(value);
+    expect(text).toContain('[redacted:identifier]');
+    expect(text).toContain('[redacted:free-text]');
+    // The change log, an ordinary table, keeps them for the org's admins.
+    const { changes } = await alice.rbac.changes.list.query({ limit: 5 });
+    expect(JSON.stringify(changes)).toContain(secretSubject);
+    expect(JSON.stringify(changes)).toContain(edited);
   });
 });
 

@@ -17,6 +17,8 @@ Usage:
                           --ledger-key <file> [--origin <origin>] [--contracts <dir>]
   covenant rbac extend-admin --database <sqlite file> --org <org> --reason <text> --operator <name>
                           --ledger-key <file> [--origin <origin>] [--contracts <dir>]
+  covenant rbac recover --database <sqlite file | postgres:// url> --org <org> --admin <subject> --reason <text>
+                        --operator <name> --ledger-key <file> [--origin <origin>] [--contracts <dir>]
   covenant ledger verify --database <sqlite file | postgres:// url> --origin <origin> --key-name <name> --public-key <base64>
                          [--trusted-checkpoint <file>]
   covenant ledger prove <seq> --database <sqlite file | postgres:// url> --origin <origin>
@@ -30,9 +32,11 @@ Defaults come from the "covenant" field of the nearest package.json. With covena
 tests for the configured contracts. --ledger-key and --origin default to
 COVENANT_LEDGER_KEY_FILE and COVENANT_LEDGER_ORIGIN (else covenant.local/service), as the service reads them.
 sessions revoke works on the running service's database: the service refuses the session's (or the token's)
-next call. --help after any command prints this usage.
-Exit codes: 0 ok (help included), 1 violations or drift or invalid contracts or a refused bootstrap or a ledger
-that does not verify or a revocation that could not be recorded, 2 usage error.
+next call. rbac recover is for an org nobody can administer any more: it restores the bootstrap role, lifts
+the admin's denies and binds --admin org-wide, recorded; it refuses an org someone can still administer.
+--help after any command prints this usage.
+Exit codes: 0 ok (help included), 1 violations or drift or invalid contracts or a refused rbac change or a
+ledger that does not verify or a revocation that could not be recorded, 2 usage error.
 `;
 
 export interface Io {

@@ -14,6 +14,45 @@ import { UsageError } from './usage-error.ts';
 /** The service's default ledger origin (apps/helpdesk/src/main.ts), so that `npm start`'s database works as is. */
 export const DEFAULT_ORIGIN = 'covenant.local/service';
 
+const POSTGRES_URL = /^postgres(ql)?:\/\//i;
+
+/** A `--database` flag, checked: where it is, whether it is PostgreSQL, and how to name it in messages. */
+export interface DatabaseFlag {
+  /** A SQLite file path resolved from the working directory, or the `postgres://` URL as given. */
+  readonly database: string;
+  readonly postgres: boolean;
+  /** For messages: the path, or the URL without its password. */
+  readonly shown: string;
+}
+
+/**
+ * Reads `--database`: the path of a SQLite file or, when `postgres` is allowed, a `postgres://` URL (the
+ * service's own database). `:memory:` and any other URL are usage errors: an operator change there would
+ * protect nothing.
+ */
+export function databaseFlag(command: string, value: string, io: Io, postgres: boolean): DatabaseFlag {
+  const url = postgres && POSTGRES_URL.test(value);
+  if (value === ':memory:' || (!url && /^[a-z][a-z0-9+.-]*:\/\//i.test(value))) {
+    throw new UsageError(`${command}: --database is the path of a SQLite file${postgres ? ' or a postgres:// URL' : ''}`);
+  }
+  if (!url) {
+    const database = resolve(io.cwd, value);
+    return { database, postgres: false, shown: database };
+  }
+  return { database: value, postgres: true, shown: withoutPassword(value) };
+}
+
+function withoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === '') return url;
+    parsed.password = '';
+    return parsed.href;
+  } catch {
+    return 'the PostgreSQL database';
+  }
+}
+
 /**
  * `--ledger-key` (else COVENANT_LEDGER_KEY_FILE) resolved from the working directory, and `--origin` (else
  * COVENANT_LEDGER_ORIGIN, else the service's default): the key and origin the service signs checkpoints
@@ -45,8 +84,8 @@ export function readLedgerSigner(command: string, ledgerKey: string, origin: str
 
 /**
  * Migrates `db` (refusing a database a newer build wrote; an application's own migrations, 1000 and up,
- * are its business) and opens its ledger with `signer`. Returns `null` after reporting, with `db`
- * destroyed; nothing has changed then.
+ * are its business) unless `migrate` is false (a database the service set up, left as it is), and opens
+ * its ledger with `signer`. Returns `null` after reporting, with `db` destroyed; nothing has changed then.
  */
 export async function openOperatorLedger(
   command: string,
@@ -55,9 +94,10 @@ export async function openOperatorLedger(
   origin: string,
   database: string,
   io: Io,
+  options: { readonly migrate?: boolean } = {},
 ): Promise<LedgerStore | null> {
   try {
-    await migrateToLatest(db, MIGRATIONS, { ignoreUnknown: isAppMigration });
+    if (options.migrate !== false) await migrateToLatest(db, MIGRATIONS, { ignoreUnknown: isAppMigration });
     return await createLedgerStore({ db, origin, signer });
   } catch (error) {
     await db.destroy();

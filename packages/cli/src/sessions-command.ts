@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { createDatabase } from '@covenant/db';
 import { createRevocationStore, recordRevocationsOn, type Revocation } from '@covenant/identity/revocation-store';
 import type { Io } from './main.ts';
-import { ledgerKeyFlags, openOperatorLedger, readLedgerSigner, storeFailure } from './operator-ledger.ts';
+import { databaseFlag, ledgerKeyFlags, openOperatorLedger, readLedgerSigner, storeFailure } from './operator-ledger.ts';
 import { UsageError, parseFlags } from './usage-error.ts';
 
 /** `covenant sessions <subcommand>`: `revoke` a session (by `sid`) or one token (by `jti`). */
@@ -25,7 +24,6 @@ const FLAGS = {
   origin: { type: 'string' },
 } as const;
 
-const POSTGRES_URL = /^postgres(ql)?:\/\//i;
 /** `--until`: an ISO 8601 instant with a time zone (`Z` or an offset), as `Date.prototype.toISOString` writes one. */
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -56,18 +54,12 @@ async function sessionsRevoke(args: ReadonlyArray<string>, io: Io): Promise<numb
   }
   const reason = values.reason!.trim();
   if (reason.length < 3 || reason.length > 500) throw new UsageError('sessions revoke: --reason is 3 to 500 characters');
-  const databaseFlag = values.database!;
-  const postgres = POSTGRES_URL.test(databaseFlag);
-  if (databaseFlag === ':memory:' || (!postgres && /^[a-z][a-z0-9+.-]*:\/\//i.test(databaseFlag))) {
-    throw new UsageError('sessions revoke: --database is the path of a SQLite file or a postgres:// URL');
-  }
+  const { database, postgres, shown } = databaseFlag('sessions revoke', values.database!, io, true);
   const { ledgerKey, origin } = ledgerKeyFlags('sessions revoke', values, 'every revocation is a ledger entry', io);
 
   const signer = readLedgerSigner('sessions revoke', ledgerKey, origin, io);
   if (signer === null) return 1;
   // The service's database: revoking in a new, empty one would protect nothing.
-  const database = postgres ? databaseFlag : resolve(io.cwd, databaseFlag);
-  const shown = postgres ? withoutPassword(database) : database;
   if (!postgres && !existsSync(database)) {
     io.stderr(`covenant sessions revoke: nothing was changed; no database at ${database}\n`);
     return 1;
@@ -102,16 +94,4 @@ function isCalendarDate(text: string): boolean {
   const [year, month, day] = text.split('-').map(Number) as [number, number, number];
   const date = new Date(Date.UTC(year, month - 1, day));
   return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
-}
-
-/** A connection string as it may be printed: without its password. */
-function withoutPassword(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password === '') return url;
-    parsed.password = '';
-    return parsed.href;
-  } catch {
-    return 'the PostgreSQL database';
-  }
 }

@@ -58,3 +58,39 @@ function outlasts(held: number | null, granted: number | null): boolean {
   if (held === null) return true;
   return granted !== null && held >= granted;
 }
+
+/**
+ * Does an actor holding `grants` manage `workspace` (`null`: the whole org) with `capability` at `now`? It
+ * must hold `capability` there now — an unexpired allow without a resource, org-wide or in that workspace —
+ * with no deny of it anywhere inside (a deny of the managing capability in one workspace means the actor
+ * does not manage the org as a whole). The session's own bound (a token naming a workspace acts there
+ * only) is applied by the caller.
+ */
+export function manages(grants: ReadonlyArray<ActorGrant>, capability: string, workspace: string | null, now: number): boolean {
+  return ungrantable(grants, [capability], { workspace, resource: null, expiresAt: now }).length === 0;
+}
+
+/** One capability a subject holds or is denied, with the subject (see `canManageForGood`). */
+export interface SubjectGrant extends ActorGrant {
+  readonly subject: string;
+}
+
+/**
+ * Is there a subject among `grants` (unexpired grants of `capability` in one org) that holds it org-wide
+ * and for good: an allow without workspace, resource or expiry, and no deny of it anywhere? Expiring
+ * allows do not count: time alone, with no change to refuse, would take them away, and the org would be
+ * locked out by the clock.
+ */
+export function canManageForGood(grants: ReadonlyArray<SubjectGrant>, capability: string): boolean {
+  const bySubject = new Map<string, SubjectGrant[]>();
+  for (const grant of grants) {
+    if (grant.capability !== capability) continue;
+    const own = bySubject.get(grant.subject);
+    if (own === undefined) bySubject.set(grant.subject, [grant]);
+    else own.push(grant);
+  }
+  for (const own of bySubject.values()) {
+    if (ungrantable(own, [capability], { workspace: null, resource: null, expiresAt: null }).length === 0) return true;
+  }
+  return false;
+}

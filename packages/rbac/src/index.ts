@@ -1,10 +1,10 @@
-export { EscalationRefusedError, RbacChangeError } from './errors.ts';
+export { EscalationRefusedError, RbacChangeError, ScopeRefusedError } from './errors.ts';
 export type { RbacErrorCode } from './errors.ts';
-export { ungrantable } from './escalation.ts';
-export type { ActorGrant, GrantScope } from './escalation.ts';
+export { canManageForGood, manages, ungrantable } from './escalation.ts';
+export type { ActorGrant, GrantScope, SubjectGrant } from './escalation.ts';
 export { evaluate } from './evaluate.ts';
 export type { Grant } from './evaluate.ts';
 export type { Binding, ChangeRecord, RbacActor, ResourceScope, Role } from './model.ts';
 export { createRbacStore } from './rbac-store.ts';
-export type { NewBinding, NewRole, RbacChangeEvent, RbacStore, RbacStoreOptions, RoleChanges } from './rbac-store.ts';
+export type { NewBinding, NewRole, RbacChangeEvent, RbacStore, RbacStoreOptions, RecoveredTenant, RoleChanges } from './rbac-store.ts';
 export type { RbacTables } from './tables.ts';

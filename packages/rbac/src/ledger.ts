@@ -1,2 +1,2 @@
 export { changeEntry, recordChangesOn } from './ledger-changes.ts';
-export type { ChangeFailureLog } from './ledger-changes.ts';
+export type { ChangeFailureLog, LedgerRecording } from './ledger-changes.ts';

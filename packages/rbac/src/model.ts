@@ -34,8 +34,13 @@ export interface Binding {
 export interface RbacActor {
   /** `user:<subject>` for a principal, `operator:<name>` for the bootstrap command. */
   readonly id: string;
-  /** The principal, when a user acts: its capabilities bound what it may grant. */
+  /** The principal, when a user acts: its capabilities bound what it may grant, and where. */
   readonly subject: string | null;
+  /**
+   * The workspace the principal's session is bound to (`ctx.tenant.workspace`), or `null` for an org-wide
+   * session: a principal whose token names a workspace changes nothing outside it, whatever it holds.
+   */
+  readonly workspace: string | null;
   readonly requestId: string | null;
 }
 

@@ -3,8 +3,8 @@ import { isValidCapability } from '@covenant/contract';
 import type { AuthorizationDecision, AuthorizationPort, AuthorizationRequest } from '@covenant/server';
 import { withSavepoint } from '@covenant/db';
 import type { Compilable, CompiledQuery, Kysely } from 'kysely';
-import { EscalationRefusedError, RbacChangeError } from './errors.ts';
-import { ungrantable, type ActorGrant, type GrantScope } from './escalation.ts';
+import { EscalationRefusedError, RbacChangeError, ScopeRefusedError } from './errors.ts';
+import { canManageForGood, manages, ungrantable, type ActorGrant, type GrantScope } from './escalation.ts';
 import { evaluate, type Grant } from './evaluate.ts';
 import { GrantCache } from './grant-cache.ts';
 import type { Binding, ChangeRecord, RbacActor, ResourceScope, Role } from './model.ts';
@@ -17,16 +17,45 @@ export interface RbacStoreOptions {
   /** How many (org, subject, workspace) grant sets the decision cache keeps (default 10 000; 0 disables it). */
   readonly cacheSize?: number;
   /**
+   * The capability that makes its holder a manager of bindings where it holds it (default
+   * `rbac.bindings.manage`, what the `rbac` contract's binding procedures require): a grant, deny or revoke
+   * is confined to the workspaces the actor manages with it (an org-wide binding: the whole org), and no
+   * change may leave an org with nobody holding it org-wide for good.
+   */
+  readonly manageBindingsCapability?: string;
+  /** The capability roles are managed with (default `rbac.roles.manage`): roles belong to the org, so only org-wide. */
+  readonly manageRolesCapability?: string;
+  /**
    * Called inside every change's transaction with its record, applied or refused (the service appends it
    * to the audit ledger there, so a change and its ledger entry commit together). If it throws, the change
    * rolls back.
    */
   readonly onChange?: (change: RbacChangeEvent, db: Kysely<RbacTables>) => void | Promise<void>;
+  /**
+   * Keeps the record of a refused change whatever happens to the transaction it was refused in. A refusal
+   * fails the call it belongs to, so when the store is bound into the caller's transaction (`bind`: an
+   * audited handler's `ctx.db`) that transaction rolls back, and a record written in it would go too.
+   * `keepRefusal` receives `record`, which writes the `rbac_changes` row and calls `onChange` on the handle
+   * it is given, and must run it in a transaction of its own once the caller's has ended: a bound store
+   * does not wait for it (on SQLite the caller's transaction holds the only write lock until it ends), so
+   * it reports its own failures. `recordChangesOn` runs it in the ledger's next batch: the row and its
+   * `denial` entry commit together. Unbound, the store waits for it before throwing the refusal.
+   * Without it, refusals are recorded in a transaction of the store's own (bound: in the caller's, kept
+   * only if that commits).
+   */
+  readonly keepRefusal?: (record: (db: Kysely<RbacTables>) => Promise<void>) => void | Promise<void>;
 }
 
 /** A change as `onChange` receives it: the record `changes()` will list, with its org. */
 export interface RbacChangeEvent extends Omit<ChangeRecord, 'seq'> {
   readonly org: string;
+}
+
+/** What `recoverTenant` did: the bootstrap role as restored, the admin's binding to it, the denies it lifted. */
+export interface RecoveredTenant {
+  readonly role: Role;
+  readonly binding: Binding;
+  readonly lifted: ReadonlyArray<Binding>;
 }
 
 export interface NewRole {
@@ -80,6 +109,16 @@ export interface RbacStore extends AuthorizationPort {
    */
   extendBootstrapRole(operator: string, org: string, reason: string): Promise<ReadonlyArray<string>>;
   /**
+   * The operator's path for an org nobody can manage any more (no subject holds the managing capability
+   * org-wide for good, e.g. after a data repair or a schema written behind the store's back): restores the
+   * org's bootstrap role with every catalogue capability (recreating it if it was deleted), lifts every deny
+   * binding of `adminSubject` (each is a hole in what it must hold to manage), and binds `adminSubject`
+   * org-wide to the role. Recorded like any change (`tenant.recover`). Refused with
+   * `TENANT_NOT_BOOTSTRAPPED` for an org never bootstrapped, and with `TENANT_NOT_LOCKED_OUT` while
+   * someone can still manage it (then the rbac API is the path).
+   */
+  recoverTenant(operator: string, org: string, adminSubject: string, reason: string): Promise<RecoveredTenant>;
+  /**
    * The same store on `db`, a handle already inside a transaction someone else owns (an audited handler's
    * `ctx.db`, a ledger unit of work): each change runs in a savepoint of it and commits — or rolls back —
    * with it; checks read through it and skip the shared cache (it may hold uncommitted changes).
@@ -114,6 +153,11 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
   const cacheSize = options.cacheSize ?? 10_000;
   const cache = new GrantCache(cacheSize);
   const onChange = options.onChange;
+  const keepRefusal = options.keepRefusal;
+  const manageBindings = capabilityOption(options.manageBindingsCapability, 'manageBindingsCapability', 'rbac.bindings.manage');
+  const manageRoles = capabilityOption(options.manageRolesCapability, 'manageRolesCapability', 'rbac.roles.manage');
+  if (onChange !== undefined && typeof onChange !== 'function') throw new TypeError('createRbacStore: "onChange" must be a function');
+  if (keepRefusal !== undefined && typeof keepRefusal !== 'function') throw new TypeError('createRbacStore: "keepRefusal" must be a function');
 
   /** One store per database handle: the pool's (`bound` false), or a transaction's (see `bind`). */
   const makeStore = (db: Kysely<RbacTables>, bound: boolean): RbacStore => {
@@ -171,42 +215,70 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
     };
 
     /**
-     * The capabilities in `capabilities` that `actor` may not hand out in `scope` (see `ungrantable`). Read
-     * inside the change's own transaction, never from the cache, so a right revoked a moment earlier cannot
-     * be used.
+     * What the actor may do in one change, judged on its grants read inside the change's own transaction
+     * (once per change, never from the cache, so a right revoked a moment earlier cannot be used). Every
+     * method throws a `Refusal` (recorded by `change` after the rollback) when the change oversteps.
      */
-    const missingCapabilities = async (
-      trx: Kysely<RbacTables>,
-      actor: RbacActor,
-      org: string,
-      capabilities: ReadonlyArray<string>,
-      scope: GrantScope,
-    ): Promise<string[]> => {
-      if (actor.subject === null || capabilities.length === 0) return []; // the operator's bootstrap has no principal
+    const guardOf = (trx: Kysely<RbacTables>, actor: RbacActor, org: string) => {
+      let loaded: Promise<ActorGrant[]> | null = null;
       // Every workspace: a deny in any of them is a hole an org-wide grant would paper over.
-      const rows = await grantRows(trx, org, actor.subject, 'every', clock().getTime());
-      const grants: ActorGrant[] = rows.map((row) => ({
-        capability: row.capability,
-        effect: row.effect,
-        workspace: row.workspace,
-        resourceType: row.resource_type,
-        resourceId: row.resource_id,
-        expiresAt: row.expires_at === null ? null : Date.parse(row.expires_at),
-      }));
-      return ungrantable(grants, capabilities, scope);
+      const grants = (subject: string): Promise<ActorGrant[]> =>
+        (loaded ??= grantRows(trx, org, subject, 'every', nowMs()).then((rows) => rows.map(actorGrant)));
+      return {
+        /**
+         * The actor manages `workspace` (`null`: the whole org) with `capability`: it holds it there (see
+         * `manages`) and its session is not bound to another workspace (a workspace-bound session never
+         * reaches the whole org). The operator's paths have no principal and no such bound.
+         */
+        async manages(capability: string, workspace: string | null, attempted: unknown): Promise<void> {
+          if (actor.subject === null) return;
+          const inSession = actor.workspace === null || actor.workspace === workspace;
+          if (!inSession || !manages(await grants(actor.subject), capability, workspace, nowMs())) {
+            throw new Refusal({ attempted, code: 'ERR_RBAC_SCOPE_REFUSED', missing: [capability] }, new ScopeRefusedError(capability, workspace));
+          }
+        },
+        /** The actor holds every one of `capabilities` wherever `scope` reaches, for as long (see `ungrantable`). */
+        async holds(capabilities: ReadonlyArray<string>, scope: GrantScope, attempted: unknown): Promise<void> {
+          if (actor.subject === null || capabilities.length === 0) return; // the operator's bootstrap has no principal
+          const missing = ungrantable(await grants(actor.subject), capabilities, scope);
+          if (missing.length > 0) throw new Refusal({ attempted, missing }, new EscalationRefusedError(missing));
+        },
+        /**
+         * After the change, someone can still manage the org's bindings (see `manageable`): checked for every
+         * change that takes rights away (a revoke of an allow, a deny, a role losing capabilities or deleted).
+         */
+        async keepsManageable(attempted: unknown): Promise<void> {
+          if (!(await manageable(trx, org))) {
+            throw new Refusal(
+              { attempted, code: 'ORG_UNMANAGEABLE' },
+              new RbacChangeError('ORG_UNMANAGEABLE', 'the change would leave the org with nobody able to manage its bindings'),
+            );
+          }
+        },
+      };
     };
 
-    /** Throws a refusal (recorded by `change` after the rollback) unless the actor holds every capability. */
-    const requireHeld = async (
-      trx: Kysely<RbacTables>,
-      actor: RbacActor,
-      org: string,
-      capabilities: ReadonlyArray<string>,
-      scope: GrantScope,
-      attempted: unknown,
-    ): Promise<void> => {
-      const missing = await missingCapabilities(trx, actor, org, capabilities, scope);
-      if (missing.length > 0) throw new Refusal(attempted, missing);
+    /**
+     * Whether some subject of the org holds the binding-managing capability org-wide, unexpired and not
+     * expiring, with no deny of it anywhere (`canManageForGood`). Vacuously true when the catalogue lacks
+     * the capability: then nobody can manage bindings through the API at all, and no change can make it worse.
+     */
+    const manageable = async (trx: Kysely<RbacTables>, org: string): Promise<boolean> => {
+      if (!(await knownCapabilities()).has(manageBindings)) return true;
+      const at = new Date(nowMs()).toISOString();
+      const rows = await trx
+        .selectFrom('rbac_bindings as b')
+        .innerJoin('rbac_roles as r', (join) => join.onRef('r.id', '=', 'b.role_id').onRef('r.org', '=', 'b.org'))
+        .innerJoin('rbac_role_capabilities as rc', 'rc.role_id', 'r.id')
+        .select(['b.id', 'b.subject', 'b.effect', 'b.workspace', 'b.resource_type', 'b.resource_id', 'b.expires_at', 'rc.capability'])
+        .where('b.org', '=', org)
+        .where('rc.capability', '=', manageBindings)
+        .where((eb) => eb.or([eb('b.expires_at', 'is', null), eb('b.expires_at', '>', at)]))
+        .execute();
+      return canManageForGood(
+        rows.map((row) => ({ ...actorGrant(row), subject: row.subject })),
+        manageBindings,
+      );
     };
 
     const validateCapabilities = async (capabilities: ReadonlyArray<string>): Promise<string[]> => {
@@ -237,19 +309,20 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
 
     /**
      * Runs a change in one transaction with its record and the epoch bump: all of it commits, or none. A
-     * refusal rolls the change back and is then recorded on its own, so refused attempts stay on file.
+     * refusal rolls the change back and is then recorded on its own (`recordRefusal`), so refused attempts
+     * stay on file.
      */
     const change = async <T>(
       actor: RbacActor,
       org: string,
       action: string,
       reason: string,
-      apply: (trx: Kysely<RbacTables>) => Promise<{ result: T; before: unknown; after: unknown }>,
+      apply: (trx: Kysely<RbacTables>, guard: ReturnType<typeof guardOf>) => Promise<{ result: T; before: unknown; after: unknown }>,
     ): Promise<T> => {
       requireReason(reason);
       try {
         return await atomically(async (trx) => {
-          const { result, before, after } = await apply(trx);
+          const { result, before, after } = await apply(trx, guardOf(trx, actor, org));
           await trx
             .insertInto('rbac_epochs')
             .values({ org, epoch: 1 })
@@ -262,16 +335,27 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
         });
       } catch (error) {
         if (!(error instanceof Refusal)) throw error;
-        const record = { attempted: error.attempted, missing: error.missing };
-        // Recorded after the rollback, in its own transaction (bound: in the enclosing one, which keeps it
-        // only if its owner commits; the ledger port records the refused call's outcome either way).
-        await atomically(async (trx) => {
-          const row = changeRow(actor, org, action, 'refused', reason, null, record, clock());
-          await trx.insertInto('rbac_changes').values(row).execute();
-          await onChange?.(changeEvent(row, null, record), trx);
-        });
-        throw new EscalationRefusedError(error.missing);
+        await recordRefusal(changeRow(actor, org, action, 'refused', reason, null, error.record, clock()), error.record);
+        throw error.error;
       }
+    };
+
+    /**
+     * Records a refused change after its rollback. With `keepRefusal`, in a transaction of the hook's own,
+     * which outlives the caller's (bound: not waited for, see `keepRefusal`); without it, in our own
+     * (bound: a savepoint of the caller's transaction, kept only if that commits).
+     */
+    const recordRefusal = async (row: ReturnType<typeof changeRow>, record: unknown): Promise<void> => {
+      const write = async (trx: Kysely<RbacTables>): Promise<void> => {
+        await trx.insertInto('rbac_changes').values(row).execute();
+        await onChange?.(changeEvent(row, null, record), trx);
+      };
+      if (keepRefusal === undefined) return atomically(write);
+      const kept = keepRefusal(write);
+      if (!bound) return kept;
+      // The caller's transaction is still open: waiting here for a write that can only start once it has
+      // ended would deadlock. The hook reports its own failures; nothing is left unhandled.
+      Promise.resolve(kept).catch(() => undefined);
     };
 
     const store: RbacStore = {
@@ -316,8 +400,13 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
           throw new RbacChangeError('INVALID_ROLE', 'a role name is lower-case letters, digits and dashes, starting with a letter');
         }
         const capabilities = await validateCapabilities(role.capabilities);
-        return change(actor, org, 'roles.create', reason, async (trx) => {
-          await requireHeld(trx, actor, org, capabilities, ORG_WIDE, { name: role.name, capabilities });
+        return change(actor, org, 'roles.create', reason, async (trx, guard) => {
+          const attempted = { name: role.name, capabilities };
+          // Roles belong to the org: creating one needs the org-wide managing scope too, though a new role
+          // binds nobody. Its name is taken org-wide, it shows in every workspace's role list, and the next
+          // grant anywhere may use it; a workspace-bound actor alters nothing outside its workspace.
+          await guard.manages(manageRoles, null, attempted);
+          await guard.holds(capabilities, ORG_WIDE, attempted);
           const existing = await trx.selectFrom('rbac_roles').select('id').where('org', '=', org).where('name', '=', role.name).executeTakeFirst();
           if (existing !== undefined) throw new RbacChangeError('ROLE_EXISTS', `a role named "${role.name}" exists in this org`);
           const created: Role = { id: `role_${ids()}`, name: role.name, description: role.description ?? null, capabilities, createdAt: clock().toISOString() };
@@ -329,33 +418,39 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
 
       async updateRole(actor, org, roleId, changes, reason) {
         const requested = changes.capabilities === undefined ? undefined : await validateCapabilities(changes.capabilities);
-        return change(actor, org, 'roles.update', reason, async (trx) => {
+        return change(actor, org, 'roles.update', reason, async (trx, guard) => {
+          await guard.manages(manageRoles, null, { roleId, capabilities: requested });
           const before = await loadRole(trx, org, roleId);
           if (before === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', 'no such role in this org');
           const capabilities = requested ?? before.capabilities;
-          // Adding a capability grants it to everyone bound to the role; removing one from a role used in deny
-          // bindings gives it back to everyone denied. Either way the actor must hold what it hands out.
+          const attempted = { roleId, capabilities };
+          // Adding a capability grants it to everyone bound to the role (and denies it to everyone the role
+          // denies); removing one from a role used in deny bindings gives it back to everyone denied. Either
+          // way the actor must hold what it hands out, or takes power over.
           const added = capabilities.filter((c) => !before.capabilities.includes(c));
           const removed = before.capabilities.filter((c) => !capabilities.includes(c));
           const lifted = (await hasDenyBindings(trx, org, roleId)) ? removed : [];
-          await requireHeld(trx, actor, org, [...added, ...lifted], ORG_WIDE, { roleId, capabilities });
+          await guard.holds([...added, ...lifted], ORG_WIDE, attempted);
           const description = changes.description === undefined ? before.description : changes.description;
           await trx.updateTable('rbac_roles').set({ description }).where('org', '=', org).where('id', '=', roleId).execute();
           await trx.deleteFrom('rbac_role_capabilities').where('role_id', '=', roleId).execute();
           await insertCapabilities(trx, roleId, capabilities);
+          if (removed.length > 0) await guard.keepsManageable(attempted);
           const after: Role = { ...before, description, capabilities };
           return { result: after, before, after };
         });
       },
 
       async deleteRole(actor, org, roleId, reason) {
-        await change(actor, org, 'roles.delete', reason, async (trx) => {
+        await change(actor, org, 'roles.delete', reason, async (trx, guard) => {
+          await guard.manages(manageRoles, null, { roleId });
           const before = await loadRole(trx, org, roleId);
           if (before === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', 'no such role in this org');
           // Deleting a role drops its deny bindings too, which gives the denied capabilities back.
-          if (await hasDenyBindings(trx, org, roleId)) await requireHeld(trx, actor, org, before.capabilities, ORG_WIDE, { roleId });
+          if (await hasDenyBindings(trx, org, roleId)) await guard.holds(before.capabilities, ORG_WIDE, { roleId });
           const bindings = await trx.selectFrom('rbac_bindings').selectAll().where('org', '=', org).where('role_id', '=', roleId).execute();
           await trx.deleteFrom('rbac_roles').where('org', '=', org).where('id', '=', roleId).execute();
+          await guard.keepsManageable({ roleId });
           return { result: undefined, before: { role: before, bindings: bindings.map(toBinding) }, after: null };
         });
       },
@@ -371,15 +466,16 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
         const workspace = binding.workspace ?? null;
         const resource = binding.resource ?? null;
         validateBinding(binding, effect, workspace, resource);
-        return change(actor, org, 'bindings.grant', reason, async (trx) => {
+        return change(actor, org, 'bindings.grant', reason, async (trx, guard) => {
+          const expiresAt = binding.expiresAt ? binding.expiresAt.getTime() : null;
+          const attempted = { subject: binding.subject, roleId: binding.roleId, workspace, resource, expiresAt: binding.expiresAt ?? null };
+          await guard.manages(manageBindings, workspace, attempted);
           const role = await loadRole(trx, org, binding.roleId);
           if (role === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', 'no such role in this org');
-          // A deny only takes access away: it needs the manage capability, not the capabilities it denies.
-          if (effect === 'allow') {
-            const expiresAt = binding.expiresAt ? binding.expiresAt.getTime() : null;
-            const attempted = { subject: binding.subject, roleId: role.id, workspace, resource, expiresAt: binding.expiresAt ?? null };
-            await requireHeld(trx, actor, org, role.capabilities, { workspace, resource, expiresAt }, attempted);
-          }
+          // A deny is power over the denied, as an allow is power for the allowed: either needs what an allow
+          // of the role in that scope needs. (Otherwise a binding manager could deny every admin their admin
+          // role, and nobody holding it could lift the deny.)
+          await guard.holds(role.capabilities, { workspace, resource, expiresAt }, attempted);
           const created: Binding = {
             id: `bind_${ids()}`,
             subject: binding.subject,
@@ -392,22 +488,25 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
             createdBy: actor.id,
           };
           await insertBinding(trx, org, created);
+          if (effect === 'deny') await guard.keepsManageable(attempted);
           return { result: created, before: null, after: created };
         });
       },
 
       async revoke(actor, org, bindingId, reason) {
-        await change(actor, org, 'bindings.revoke', reason, async (trx) => {
+        await change(actor, org, 'bindings.revoke', reason, async (trx, guard) => {
           const row = await trx.selectFrom('rbac_bindings').selectAll().where('org', '=', org).where('id', '=', bindingId).executeTakeFirst();
           if (row === undefined) throw new RbacChangeError('BINDING_NOT_FOUND', 'no such binding in this org');
           const before = toBinding(row);
+          await guard.manages(manageBindings, before.workspace, { bindingId });
           if (before.effect === 'deny') {
             // Lifting a deny gives its capabilities back: the actor must hold them in the binding's scope.
             const role = await loadRole(trx, org, before.roleId);
             const scope = { workspace: before.workspace, resource: before.resource, expiresAt: null };
-            await requireHeld(trx, actor, org, role?.capabilities ?? [], scope, { bindingId });
+            await guard.holds(role?.capabilities ?? [], scope, { bindingId });
           }
           await trx.deleteFrom('rbac_bindings').where('org', '=', org).where('id', '=', bindingId).execute();
+          if (before.effect === 'allow') await guard.keepsManageable({ bindingId });
           return { result: undefined, before, after: null };
         });
       },
@@ -442,21 +541,8 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
           if (existing !== undefined) {
             throw new RbacChangeError('TENANT_ALREADY_BOOTSTRAPPED', 'this org already has roles: grant admin through the rbac API instead');
           }
-          const at = clock().toISOString();
-          const role: Role = { id: `role_${ids()}`, name: 'admin', description: 'First administrator (bootstrap)', capabilities, createdAt: at };
-          await trx.insertInto('rbac_roles').values({ id: role.id, org, name: role.name, description: role.description, created_at: at }).execute();
-          await insertCapabilities(trx, role.id, capabilities);
-          const binding: Binding = {
-            id: `bind_${ids()}`,
-            subject: adminSubject,
-            roleId: role.id,
-            effect: 'allow',
-            workspace: null,
-            resource: null,
-            expiresAt: null,
-            createdAt: at,
-            createdBy: actor.id,
-          };
+          const role = await insertRole(trx, org, { id: `role_${ids()}`, name: 'admin', description: BOOTSTRAP_DESCRIPTION, capabilities, createdAt: clock().toISOString() });
+          const binding = orgWideAllow(`bind_${ids()}`, adminSubject, role.id, role.createdAt, actor);
           await insertBinding(trx, org, binding);
           return { result: { role, binding }, before: null, after: { role, binding } };
         });
@@ -466,21 +552,69 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
         const actor = operatorActor(operator);
         const catalogue = [...(await knownCapabilities())].sort();
         return change(actor, org, 'tenant.extend_bootstrap_role', reason, async (trx) => {
-          const bootstrap = await trx
-            .selectFrom('rbac_changes')
-            .select('after')
-            .where('org', '=', org)
-            .where('action', '=', 'tenant.bootstrap')
-            .where('outcome', '=', 'applied')
-            .executeTakeFirst();
-          if (bootstrap === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', 'this org was never bootstrapped');
-          const roleId = (JSON.parse(bootstrap.after!) as { role: Role }).role.id;
+          const roleId = await bootstrapRoleId(trx, org);
+          if (roleId === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', 'this org was never bootstrapped');
           const before = await loadRole(trx, org, roleId);
           if (before === undefined) throw new RbacChangeError('ROLE_NOT_FOUND', "the org's bootstrap role was deleted");
           const added = catalogue.filter((capability) => !before.capabilities.includes(capability));
           await insertCapabilities(trx, roleId, added);
           const after: Role = { ...before, capabilities: [...before.capabilities, ...added].sort() };
           return { result: added, before, after };
+        });
+      },
+
+      async recoverTenant(operator, org, adminSubject, reason) {
+        if (!ID_TEXT.test(org) || !ID_TEXT.test(adminSubject)) throw new TypeError('recoverTenant: org and subject must be identifiers');
+        const actor = operatorActor(operator);
+        const known = await knownCapabilities();
+        if (!known.has(manageBindings)) {
+          // Recovery restores a binding manager; without the capability in the catalogue there is none to restore.
+          throw new RbacChangeError('UNKNOWN_CAPABILITY', `${manageBindings} is not in the catalogue: no contract declares it`);
+        }
+        const catalogue = [...known].sort();
+        return change(actor, org, 'tenant.recover', reason, async (trx) => {
+          const roleId = await bootstrapRoleId(trx, org);
+          if (roleId === undefined) throw new RbacChangeError('TENANT_NOT_BOOTSTRAPPED', 'this org was never bootstrapped: bootstrap it instead');
+          if (await manageable(trx, org)) {
+            throw new RbacChangeError('TENANT_NOT_LOCKED_OUT', 'someone in this org can still manage its bindings: grant through the rbac API instead');
+          }
+          const at = clock().toISOString();
+          const before = (await loadRole(trx, org, roleId)) ?? null;
+          let role: Role;
+          if (before === null) {
+            // Deleted: recreated under its name, or a free variant of it if another role took the name since.
+            const taken = new Set((await trx.selectFrom('rbac_roles').select('name').where('org', '=', org).execute()).map((r) => r.name));
+            const name = ['admin', 'admin-recovered', ...Array.from({ length: 98 }, (_, i) => `admin-recovered-${i + 2}`)].find((n) => !taken.has(n));
+            if (name === undefined) throw new RbacChangeError('ROLE_EXISTS', 'no free name for the recovered admin role');
+            role = await insertRole(trx, org, { id: `role_${ids()}`, name, description: BOOTSTRAP_DESCRIPTION, capabilities: catalogue, createdAt: at });
+          } else {
+            const added = catalogue.filter((capability) => !before.capabilities.includes(capability));
+            await insertCapabilities(trx, roleId, added);
+            role = { ...before, capabilities: [...before.capabilities, ...added].sort() };
+          }
+          // Every deny of the admin is a hole in what it must hold to manage (and to lift other denies).
+          const denies = (
+            await trx.selectFrom('rbac_bindings').selectAll().where('org', '=', org).where('subject', '=', adminSubject).where('effect', '=', 'deny').orderBy('id').execute()
+          ).map(toBinding);
+          if (denies.length > 0) await trx.deleteFrom('rbac_bindings').where('id', 'in', denies.map((d) => d.id)).execute();
+          const held = await trx
+            .selectFrom('rbac_bindings')
+            .selectAll()
+            .where('org', '=', org)
+            .where('subject', '=', adminSubject)
+            .where('role_id', '=', role.id)
+            .where('effect', '=', 'allow')
+            .where('workspace', 'is', null)
+            .where('resource_type', 'is', null)
+            .where('expires_at', 'is', null)
+            .executeTakeFirst();
+          let binding: Binding;
+          if (held !== undefined) binding = toBinding(held);
+          else {
+            binding = orgWideAllow(`bind_${ids()}`, adminSubject, role.id, at, actor);
+            await insertBinding(trx, org, binding);
+          }
+          return { result: { role, binding, lifted: denies }, before: { role: before, denies }, after: { role, binding } };
         });
       },
     };
@@ -491,16 +625,68 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
 
 function operatorActor(operator: string): RbacActor {
   if (typeof operator !== 'string' || !ID_TEXT.test(operator)) throw new TypeError('name the operator (an identifier)');
-  return { id: `operator:${operator}`, subject: null, requestId: null };
+  return { id: `operator:${operator}`, subject: null, workspace: null, requestId: null };
+}
+
+const BOOTSTRAP_DESCRIPTION = 'First administrator (bootstrap)';
+
+/** An option naming a capability, or its default; refused at creation when it is not a capability name. */
+function capabilityOption(value: unknown, name: string, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !isValidCapability(value)) throw new TypeError(`createRbacStore: "${name}" must be a capability name (e.g. "${fallback}")`);
+  return value;
+}
+
+/** An `ActorGrant` from a grant row (expiry as milliseconds). */
+function actorGrant(row: GrantRow): ActorGrant {
+  return {
+    capability: row.capability,
+    effect: row.effect,
+    workspace: row.workspace,
+    resourceType: row.resource_type,
+    resourceId: row.resource_id,
+    expiresAt: row.expires_at === null ? null : Date.parse(row.expires_at),
+  };
+}
+
+/**
+ * The id of the org's bootstrap role: the role of its latest applied `tenant.bootstrap` or `tenant.recover`
+ * (a recovery may have recreated it), or `undefined` for an org never bootstrapped.
+ */
+async function bootstrapRoleId(trx: Kysely<RbacTables>, org: string): Promise<string | undefined> {
+  const row = await trx
+    .selectFrom('rbac_changes')
+    .select('after')
+    .where('org', '=', org)
+    .where('action', 'in', ['tenant.bootstrap', 'tenant.recover'])
+    .where('outcome', '=', 'applied')
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row?.after == null ? undefined : (JSON.parse(row.after) as { role: Role }).role.id;
+}
+
+async function insertRole(trx: Kysely<RbacTables>, org: string, role: Role): Promise<Role> {
+  await trx.insertInto('rbac_roles').values({ id: role.id, org, name: role.name, description: role.description, created_at: role.createdAt }).execute();
+  await insertCapabilities(trx, role.id, role.capabilities);
+  return role;
+}
+
+/** The operator paths' admin binding: allow, org-wide, on no resource, without expiry. */
+function orgWideAllow(id: string, subject: string, roleId: string, at: string, actor: RbacActor): Binding {
+  return { id, subject, roleId, effect: 'allow', workspace: null, resource: null, expiresAt: null, createdAt: at, createdBy: actor.id };
 }
 
 const ORG_WIDE: GrantScope = Object.freeze({ workspace: null, resource: null, expiresAt: null });
 
-/** A refused change, carried out of the transaction so that `change` can roll back and then record it. */
+/**
+ * A refused change, carried out of the transaction so that `change` can roll back, record `record` (what
+ * was attempted and why it was refused) and then throw `error`.
+ */
 class Refusal {
   constructor(
-    readonly attempted: unknown,
-    readonly missing: ReadonlyArray<string>,
+    readonly record: object,
+    readonly error: Error,
   ) {}
 }
 

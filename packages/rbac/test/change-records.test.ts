@@ -239,6 +239,9 @@ describe('capabilities declared after a tenant was bootstrapped', () => {
   it('is refused for an org that was never bootstrapped or whose bootstrap role is gone', async () => {
     await expect(f.rbac.extendBootstrapRole('ops', 'org_x', 'no such tenant')).rejects.toMatchObject({ code: 'ROLE_NOT_FOUND' });
     const { role } = await f.rbac.bootstrapTenant('ops', 'org_a', 'alice', 'first admin');
+    // Another admin role first: deleting the only one would leave nobody managing the org (ORG_UNMANAGEABLE).
+    const admins = await f.rbac.createRole(ALICE, 'org_a', { name: 'admins', capabilities: [...CATALOGUE] }, 'the new admin role');
+    await f.rbac.grant(ALICE, 'org_a', { subject: 'alice', roleId: admins.id }, 'alice moves over');
     await f.rbac.deleteRole(ALICE, 'org_a', role.id, 'start over');
     const records = await changeCount(f.db);
     await expect(f.rbac.extendBootstrapRole('ops', 'org_a', 'extend anyway')).rejects.toMatchObject({ code: 'ROLE_NOT_FOUND' });

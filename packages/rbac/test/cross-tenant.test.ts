@@ -130,11 +130,12 @@ describe("admin operations with another tenant's ids are refused and change noth
 
   it("bob, admin of org_b's workspace, holds nothing to delegate in org_a (escalation is judged per org)", async () => {
     const bob = user('bob');
+    // Refused before what he holds is even weighed: he manages nothing in org_a (his org_b rights count for nothing there).
     await expect(f.rbac.grant(bob, 'org_a', { subject: 'carol', roleId: a.admin.id }, 'bob grants in a')).rejects.toMatchObject({
-      code: 'ERR_RBAC_ESCALATION_REFUSED',
+      code: 'ERR_RBAC_SCOPE_REFUSED',
     });
     await expect(f.rbac.createRole(bob, 'org_a', { name: 'mine', capabilities: ['tickets.read'] }, 'bob creates in a')).rejects.toMatchObject({
-      code: 'ERR_RBAC_ESCALATION_REFUSED',
+      code: 'ERR_RBAC_SCOPE_REFUSED',
     });
     // The legal neighbour: in org_b's w1, where bob is admin, he can grant what he holds.
     await f.rbac.grant(bob, 'org_b', { subject: 'carol', roleId: b.reader.id, workspace: 'w1' }, 'bob grants in b/w1');

@@ -1,34 +1,37 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isSecurityError } from '@covenant/errors';
 import { EscalationRefusedError, type Role } from '../src/index.ts';
-import { T0, allowed, changeCount, openStore, snapshot, user, type Fixture } from './support/rbac-fixture.ts';
+import { T0, allowed, changeCount, openStore, refusedChange, user, type Fixture } from './support/rbac-fixture.ts';
 
 // No privilege escalation through delegation: an actor grants only what it holds, where it holds it. Every
 // refusal is an EscalationRefusedError (403, stable code) and a 'refused' change record naming what was missing.
+// The granters here manage bindings and roles org-wide (the `manager` role), so what these tests judge is
+// what they hold; where they may manage is scope.test.ts's subject.
 
 const ALICE = user('alice', 'req-alice');
 const BOB = user('bob', 'req-bob');
 let f: Fixture;
 let reader: Role; // tickets.read
 let writer: Role; // tickets.read, tickets.write
+let manager: Role; // rbac.bindings.manage, rbac.roles.manage
+
+/** Makes `subject` a manager of bindings and roles org-wide: what it may hand out is then what it holds. */
+const manage = (subject: string) => f.rbac.grant(ALICE, 'org_a', { subject, roleId: manager.id }, `${subject} manages`);
 
 beforeEach(async () => {
   f = await openStore();
   await f.rbac.bootstrapTenant('ops', 'org_a', 'alice', 'first admin of org_a');
   reader = await f.rbac.createRole(ALICE, 'org_a', { name: 'reader', capabilities: ['tickets.read'] }, 'readers');
   writer = await f.rbac.createRole(ALICE, 'org_a', { name: 'writer', capabilities: ['tickets.write', 'tickets.read'] }, 'writers');
+  manager = await f.rbac.createRole(ALICE, 'org_a', { name: 'manager', capabilities: ['rbac.bindings.manage', 'rbac.roles.manage'] }, 'managers');
   await f.rbac.grant(ALICE, 'org_a', { subject: 'bob', roleId: reader.id }, 'bob reads');
+  await manage('bob');
 });
 afterEach(() => f.db.destroy());
 
 /** Asserts `attempt` is refused as an escalation, nothing but a 'refused' record was written, and returns that record. */
 async function expectRefused(attempt: () => Promise<unknown>, action: string, missing: string[], actor = BOB) {
-  const before = await snapshot(f.db);
-  const records = await changeCount(f.db);
-  const error = await attempt().then(
-    () => null,
-    (e: unknown) => e,
-  );
+  const { error, record } = await refusedChange(f, attempt);
   expect(error).toBeInstanceOf(EscalationRefusedError);
   const refused = error as EscalationRefusedError;
   expect(isSecurityError(refused)).toBe(true);
@@ -38,12 +41,9 @@ async function expectRefused(attempt: () => Promise<unknown>, action: string, mi
     capabilities: missing,
     wireMessage: 'You cannot grant capabilities you do not hold',
   });
-  expect(await snapshot(f.db)).toEqual(before); // nothing changed, not even the epoch
-  expect(await changeCount(f.db)).toBe(records + 1);
-  const [record] = await f.rbac.changes('org_a', { limit: 1 });
   expect(record).toMatchObject({ actor: actor.id, action, outcome: 'refused', before: null, requestId: actor.requestId, at: new Date(T0).toISOString() });
-  expect((record!.after as { missing: unknown }).missing).toEqual(missing);
-  return record!;
+  expect((record.after as { missing: unknown }).missing).toEqual(missing);
+  return record;
 }
 
 describe('grant', () => {
@@ -73,6 +73,7 @@ describe('grant', () => {
 
   it('refuses a granter whose own binding has expired (injected clock), but not one a millisecond before', async () => {
     const dave = user('dave');
+    await manage('dave');
     await f.rbac.grant(ALICE, 'org_a', { subject: 'dave', roleId: writer.id, expiresAt: new Date(T0 + 1_000) }, 'dave writes for a second');
     f.clock.set(T0 + 999);
     // In time, and no longer than dave's own binding lasts.
@@ -87,6 +88,7 @@ describe('grant', () => {
 
   it('refuses a granter revoked a moment ago, even with its allow still in the decision cache', async () => {
     const carol = user('carol');
+    await manage('carol');
     const binding = await f.rbac.grant(ALICE, 'org_a', { subject: 'carol', roleId: writer.id }, 'carol writes');
     expect(await allowed(f.rbac, 'carol', 'org_a', 'tickets.write')).toBe(true); // now cached
     await f.rbac.revoke(ALICE, 'org_a', binding.id, 'carol left');
@@ -102,6 +104,7 @@ describe('grant', () => {
 describe('scope of what a granter holds', () => {
   it('a workspace-scoped granter cannot grant org-wide or in another workspace, but can in its workspace', async () => {
     const dave = user('dave');
+    await manage('dave');
     await f.rbac.grant(ALICE, 'org_a', { subject: 'dave', roleId: writer.id, workspace: 'w1' }, 'dave writes in w1');
     await expectRefused(() => f.rbac.grant(dave, 'org_a', { subject: 'erin', roleId: writer.id }, 'org-wide'), 'bindings.grant', ['tickets.read', 'tickets.write'], dave);
     await expectRefused(
@@ -118,6 +121,7 @@ describe('scope of what a granter holds', () => {
 
   it('a granter holding the capability on ticket:t1 only can grant it on ticket:t1, not on ticket:t2, ticket:* or tenant-wide', async () => {
     const frank = user('frank');
+    await manage('frank');
     await f.rbac.grant(ALICE, 'org_a', { subject: 'frank', roleId: writer.id, resource: { type: 'ticket', id: 't1' } }, 'frank owns t1');
     const missing = ['tickets.read', 'tickets.write'];
     await expectRefused(() => f.rbac.grant(frank, 'org_a', { subject: 'erin', roleId: writer.id, resource: { type: 'ticket', id: '*' } }, 'all tickets'), 'bindings.grant', missing, frank);
@@ -131,6 +135,7 @@ describe('scope of what a granter holds', () => {
 
   it('a granter holding the capability on ticket:* can grant it on ticket:* and ticket:t9, not tenant-wide or on project:*', async () => {
     const gina = user('gina');
+    await manage('gina');
     await f.rbac.grant(ALICE, 'org_a', { subject: 'gina', roleId: writer.id, resource: { type: 'ticket', id: '*' } }, 'gina owns tickets');
     await f.rbac.grant(gina, 'org_a', { subject: 'erin', roleId: writer.id, resource: { type: 'ticket', id: '*' } }, 'all tickets');
     await f.rbac.grant(gina, 'org_a', { subject: 'hal', roleId: writer.id, resource: { type: 'ticket', id: 't9' } }, 'one ticket');
@@ -170,11 +175,30 @@ describe('roles', () => {
 });
 
 describe('deny bindings', () => {
-  it('can be granted without holding the capability they deny', async () => {
+  // A deny is power over the denied: a binding manager who could deny what it does not hold could deny every
+  // admin their admin role, and nobody holding it could lift the deny (issue 12, section 2).
+  it('need what an allow of the role in that scope needs: refused without the capabilities they deny, and recorded', async () => {
     await f.rbac.grant(ALICE, 'org_a', { subject: 'carol', roleId: writer.id }, 'carol writes');
-    const deny = await f.rbac.grant(BOB, 'org_a', { subject: 'carol', roleId: writer.id, effect: 'deny' }, 'bob reports carol');
+    const record = await expectRefused(
+      () => f.rbac.grant(BOB, 'org_a', { subject: 'carol', roleId: writer.id, effect: 'deny' }, 'bob reports carol'),
+      'bindings.grant',
+      ['tickets.write'],
+    );
+    expect(record.after).toEqual({
+      attempted: { subject: 'carol', roleId: writer.id, workspace: null, resource: null, expiresAt: null },
+      missing: ['tickets.write'],
+    });
+    expect(await allowed(f.rbac, 'carol', 'org_a', 'tickets.write')).toBe(true);
+    // Nor beyond the granter's scope or lifetime: bob's reader role is org-wide and forever, dave's for a minute.
+    const dave = user('dave');
+    await manage('dave');
+    await f.rbac.grant(ALICE, 'org_a', { subject: 'dave', roleId: reader.id, expiresAt: new Date(T0 + 60_000) }, 'dave reads for a minute');
+    await expectRefused(() => f.rbac.grant(dave, 'org_a', { subject: 'carol', roleId: reader.id, effect: 'deny' }, 'forever'), 'bindings.grant', ['tickets.read'], dave);
+    // The legal neighbours: a deny of what the granter holds, for no longer than it holds it.
+    await f.rbac.grant(dave, 'org_a', { subject: 'carol', roleId: reader.id, effect: 'deny', expiresAt: new Date(T0 + 60_000) }, 'for a minute');
+    const deny = await f.rbac.grant(BOB, 'org_a', { subject: 'carol', roleId: reader.id, effect: 'deny' }, 'bob reports carol');
     expect(deny.effect).toBe('deny');
-    expect(await allowed(f.rbac, 'carol', 'org_a', 'tickets.write')).toBe(false);
+    expect(await allowed(f.rbac, 'carol', 'org_a', 'tickets.read')).toBe(false);
   });
 
   it('cannot be lifted (revoked) by an actor lacking what they deny; can by one holding it', async () => {
@@ -203,6 +227,8 @@ describe('deny bindings', () => {
 describe('a grant stays inside what the granter holds', () => {
   it('refuses an org-wide grant from a granter denied in one workspace or on one resource', async () => {
     const carol = user('carol');
+    await manage('carol');
+    await manage('erin');
     await f.rbac.grant(ALICE, 'org_a', { subject: 'carol', roleId: writer.id }, 'carol writes');
     await f.rbac.grant(ALICE, 'org_a', { subject: 'carol', roleId: reader.id, effect: 'deny', resource: { type: 'ticket', id: 't1' } }, 'not t1');
     await expectRefused(() => f.rbac.grant(carol, 'org_a', { subject: 'dave', roleId: reader.id }, 'dave reads'), 'bindings.grant', ['tickets.read'], carol);
@@ -217,6 +243,7 @@ describe('a grant stays inside what the granter holds', () => {
 
   it('refuses a grant that outlasts the granter’s own binding (or never expires)', async () => {
     const dave = user('dave');
+    await manage('dave');
     await f.rbac.grant(ALICE, 'org_a', { subject: 'dave', roleId: writer.id, expiresAt: new Date(T0 + 60_000) }, 'dave writes for a minute');
     await expectRefused(() => f.rbac.grant(dave, 'org_a', { subject: 'frank', roleId: reader.id }, 'forever'), 'bindings.grant', ['tickets.read'], dave);
     await expectRefused(

@@ -47,7 +47,7 @@ export interface Handlers {
   };
   readonly rbac: {
     readonly bindings: {
-      /** rbac.bindings.grant: mutation · requires rbac.bindings.manage · audited · Binds a subject to a role of the caller's organisation; an allow may not reach beyond what the caller holds. */
+      /** rbac.bindings.grant: mutation · requires rbac.bindings.manage · audited · Binds a subject to a role of the caller's organisation; an allow or deny may not reach beyond what the caller holds. */
       readonly grant: Handler<typeof rbac.bindings.grant>;
       /** rbac.bindings.list: query · requires rbac.bindings.read · The bindings of the caller's organisation, optionally only one subject's. */
       readonly list: Handler<typeof rbac.bindings.list>;
@@ -59,7 +59,7 @@ export interface Handlers {
       readonly list: Handler<typeof rbac.changes.list>;
     };
     readonly roles: {
-      /** rbac.roles.create: mutation · requires rbac.roles.manage · audited · Creates a role from capabilities in the catalogue; the caller must hold each of them. */
+      /** rbac.roles.create: mutation · requires rbac.roles.manage · audited · Creates a role from capabilities in the catalogue; the caller must hold each of them, org-wide. */
       readonly create: Handler<typeof rbac.roles.create>;
       /** rbac.roles.delete: mutation · requires rbac.roles.manage · audited · Deletes a role and every binding to it. */
       readonly delete: Handler<typeof rbac.roles.delete>;

@@ -129,7 +129,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
     rbac: {
       bindings: {
         grant: procedure
-          .meta(covenant.seal('rbac.bindings.grant', 'rbac', rbac.bindings.grant, 'sha256:af7a83c1f7a461101a10f5c033bd850d3ba6119747549a23a77cac95ed8a5dd2'))
+          .meta(covenant.seal('rbac.bindings.grant', 'rbac', rbac.bindings.grant, 'sha256:90cfc943764272e0eaa4f6f7b3ee6939239f7a317296479a0bd5815d1d2d7ad4'))
           .use(step.requestContext('rbac.bindings.grant'))
           .use(step.authenticate(rbac.bindings.grant))
           .use(step.authorize(rbac.bindings.grant))
@@ -140,7 +140,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .output(rbac.bindings.grant['~covenant'].output)
           .mutation(step.handle(rbac.bindings.grant, handlers.rbac.bindings.grant)),
         list: procedure
-          .meta(covenant.seal('rbac.bindings.list', 'rbac', rbac.bindings.list, 'sha256:13017997c28c0f685c52b1b306b516aafb29d027527390804568eb7797477c91'))
+          .meta(covenant.seal('rbac.bindings.list', 'rbac', rbac.bindings.list, 'sha256:7b84aee5d7e0a6038948c0b3f7bc33636c01f3278a2534b2b9f609ae3e0da4ed'))
           .use(step.requestContext('rbac.bindings.list'))
           .use(step.authenticate(rbac.bindings.list))
           .use(step.authorize(rbac.bindings.list))
@@ -150,7 +150,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .output(rbac.bindings.list['~covenant'].output)
           .query(step.handle(rbac.bindings.list, handlers.rbac.bindings.list)),
         revoke: procedure
-          .meta(covenant.seal('rbac.bindings.revoke', 'rbac', rbac.bindings.revoke, 'sha256:649e598cd8f94ff4957535145b23ae392fc4d8bd200899d07a42a842f469e8df'))
+          .meta(covenant.seal('rbac.bindings.revoke', 'rbac', rbac.bindings.revoke, 'sha256:984dc77ec4f90a3cbaf384c243b507f93258dcd4d6aa2ff246a122af0a777d2e'))
           .use(step.requestContext('rbac.bindings.revoke'))
           .use(step.authenticate(rbac.bindings.revoke))
           .use(step.authorize(rbac.bindings.revoke))
@@ -175,7 +175,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
       },
       roles: {
         create: procedure
-          .meta(covenant.seal('rbac.roles.create', 'rbac', rbac.roles.create, 'sha256:d80fd53e8159dd25752b8a2d955e0fcb5e6a3c5c10e32296026e570e93fc5ccd'))
+          .meta(covenant.seal('rbac.roles.create', 'rbac', rbac.roles.create, 'sha256:c9a7f77d22a9595d0850bca7765822bb0202745bcb0ed2578285f3be1a7ed815'))
           .use(step.requestContext('rbac.roles.create'))
           .use(step.authenticate(rbac.roles.create))
           .use(step.authorize(rbac.roles.create))
@@ -186,7 +186,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .output(rbac.roles.create['~covenant'].output)
           .mutation(step.handle(rbac.roles.create, handlers.rbac.roles.create)),
         delete: procedure
-          .meta(covenant.seal('rbac.roles.delete', 'rbac', rbac.roles.delete, 'sha256:60cafae23e6cc5f1b578aef9fc53e2c018ee39dcb6bce16c47175c501dc64378'))
+          .meta(covenant.seal('rbac.roles.delete', 'rbac', rbac.roles.delete, 'sha256:20366468bec08f6b7ea6253ad3334a97371900fe31e752427409e473928d1009'))
           .use(step.requestContext('rbac.roles.delete'))
           .use(step.authenticate(rbac.roles.delete))
           .use(step.authorize(rbac.roles.delete))
@@ -197,7 +197,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .output(rbac.roles.delete['~covenant'].output)
           .mutation(step.handle(rbac.roles.delete, handlers.rbac.roles.delete)),
         list: procedure
-          .meta(covenant.seal('rbac.roles.list', 'rbac', rbac.roles.list, 'sha256:186c16f44c3e4df1c56c40dfe513d4fe5503e0fade5c7cefcbb93a1e90de13e3'))
+          .meta(covenant.seal('rbac.roles.list', 'rbac', rbac.roles.list, 'sha256:38d0d80beef8935e363a7f1727a3cc3ba0a3f4e3060161438fc6b5e8594d0b69'))
           .use(step.requestContext('rbac.roles.list'))
           .use(step.authenticate(rbac.roles.list))
           .use(step.authorize(rbac.roles.list))
@@ -207,7 +207,7 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
           .output(rbac.roles.list['~covenant'].output)
           .query(step.handle(rbac.roles.list, handlers.rbac.roles.list)),
         update: procedure
-          .meta(covenant.seal('rbac.roles.update', 'rbac', rbac.roles.update, 'sha256:1647b94905e5f3f5c42d1ed4cda1a57c6880faefb17381d3102fc6cca3538bef'))
+          .meta(covenant.seal('rbac.roles.update', 'rbac', rbac.roles.update, 'sha256:084be34dde09e85bb06aba269e16e1863537832a8a57ee40fdd06fdf04b15e66'))
           .use(step.requestContext('rbac.roles.update'))
           .use(step.authenticate(rbac.roles.update))
           .use(step.authorize(rbac.roles.update))

@@ -5,7 +5,8 @@ import { createDatabase, migrateToLatest } from '@covenant/db';
 import type { Principal } from '@covenant/identity';
 import type { AuthorizationDecision, ResourceSelector } from '@covenant/server';
 import type { Kysely, KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
-import { createRbacStore, type RbacActor, type RbacStore, type RbacTables } from '../../src/index.ts';
+import { expect } from 'vitest';
+import { createRbacStore, type ChangeRecord, type RbacActor, type RbacStore, type RbacTables } from '../../src/index.ts';
 
 /** The catalogue most tests register: what a small ticketing contract would declare, plus the rbac admin ones. */
 export const CATALOGUE: ReadonlyArray<string> = [
@@ -109,9 +110,9 @@ export function principal(subject: string, org: string, workspace: string | null
   return { subject, tenant: { org, workspace }, session: null, tokenId: null, issuer: 'https://issuer.test', issuedAt: 0, expiresAt: 0 };
 }
 
-/** The actor an admin handler passes for a verified user. */
-export function user(subject: string, requestId: string | null = null): RbacActor {
-  return { id: `user:${subject}`, subject, requestId };
+/** The actor an admin handler passes for a verified user (`workspace`: the one its session is bound to). */
+export function user(subject: string, requestId: string | null = null, workspace: string | null = null): RbacActor {
+  return { id: `user:${subject}`, subject, workspace, requestId };
 }
 
 export function check(
@@ -155,4 +156,22 @@ export async function snapshot(db: Kysely<RbacTables>): Promise<unknown> {
 export async function changeCount(db: Kysely<RbacTables>): Promise<number> {
   const row = await db.selectFrom('rbac_changes').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   return Number(row.n);
+}
+
+/**
+ * Runs `attempt`, which must be refused: asserts it changed nothing (not even the epoch) but one new change
+ * record of org_a, and returns the error and that record, for the caller's assertions on both.
+ */
+export async function refusedChange(f: Fixture, attempt: () => Promise<unknown>): Promise<{ error: unknown; record: ChangeRecord }> {
+  const before = await snapshot(f.db);
+  const records = await changeCount(f.db);
+  const error = await attempt().then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error, 'the change was refused').not.toBeNull();
+  expect(await snapshot(f.db)).toEqual(before);
+  expect(await changeCount(f.db)).toBe(records + 1);
+  const [record] = await f.rbac.changes('org_a', { limit: 1 });
+  return { error, record: record! };
 }

@@ -1,5 +1,18 @@
-import { EscalationRefusedError, RbacChangeError, createRbacStore, type RbacChangeEvent, type RbacStore, type RbacTables } from '@covenant/rbac';
+import {
+  EscalationRefusedError,
+  RbacChangeError,
+  ScopeRefusedError,
+  createRbacStore,
+  type Binding,
+  type RbacActor,
+  type RbacChangeEvent,
+  type RbacStore,
+  type RbacStoreOptions,
+  type RbacTables,
+  type Role,
+} from '@covenant/rbac';
 import type { AuthorizationDecision, ResourceSelector } from '@covenant/server';
+import fc from 'fast-check';
 import type { Kysely } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import type { StoreConformanceFactory } from './factory.ts';
@@ -31,7 +44,7 @@ function counterIds(): () => string {
   return () => String(++n).padStart(6, '0');
 }
 
-const user = (subject: string, requestId: string | null = null) => ({ id: `user:${subject}`, subject, requestId });
+const user = (subject: string, requestId: string | null = null, workspace: string | null = null) => ({ id: `user:${subject}`, subject, workspace, requestId });
 const ALICE = user('alice', 'req-alice');
 const BOB = user('bob', 'req-bob');
 
@@ -74,6 +87,139 @@ async function changeCount(db: Kysely<any>): Promise<number> {
   return Number(row.n);
 }
 
+/** A store whose keepRefusal runs the record in a transaction of its own right away (for an unbound store). */
+function setupKeep(db: Kysely<RbacTables>, clock: () => Date): RbacStore {
+  return createRbacStore({ db, clock, keepRefusal: (record) => db.transaction().execute(record) });
+}
+
+/**
+ * Runs `runScopeProperties` inside the suite: random scoped actors and random sequences of API changes.
+ * - No sequence of changes by a workspace-scoped actor alters anything outside its workspace: the org's
+ *   roles (with their capabilities) and its bindings outside the workspace are the same before and after.
+ * - No sequence of changes, by anyone, leaves the org without a subject able to manage its bindings,
+ *   judged by an oracle of its own over the listed roles and bindings.
+ */
+const WORKSPACE = 'w1';
+
+/** The actors of one run. Workspace-scoped: by what they hold, by their session, or both. */
+const ACTORS = {
+  root: { subject: 'root', workspace: null, scoped: false }, // the bootstrapped admin
+  org: { subject: 'olga', workspace: null, scoped: false }, // manager org-wide
+  held: { subject: 'wanda', workspace: null, scoped: true }, // manager in w1 only, org-wide session
+  session: { subject: 'sean', workspace: WORKSPACE, scoped: true }, // manager org-wide, session bound to w1
+  both: { subject: 'bess', workspace: WORKSPACE, scoped: true }, // manager in w1, session bound to w1
+} as const;
+type ActorName = keyof typeof ACTORS;
+const SUBJECTS = ['root', 'olga', 'wanda', 'sean', 'bess', 'u1'] as const;
+
+type Op =
+  | { readonly op: 'grant'; readonly actor: ActorName; readonly subject: string; readonly role: number; readonly effect: 'allow' | 'deny'; readonly workspace: string | null; readonly expires: boolean }
+  | { readonly op: 'revoke'; readonly actor: ActorName; readonly pick: number }
+  | { readonly op: 'createRole'; readonly actor: ActorName; readonly name: string; readonly capabilities: string[] }
+  | { readonly op: 'updateRole'; readonly actor: ActorName; readonly role: number; readonly capabilities: string[] }
+  | { readonly op: 'deleteRole'; readonly actor: ActorName; readonly role: number };
+
+function opArbitrary(actors: ReadonlyArray<ActorName>): fc.Arbitrary<Op> {
+  const actor = fc.constantFrom(...actors);
+  const capabilities = fc.subarray([...CATALOGUE]);
+  return fc.oneof(
+    { weight: 4, arbitrary: fc.record({ op: fc.constant('grant' as const), actor, subject: fc.constantFrom(...SUBJECTS), role: fc.nat(9), effect: fc.constantFrom('allow' as const, 'deny' as const), workspace: fc.constantFrom(null, WORKSPACE, 'w2'), expires: fc.boolean() }) },
+    { weight: 3, arbitrary: fc.record({ op: fc.constant('revoke' as const), actor, pick: fc.nat(99) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('createRole' as const), actor, name: fc.constantFrom('extra-a', 'extra-b'), capabilities }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('updateRole' as const), actor, role: fc.nat(9), capabilities }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('deleteRole' as const), actor, role: fc.nat(9) }) },
+  );
+}
+
+/** The refusals a change may meet; anything else fails the property. */
+function expectedRefusal(error: unknown): boolean {
+  if (error instanceof EscalationRefusedError || error instanceof ScopeRefusedError) return true;
+  return error instanceof RbacChangeError && ['ROLE_NOT_FOUND', 'ROLE_EXISTS', 'BINDING_NOT_FOUND', 'ORG_UNMANAGEABLE'].includes(error.code);
+}
+
+/**
+ * Builds a fresh org for one run: root bootstrapped, the roles, and each of `actors` bound as its kind says
+ * (the manager role: olga and sean org-wide, wanda and bess in w1), and u1 in w2.
+ */
+async function scopedOrg(rbac: RbacStore, org: string, actors: ReadonlyArray<ActorName>): Promise<void> {
+  const root: RbacActor = { id: 'user:root', subject: 'root', workspace: null, requestId: null };
+  await rbac.bootstrapTenant('ops', org, 'root', 'the property\'s admin');
+  const manager = await rbac.createRole(root, org, { name: 'manager', capabilities: ['rbac.bindings.manage', 'rbac.roles.manage', 'tickets.read', 'tickets.write'] }, 'managers');
+  await rbac.createRole(root, org, { name: 'reader', capabilities: ['tickets.read'] }, 'readers');
+  await rbac.createRole(root, org, { name: 'binder', capabilities: ['rbac.bindings.manage'] }, 'binders');
+  const where: Record<ActorName, string | null | undefined> = { root: undefined, org: null, held: WORKSPACE, session: null, both: WORKSPACE };
+  for (const name of actors) {
+    const workspace = where[name];
+    if (workspace === undefined) continue;
+    await rbac.grant(root, org, { subject: ACTORS[name].subject, roleId: manager.id, workspace }, `${name}: a manager`);
+  }
+  await rbac.grant(root, org, { subject: 'u1', roleId: manager.id, workspace: 'w2' }, 'u1 in w2');
+}
+
+/** Runs one random change; refusals are expected (and checked to be refusals), anything else is a failure. */
+async function runOp(rbac: RbacStore, org: string, op: Op, now: number): Promise<void> {
+  const who = ACTORS[op.actor];
+  const actor: RbacActor = { id: `user:${who.subject}`, subject: who.subject, workspace: who.workspace, requestId: null };
+  const roles = await rbac.listRoles(org);
+  const bindings = await rbac.listBindings(org);
+  // Half the revokes and denies aim at what keeps the org manageable (an even pick): the managing roles and
+  // their org-wide allows. The rest of the pick chooses among those.
+  const managing = roles.filter((r) => r.capabilities.includes('rbac.bindings.manage'));
+  const managers = bindings.filter((b) => b.effect === 'allow' && b.workspace === null && managing.some((r) => r.id === b.roleId));
+  const pick = <T>(n: number, aimed: ReadonlyArray<T>, all: ReadonlyArray<T>): T | undefined => {
+    const among = n % 2 === 0 && aimed.length > 0 ? aimed : all;
+    return among[Math.floor(n / 2) % Math.max(among.length, 1)];
+  };
+  const role = (n: number): Role | undefined => pick(n, [], roles);
+  try {
+    switch (op.op) {
+      case 'grant': {
+        const target = pick(op.role, op.effect === 'deny' ? managing : [], roles);
+        if (target === undefined) return;
+        const expiresAt = op.expires ? new Date(now + 3_600_000) : null;
+        await rbac.grant(actor, org, { subject: op.subject, roleId: target.id, effect: op.effect, workspace: op.workspace, expiresAt }, 'random grant');
+        return;
+      }
+      case 'revoke': {
+        const target: Binding | undefined = pick(op.pick, managers, bindings);
+        if (target !== undefined) await rbac.revoke(actor, org, target.id, 'random revoke');
+        return;
+      }
+      case 'createRole':
+        await rbac.createRole(actor, org, { name: op.name, capabilities: op.capabilities }, 'random role');
+        return;
+      case 'updateRole': {
+        const target = role(op.role);
+        if (target !== undefined) await rbac.updateRole(actor, org, target.id, { capabilities: op.capabilities, description: 'edited' }, 'random edit');
+        return;
+      }
+      case 'deleteRole': {
+        const target = role(op.role);
+        if (target !== undefined) await rbac.deleteRole(actor, org, target.id, 'random delete');
+        return;
+      }
+    }
+  } catch (error) {
+    if (!expectedRefusal(error)) throw error;
+  }
+}
+
+/** What lies outside `workspace`: every role with its capabilities, and every binding not limited to `workspace`. */
+async function outside(rbac: RbacStore, org: string, workspace: string): Promise<unknown> {
+  return { roles: await rbac.listRoles(org), bindings: (await rbac.listBindings(org)).filter((b) => b.workspace !== workspace) };
+}
+
+/**
+ * The oracle: some subject holds rbac.bindings.manage through an org-wide, resource-less, unexpiring allow,
+ * and no unexpired deny of a role holding it applies to that subject anywhere.
+ */
+async function manageable(rbac: RbacStore, org: string, now: number): Promise<boolean> {
+  const managing = new Set((await rbac.listRoles(org)).filter((r) => r.capabilities.includes('rbac.bindings.manage')).map((r) => r.id));
+  const bindings = (await rbac.listBindings(org)).filter((b) => managing.has(b.roleId) && (b.expiresAt === null || Date.parse(b.expiresAt) > now));
+  const denied = new Set(bindings.filter((b) => b.effect === 'deny').map((b) => b.subject));
+  return bindings.some((b) => b.effect === 'allow' && b.workspace === null && b.resource === null && b.expiresAt === null && !denied.has(b.subject));
+}
+
 /**
  * The contract every RBAC backend honours (@covenant/rbac's `createRbacStore` on the database `factory`
  * opens). Each test opens a fresh migrated database and disposes it afterwards.
@@ -83,11 +229,15 @@ export function runRbacConformance(factory: StoreConformanceFactory): void {
     const openDatabase = databasesPerTest(factory);
 
     /** A store with the catalogue registered; org_a bootstrapped with alice as its admin unless `bootstrap` is false. */
-    const setup = async (options: { bootstrap?: boolean; onChange?: (change: RbacChangeEvent, db: Kysely<RbacTables>) => void | Promise<void> } = {}) => {
+    const setup = async (options: { bootstrap?: boolean } & Pick<RbacStoreOptions, 'onChange' | 'keepRefusal'> = {}) => {
       const database = await openDatabase();
       const db = tables(database.db);
       const clock = manualClock();
-      const rbac = createRbacStore({ db, clock: clock.now, ids: counterIds(), ...(options.onChange === undefined ? {} : { onChange: options.onChange }) });
+      const hooks = {
+        ...(options.onChange === undefined ? {} : { onChange: options.onChange }),
+        ...(options.keepRefusal === undefined ? {} : { keepRefusal: options.keepRefusal }),
+      };
+      const rbac = createRbacStore({ db, clock: clock.now, ids: counterIds(), ...hooks });
       await rbac.registerCapabilities(CATALOGUE, 'contract');
       if (options.bootstrap !== false) await rbac.bootstrapTenant('ops', 'org_a', 'alice', 'first admin of org_a');
       /** A second store on another connection to the same database (another process, in effect). */
@@ -286,6 +436,80 @@ export function runRbacConformance(factory: StoreConformanceFactory): void {
       });
     });
 
+    describe('scope and manageability (properties over random scoped actors and changes)', () => {
+      const RUNS = { numRuns: 25 };
+      const SCOPED = (Object.keys(ACTORS) as ActorName[]).filter((name) => ACTORS[name].scoped);
+
+      it('no sequence of changes by workspace-scoped actors alters the org’s roles or its bindings outside their workspace', async () => {
+        const { rbac, clock } = await setup({ bootstrap: false });
+        let run = 0;
+        let appliedInside = 0;
+        await fc.assert(
+          fc.asyncProperty(fc.array(opArbitrary(SCOPED), { minLength: 1, maxLength: 10 }), async (ops) => {
+            const org = `org_scope_${(run += 1)}`;
+            await scopedOrg(rbac, org, Object.keys(ACTORS) as ActorName[]);
+            const before = await outside(rbac, org, WORKSPACE);
+            const changes = (await rbac.changes(org, { limit: 1000 })).length;
+            for (const op of ops) await runOp(rbac, org, op, clock.now().getTime());
+            expect(await outside(rbac, org, WORKSPACE)).toEqual(before);
+            const recorded = await rbac.changes(org, { limit: 1000 }); // newest first
+            appliedInside += recorded.slice(0, recorded.length - changes).filter((c) => c.outcome === 'applied').length;
+          }),
+          {
+            ...RUNS,
+            // Always tried too: the issue's attack (revoke the org-wide admin binding, deny the admins their
+            // role org-wide), and a grant inside w1 that must go through. Roles list as admin, binder, manager, reader.
+            examples: [
+              [
+                [
+                  { op: 'revoke', actor: 'held', pick: 0 },
+                  { op: 'grant', actor: 'both', subject: 'root', role: 0, effect: 'deny', workspace: null, expires: false },
+                  { op: 'grant', actor: 'session', subject: 'olga', role: 0, effect: 'deny', workspace: null, expires: false },
+                  { op: 'grant', actor: 'held', subject: 'u1', role: 7, effect: 'allow', workspace: WORKSPACE, expires: false },
+                ],
+              ],
+            ],
+          },
+        );
+        // Not vacuous: the scoped actors did change things, inside their workspace.
+        expect(appliedInside).toBeGreaterThan(0);
+      });
+
+      it('no sequence of changes by anyone (org-wide admins included) leaves the org without a principal able to manage bindings', async () => {
+        const { rbac, clock } = await setup({ bootstrap: false });
+        let run = 0;
+        let refusedUnmanageable = 0;
+        // Two managers of the whole org (root, olga) and two of w1 only: few enough that random sequences
+        // do try to remove the last one.
+        const actors: ActorName[] = ['root', 'org', 'held', 'both'];
+        await fc.assert(
+          fc.asyncProperty(fc.array(opArbitrary(actors), { minLength: 1, maxLength: 12 }), async (ops) => {
+            const org = `org_manage_${(run += 1)}`;
+            await scopedOrg(rbac, org, actors);
+            for (const op of ops) {
+              await runOp(rbac, org, op, clock.now().getTime());
+              expect(await manageable(rbac, org, clock.now().getTime())).toBe(true);
+            }
+            refusedUnmanageable += (await rbac.changes(org, { limit: 1000 })).filter((c) => (c.after as { code?: string } | null)?.code === 'ORG_UNMANAGEABLE').length;
+          }),
+          {
+            ...RUNS,
+            // Always tried too: olga revokes root's admin binding (she remains), then her own (refused).
+            examples: [
+              [
+                [
+                  { op: 'revoke', actor: 'org', pick: 0 },
+                  { op: 'revoke', actor: 'org', pick: 0 },
+                ],
+              ],
+            ],
+          },
+        );
+        // Not vacuous: some sequences did try to lock the org out, and were refused.
+        expect(refusedUnmanageable).toBeGreaterThan(0);
+      });
+    });
+
     describe('tenant bootstrap', () => {
       it('bootstraps a tenant once: a second bootstrap is refused; extendBootstrapRole adds capabilities declared later', async () => {
         const { db, rbac } = await setup({ bootstrap: false });
@@ -366,6 +590,37 @@ export function runRbacConformance(factory: StoreConformanceFactory): void {
         expect(await snapshot(f.db)).toEqual(before);
         expect(await changeCount(f.db)).toBe(records);
         expect(await f.copies()).toEqual(['tenant.bootstrap']);
+      });
+
+      it('bind() with keepRefusal: a refusal fails the outer transaction, and its record (and onChange) outlives the rollback', async () => {
+        // The hook is handed the write and runs it once the caller's transaction has ended, as the ledger's
+        // next batch does (recordChangesOn): here explicitly, after the rollback.
+        const kept: Array<(db: Kysely<RbacTables>) => Promise<void>> = [];
+        const events: RbacChangeEvent[] = [];
+        const f = await setup({ onChange: (event) => void events.push(event), keepRefusal: (record) => void kept.push(record) });
+        const reader = await f.rbac.createRole(ALICE, 'org_a', { name: 'reader', capabilities: ['tickets.read'] }, 'readers');
+        await f.rbac.grant(ALICE, 'org_a', { subject: 'bob', roleId: reader.id, workspace: 'ws_1' }, 'bob reads ws_1');
+        const before = await snapshot(f.db);
+        const records = await changeCount(f.db);
+        const refused = await f.db
+          .transaction()
+          .execute(async (trx) => {
+            await f.rbac.bind(trx).createRole(ALICE, 'org_a', { name: 'ghost', capabilities: [] }, 'rolled back with the call');
+            return f.rbac.bind(trx).grant(BOB, 'org_a', { subject: 'bob', roleId: reader.id }, 'bob reaches org-wide');
+          })
+          .catch((e: unknown) => e);
+        expect(refused).toBeInstanceOf(ScopeRefusedError);
+        expect(await snapshot(f.db)).toEqual(before); // the ghost role rolled back with the call
+        expect(await changeCount(f.db)).toBe(records); // and nothing was written inside it
+        expect(kept).toHaveLength(1);
+        await f.db.transaction().execute((trx) => kept[0]!(trx));
+        expect(await changeCount(f.db)).toBe(records + 1);
+        expect((await f.rbac.changes('org_a', { limit: 1 }))[0]).toMatchObject({ actor: 'user:bob', action: 'bindings.grant', outcome: 'refused', requestId: 'req-bob' });
+        expect(events.at(-1)).toMatchObject({ action: 'bindings.grant', outcome: 'refused', after: { code: 'ERR_RBAC_SCOPE_REFUSED' } });
+        // Unbound, the store waits for the hook before it throws: the record is there when the refusal is.
+        const unbound = setupKeep(f.db, f.clock.now);
+        await expect(unbound.grant(BOB, 'org_a', { subject: 'bob', roleId: reader.id }, 'again')).rejects.toBeInstanceOf(ScopeRefusedError);
+        expect(await changeCount(f.db)).toBe(records + 2);
       });
 
       it('a change whose onChange throws rolls back entirely, bound or not', async () => {
