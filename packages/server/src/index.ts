@@ -16,12 +16,14 @@ export {
 } from './errors.ts';
 export type { Handler, HandlerContext, Register, RegisteredDatabase, Tenant } from './handler.ts';
 export type { RouterFinding, RouterFindingCode } from './inspect-router.ts';
-export type { Step, TransportContext } from './pipeline/deps.ts';
+export type { AuditReceiptCall, Step, TransportContext } from './pipeline/deps.ts';
 export type {
   ActionResult,
   AuditActor,
+  AuditedResult,
   AuditIntent,
   AuditPort,
+  AuditReceipt,
   AuditScope,
   AuthorizationDecision,
   AuthorizationPort,
