@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTokenVerifier } from '@covenant/identity';
+import { createSignerKeyFile } from '@covenant/ledger/node';
 import { openDevIdentity } from '../src/dev-identity.ts';
 
 // `npm start`, `npm run token` and `npm run demo` as processes: what they refuse, and that the service
@@ -68,8 +69,8 @@ describe('npm start', () => {
     expect(first.stdout).toContain(`covenant helpdesk listening on http://127.0.0.1:${port} (seeded the demo orgs acme and globex)`);
     expect(first.stdout).toContain('TOKEN=$(npm run --silent token -- ann)');
     expect(first.stdout).toMatch(/npx covenant ledger verify --database '.+covenant\.db' --origin 'covenant\.local\/service' .+ --public-key '[A-Za-z0-9+/]{43}='/);
-    for (const file of ['covenant.db', 'dev-issuer.jwk', 'ledger.key']) expect(existsSync(join(data, file)), file).toBe(true);
-    for (const file of ['dev-issuer.jwk', 'ledger.key']) expect(statSync(join(data, file)).mode & 0o777, file).toBe(0o600);
+    for (const file of ['covenant.db', 'dev-issuer.jwk', 'ledger.key', 'ledger.key.state']) expect(existsSync(join(data, file)), file).toBe(true);
+    for (const file of ['dev-issuer.jwk', 'ledger.key', 'ledger.key.state']) expect(statSync(join(data, file)).mode & 0o777, file).toBe(0o600);
 
     const second = await run('main.ts', { COVENANT_DATA_DIR: data, PORT: port }, [], (out) => out.includes('audit ledger:'));
     expect(second.stdout).toContain(`covenant helpdesk listening on http://127.0.0.1:${port}\n`);
@@ -101,6 +102,23 @@ describe('npm start', () => {
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('NODE_ENV=production needs COVENANT_LEDGER_KEY_FILE');
     expect(existsSync(join(data, 'ledger.key'))).toBe(false);
+  }, 30_000);
+
+  it('in production, refuses to start without COVENANT_LEDGER_STATE_FILE (where the ledger keeps its highest signed head)', async () => {
+    const data = tempDir();
+    const keyFile = join(data, 'ledger.key');
+    createSignerKeyFile(keyFile);
+    const result = await run('main.ts', {
+      COVENANT_DATA_DIR: data,
+      NODE_ENV: 'production',
+      COVENANT_ISSUER: 'https://id.example',
+      COVENANT_AUDIENCE: 'urn:example',
+      COVENANT_JWKS_URL: 'https://id.example/jwks.json',
+      COVENANT_LEDGER_KEY_FILE: keyFile,
+    });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('NODE_ENV=production needs COVENANT_LEDGER_STATE_FILE');
+    expect(existsSync(join(data, 'covenant.db'))).toBe(false);
   }, 30_000);
 });
 

@@ -13,9 +13,9 @@ Usage:
   covenant gen  [--contracts <dir>] [--out <dir>] [--check]
   covenant lint [--contracts <dir>] [--sanctions <file>] [--generated <dir>] [--format text|json|sarif]
   covenant rbac bootstrap --database <sqlite file> --org <org> --admin <subject> --reason <text> --operator <name>
-                          --ledger-key <file> [--origin <origin>] [--contracts <dir>]
+                          --ledger-key <file> [--ledger-state <file>] [--origin <origin>] [--contracts <dir>]
   covenant rbac extend-admin --database <sqlite file> --org <org> --reason <text> --operator <name>
-                          --ledger-key <file> [--origin <origin>] [--contracts <dir>]
+                          --ledger-key <file> [--ledger-state <file>] [--origin <origin>] [--contracts <dir>]
   covenant ledger verify --database <sqlite file | postgres:// url> --origin <origin> --key-name <name> --public-key <base64>
                          [--trusted-checkpoint <file>]
   covenant ledger prove <seq> --database <sqlite file | postgres:// url> --origin <origin>
@@ -23,8 +23,11 @@ Usage:
 
 Defaults come from the "covenant" field of the nearest package.json. With covenant.conformance set to
 { "out": "<test file>", "harness": "<module>" }, gen (and gen --check) also covers per-procedure conformance
-tests for the configured contracts. --ledger-key and --origin default to
-COVENANT_LEDGER_KEY_FILE and COVENANT_LEDGER_ORIGIN (else covenant.local/service), as the service reads them.
+tests for the configured contracts. --ledger-key, --ledger-state and --origin default to
+COVENANT_LEDGER_KEY_FILE, COVENANT_LEDGER_STATE_FILE (else <ledger key>.state) and COVENANT_LEDGER_ORIGIN
+(else covenant.local/service), as the service reads them. --ledger-state is the file holding the log's
+highest signed head; a ledger shorter than it, or forked, is refused. ledger verify --trusted-checkpoint
+takes that file too.
 Exit codes: 0 ok, 1 violations or drift or invalid contracts or a refused bootstrap or a ledger that does not
 verify, 2 usage error.
 `;

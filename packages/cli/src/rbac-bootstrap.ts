@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { loadContracts } from '@covenant/codegen';
 import { MIGRATIONS, createDatabase, isAppMigration, migrateToLatest } from '@covenant/db';
 import { LogError, createLedgerStore } from '@covenant/ledger';
-import { KeyFileError, readSignerKeyFile } from '@covenant/ledger/node';
+import { KeyFileError, ledgerStateFileFor, readSignerKeyFile } from '@covenant/ledger/node';
 import { RbacChangeError, createRbacStore, type RbacTables } from '@covenant/rbac';
 import { recordChangesOn } from '@covenant/rbac/ledger';
 import { readProjectConfig } from './config.ts';
@@ -28,6 +28,7 @@ const FLAGS = {
   operator: { type: 'string' },
   contracts: { type: 'string' },
   'ledger-key': { type: 'string' },
+  'ledger-state': { type: 'string' },
   origin: { type: 'string' },
 } as const;
 
@@ -54,7 +55,11 @@ function readFlags(command: string, args: ReadonlyArray<string>, required: Reado
     throw new UsageError(`rbac ${command}: --ledger-key (or COVENANT_LEDGER_KEY_FILE) is required: every RBAC change is a ledger entry`);
   }
   const origin = values.origin ?? (io.env?.['COVENANT_LEDGER_ORIGIN'] || DEFAULT_ORIGIN);
-  return { ...values, reason, origin, 'ledger-key': resolve(io.cwd, ledgerKey), database: resolve(io.cwd, values.database!) } as Record<Flag, string> & {
+  const keyPath = resolve(io.cwd, ledgerKey);
+  // The service's state file (its highest signed head): the CLI signs the same log, so it holds it to the same head.
+  const statePath = values['ledger-state'] ?? io.env?.['COVENANT_LEDGER_STATE_FILE'];
+  const ledgerState = statePath === undefined || statePath.trim() === '' ? ledgerStateFileFor(keyPath) : resolve(io.cwd, statePath);
+  return { ...values, reason, origin, 'ledger-key': keyPath, 'ledger-state': ledgerState, database: resolve(io.cwd, values.database!) } as Record<Flag, string> & {
     contracts?: string;
   };
 }
@@ -64,7 +69,11 @@ function readFlags(command: string, args: ReadonlyArray<string>, required: Reado
  * capability the project's contracts declare, as the service does at start-up. Returns `null` after
  * reporting when that cannot be done; nothing has changed then.
  */
-async function openWithCatalogue(command: string, flags: { database: string; contracts?: string; origin: string; 'ledger-key': string }, io: Io) {
+async function openWithCatalogue(
+  command: string,
+  flags: { database: string; contracts?: string; origin: string; 'ledger-key': string; 'ledger-state': string },
+  io: Io,
+) {
   const config = await readProjectConfig(io.cwd);
   const contractsDir = flags.contracts !== undefined ? resolve(io.cwd, flags.contracts) : resolve(config.root, config.contracts);
   const loaded = await loadContracts({ dir: contractsDir, root: config.root });
@@ -103,7 +112,7 @@ async function openWithCatalogue(command: string, flags: { database: string; con
   try {
     // An application's own migrations (1000 and up) are its business: only unknown framework ones refuse.
     await migrateToLatest(db, MIGRATIONS, { ignoreUnknown: isAppMigration });
-    const ledger = await createLedgerStore({ db, origin: flags.origin, signer });
+    const ledger = await createLedgerStore({ db, origin: flags.origin, signer, stateFile: flags['ledger-state'] });
     const log = { error: (_details: object, message: string) => io.stderr(`covenant rbac ${command}: ${message}\n`) };
     const store = createRbacStore({ db, onChange: recordChangesOn(ledger, log) });
     await store.registerCapabilities(capabilities, 'contract');
@@ -111,9 +120,11 @@ async function openWithCatalogue(command: string, flags: { database: string; con
   } catch (error) {
     await db.destroy();
     const message =
-      error instanceof LogError && error.code === 'ERR_LEDGER_LOG_ROOT_MISMATCH'
+      error instanceof LogError && error.code === 'ERR_LEDGER_LOG_ROOT_MISMATCH' && /does not verify with the store's key/.test(error.message)
         ? `the ledger in ${flags.database} is not signed with this --ledger-key for origin ${flags.origin}`
-        : (error as Error).message;
+        : error instanceof LogError
+          ? `${error.code}: ${error.message}`
+          : (error as Error).message;
     io.stderr(`covenant rbac ${command}: failed, nothing was changed: ${message}\n`);
     return null;
   }
@@ -124,7 +135,8 @@ async function openWithCatalogue(command: string, flags: { database: string; con
  * default admin and no default password). It opens and migrates the database (refusing one a newer build
  * wrote), registers the contracts' capabilities, then creates the org's `admin` role holding all of them
  * and binds `--admin` to it, recorded in the org's change log and on the audit ledger (signed with
- * `--ledger-key`, the service's checkpoint key, under `--origin`) as `operator:<--operator>` with `--reason`.
+ * `--ledger-key`, the service's checkpoint key, under `--origin`, and held to the head in `--ledger-state`,
+ * the service's state file) as `operator:<--operator>` with `--reason`.
  * Refused (exit 1, nothing changed) once the org has any role: later admins are granted through the
  * `rbac` API, by someone who holds what they grant.
  */
