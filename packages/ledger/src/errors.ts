@@ -75,7 +75,7 @@ export type LogErrorCode =
   | 'ERR_LEDGER_LOG_TRUNCATED'
   /** Entries after the last checkpoint: no signature covers them. */
   | 'ERR_LEDGER_LOG_UNSEALED'
-  /** A row's unhashed column (`seq`, `kind`, `request_id` or `at`) says something else than its body. */
+  /** A row's unhashed column (an entry's `seq`, `kind`, `request_id` or `at`; a checkpoint's `root`) says something else than its body or note. */
   | 'ERR_LEDGER_LOG_INDEX_MISMATCH'
   /** An entry's `at` is earlier than the `at` of the entry before it (the writer keeps them monotonic). */
   | 'ERR_LEDGER_LOG_TIME_ORDER'

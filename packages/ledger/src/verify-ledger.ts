@@ -48,6 +48,7 @@ export type VerifyLedgerResult =
 
 interface StoredCheckpoint {
   readonly size: number;
+  readonly root: unknown;
   readonly note: string;
 }
 
@@ -110,7 +111,7 @@ async function verifySnapshot(
   pageSize: number,
   onProgress: VerifyLedgerOptions['onProgress'],
 ): Promise<VerifyLedgerResult> {
-  const checkpoints: StoredCheckpoint[] = await tdb.selectFrom('ledger_checkpoints').select(['size', 'note']).orderBy('size').execute();
+  const checkpoints: StoredCheckpoint[] = await tdb.selectFrom('ledger_checkpoints').select(['size', 'root', 'note']).orderBy('size').execute();
   const totalRow = await tdb.selectFrom('ledger_entries').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
   const total = Number(totalRow?.n ?? 0);
 
@@ -145,6 +146,10 @@ async function verifySnapshot(
           `checkpoint ${stored.size}: the entries ${sealed}..${stored.size - 1} do not have the signed root`,
           stored.size,
         );
+      }
+      // The unhashed copy of the root beside the note must be the signed one, like an entry's columns.
+      if (!(stored.root instanceof Uint8Array) || !bytesEqual(stored.root, result.checkpoint.root)) {
+        return fail(sealed, 'ERR_LEDGER_LOG_INDEX_MISMATCH', `checkpoint ${stored.size}: its root column differs from its signed note`, stored.size);
       }
       previousSize = stored.size;
       sealed = stored.size;

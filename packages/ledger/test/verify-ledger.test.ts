@@ -240,7 +240,7 @@ describe('verifyLedger', () => {
       expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: false, index: SIZE, code: 'ERR_LEDGER_LOG_UNSEALED' });
     });
 
-    it('an unhashed column that differs from its body fails at that index (ERR_LEDGER_LOG_INDEX_MISMATCH): an outcome shown as another kind, an intent hidden, a request id or time changed', async () => {
+    it('an unhashed column that differs from its body fails at that index (ERR_LEDGER_LOG_INDEX_MISMATCH): an outcome shown as another kind, an intent hidden, a request id, time or checkpoint root changed', async () => {
       const db = await temp.open();
       const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
       await store.append([sample(0), sample(0, { kind: 'outcome', outcome: 'ok' }), sample(2)]);
@@ -261,6 +261,9 @@ describe('verifyLedger', () => {
         await sql`update ledger_entries set ${sql.ref(column)} = ${row[column]} where seq = ${seq}`.execute(db);
       }
       expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: true, size: 3 });
+      // A checkpoint row's root column is an unhashed copy of its note's root: checked the same way.
+      await sql`update ledger_checkpoints set root = ${new Uint8Array(32)} where size = 3`.execute(db);
+      expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: false, checkpointSize: 3, code: 'ERR_LEDGER_LOG_INDEX_MISMATCH' });
     });
 
     it('an entry dated earlier than the entry before it fails (ERR_LEDGER_LOG_TIME_ORDER), even signed with the key', async () => {

@@ -463,6 +463,31 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
       });
     });
 
+    describe('isOpen (what recovery re-checks inside the writer lock)', () => {
+      it('an intent is open until a later outcome of its request id, the batch\'s own entries included; flipped columns do not change the answer', async () => {
+        const { db } = await open();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+        await store.append([sample(1), sample(2), sample(1, { kind: 'outcome', outcome: 'ok' }), sample(9, { kind: 'event' })]);
+        // Someone flips the committed outcome's kind and the open intent's: the store decided from the bodies.
+        await disableAppendOnly(db);
+        await tables(db).updateTable('ledger_entries').set({ kind: 'event' }).where('seq', 'in', [1, 2]).execute();
+        const seen = await store.transact(async (tx) => {
+          const before = [tx.isOpen('req_1'), tx.isOpen('req_2'), tx.isOpen('req_unknown')];
+          tx.append([sample(2, { kind: 'outcome', outcome: 'aborted' }), sample(3)]);
+          const after = [tx.isOpen('req_2'), tx.isOpen('req_3')];
+          await tx
+            .savepoint(async () => {
+              tx.append([sample(3, { kind: 'outcome', outcome: 'ok' })]);
+              throw new Error('rolled back');
+            })
+            .catch(() => undefined);
+          return { before, after, rolledBack: tx.isOpen('req_3') };
+        });
+        expect(seen).toEqual({ before: [false, true, false], after: [false, true], rolledBack: true });
+        expect((await store.openIntents()).map((entry) => entry.requestId)).toEqual(['req_3']);
+      });
+    });
+
     describe('several stores on one database', () => {
       it('two stores on two connections append concurrently: N×M entries, gap-free, both see one log, and it verifies', async () => {
         const { db, another } = await open();
