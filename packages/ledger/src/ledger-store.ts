@@ -208,8 +208,8 @@ interface BatchBuffer {
  * 3,000-value query tree per chunk cost more than the statement itself.
  */
 const INSERT_CHUNK = 512;
-/** Rows per SELECT when catching up (bodies included: about 20 MB a page). */
-const PAGE = 50_000;
+/** Rows per SELECT when catching up (bodies included: a few MB a page, as verifyLedger reads them). */
+const PAGE = 10_000;
 /** Sequence numbers per `in (…)` list when reading open intents back. */
 const SEQ_CHUNK = 500;
 
@@ -395,6 +395,18 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
     } catch (error) {
       halted ??= error instanceof LogError ? error : new LogError('ERR_LEDGER_LOG_STATE_UNWRITABLE', 'cannot record the signed head', { cause: error });
       throw halted;
+    }
+  };
+
+  /** At open: the verified log must contain the head the state file records, with its root (never a size signed twice). */
+  const holdToRecordedHead = (): void => {
+    const recorded = state?.head ?? null;
+    if (recorded === null) return;
+    if (tree.size < recorded.checkpoint.size) {
+      throw new LogError('ERR_LEDGER_LOG_TRUNCATED', `the log holds ${tree.size} entries; the state file ${stateFile} records a signed head of ${recorded.checkpoint.size}`);
+    }
+    if (!bytesEqual(tree.root(recorded.checkpoint.size), recorded.checkpoint.root)) {
+      throw new LogError('ERR_LEDGER_LOG_ROOT_MISMATCH', `the log has another root at size ${recorded.checkpoint.size} than the head recorded in the state file ${stateFile}`);
     }
   };
 
@@ -667,15 +679,7 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
 
   // The whole log, checked; then held to the head on record outside the database, which it must contain.
   await catchUpSnapshot();
-  const recorded = state?.head ?? null;
-  if (recorded !== null) {
-    if (tree.size < recorded.checkpoint.size) {
-      throw new LogError('ERR_LEDGER_LOG_TRUNCATED', `the log holds ${tree.size} entries; the state file ${stateFile} records a signed head of ${recorded.checkpoint.size}`);
-    }
-    if (!bytesEqual(tree.root(recorded.checkpoint.size), recorded.checkpoint.root)) {
-      throw new LogError('ERR_LEDGER_LOG_ROOT_MISMATCH', `the log has another root at size ${recorded.checkpoint.size} than the head recorded in the state file ${stateFile}`);
-    }
-  }
+  holdToRecordedHead();
   await persist();
 
   return Object.freeze({
