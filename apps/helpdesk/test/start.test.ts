@@ -53,6 +53,14 @@ function run(script: string, extra: Record<string, string>, args: string[] = [],
   });
 }
 
+/** Production with a (never contacted) identity provider: what is left to refuse is the ledger's configuration. */
+const PRODUCTION_IDENTITY = {
+  NODE_ENV: 'production',
+  COVENANT_ISSUER: 'https://id.example',
+  COVENANT_AUDIENCE: 'urn:example',
+  COVENANT_JWKS_URL: 'https://id.example/jwks.json',
+} as const;
+
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -94,10 +102,7 @@ describe('npm start', () => {
     const data = tempDir();
     const result = await run('main.ts', {
       COVENANT_DATA_DIR: data,
-      NODE_ENV: 'production',
-      COVENANT_ISSUER: 'https://id.example',
-      COVENANT_AUDIENCE: 'urn:example',
-      COVENANT_JWKS_URL: 'https://id.example/jwks.json',
+      ...PRODUCTION_IDENTITY,
     });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('NODE_ENV=production needs COVENANT_LEDGER_KEY_FILE');
@@ -110,10 +115,7 @@ describe('npm start', () => {
     createSignerKeyFile(keyFile);
     const result = await run('main.ts', {
       COVENANT_DATA_DIR: data,
-      NODE_ENV: 'production',
-      COVENANT_ISSUER: 'https://id.example',
-      COVENANT_AUDIENCE: 'urn:example',
-      COVENANT_JWKS_URL: 'https://id.example/jwks.json',
+      ...PRODUCTION_IDENTITY,
       COVENANT_LEDGER_KEY_FILE: keyFile,
     });
     expect(result.code).not.toBe(0);
