@@ -264,7 +264,7 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
   let queue: Pending[] = [];
   let running: Promise<void> | null = null;
   let closed = false;
-  /** Set when a committed head could not be recorded in the state file: no batch is signed after it. */
+  /** Set when a committed head could not be recorded in the state file: the store stops (see `assertOpen`). */
   let halted: LogError | null = null;
   let units = 0;
   /** Units of work running now, by their database handle (see `transactionOf`). */
@@ -654,11 +654,12 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
 
   const assertOpen = (): void => {
     if (closed) throw new LogError('ERR_LEDGER_LOG_CLOSED', 'the ledger store is closed');
+    // Stopped: its head is not on record, so it neither signs nor hands out a checkpoint any more.
+    if (halted !== null) throw halted;
   };
   const assertWritable = (): void => {
     assertOpen();
     if (signer === undefined) throw new LogError('ERR_LEDGER_LOG_READ_ONLY', 'the ledger store was opened without a signer');
-    if (halted !== null) throw halted;
   };
 
   /** Reads the bodies of `seqs` (of the verified log) back, each checked against its verified leaf. */

@@ -785,6 +785,8 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
         await expect(store.append([sample(1)])).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_STATE_UNWRITABLE' });
         await expect(store.append([sample(2)])).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_STATE_UNWRITABLE' });
         await expect(store.transact(async () => 1)).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_STATE_UNWRITABLE' });
+        // Nor does it hand out the head it could not record.
+        await expect(store.latestCheckpoint()).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_STATE_UNWRITABLE' });
         // The batch had committed (as if the process had crashed before answering); nothing after it did.
         expect(await checkpointSizes(db)).toEqual([1, 2]);
       });
