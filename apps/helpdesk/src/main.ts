@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { TokenVerifierOptions } from '@covenant/identity';
 import { createLogDestination } from '@covenant/server';
 import { pino } from 'pino';
 import type { CheckpointSigner } from '@covenant/ledger';
-import { createSignerKeyFile, readSignerKeyFile } from '@covenant/ledger/node';
+import { createSignerKeyFile, ledgerStateFileFor, readSignerKeyFile } from '@covenant/ledger/node';
 import { dataDir, databaseUrl } from './database.ts';
 import { openDevIdentity, type DevIdentity } from './dev-identity.ts';
 import { createClient } from './generated/client.ts';
@@ -26,21 +26,32 @@ import { createService } from './service.ts';
  *
  * Ledger: checkpoints are signed with the key in COVENANT_LEDGER_KEY_FILE (one line, the base64 of a
  * 32-byte Ed25519 key, mode 600) under COVENANT_LEDGER_ORIGIN (default `covenant.local/service`); outside
- * production a missing setting means `apps/helpdesk/data/ledger.key`, created on first run.
+ * production a missing setting means `apps/helpdesk/data/ledger.key`, created on first run. The highest
+ * signed head is kept in COVENANT_LEDGER_STATE_FILE (outside production by default beside the key,
+ * `<key file>.state`, as `covenant rbac …` does): a log found shorter, or forked, at the next start is refused.
  */
 async function start(): Promise<void> {
   const port = Number(process.env['PORT'] ?? 3000);
   const host = process.env['HOST'] ?? '127.0.0.1';
   const dev = await devIdentity();
   const verifierOptions: TokenVerifierOptions = dev?.verifierOptions ?? productionIdentity();
-  const ledgerSigner = ledgerKey();
+  const { signer: ledgerSigner, stateFile: ledgerStateFile } = ledgerKey();
   const database = databaseUrl(process.env);
   // Logs and the banner below go to stdout through one destination that never blocks and never throws: a
   // full disk or a closed pipe loses lines, not the service.
   const stdout = createLogDestination();
   const logger = pino({ level: 'info' }, stdout);
-  const service = await createService({ identity: verifierOptions, databaseUrl: database, ledgerSigner, logger });
+  const service = await createService({ identity: verifierOptions, databaseUrl: database, ledgerSigner, ledgerStateFile, logger });
 
+  // Stopping closes the service cleanly from the moment it accepts calls (seeding included).
+  const stop = (): void => {
+    service.close().then(
+      () => stdout.flush().then(() => process.exit(0)),
+      () => stdout.flush().then(() => process.exit(1)),
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   await new Promise<void>((resolve) => service.server.listen(port, host, resolve));
   const url = `http://${host}:${port}`;
   let seeded: string[] = [];
@@ -68,27 +79,23 @@ async function start(): Promise<void> {
       '',
     ].join('\n'),
   );
-  const stop = (): void => {
-    service.close().then(
-      () => stdout.flush().then(() => process.exit(0)),
-      () => stdout.flush().then(() => process.exit(1)),
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
 }
 
 /** Where `npm start` keeps its keys and data (COVENANT_DATA_DIR, else apps/helpdesk/data, git-ignored). */
 const DATA_DIR = dataDir(process.env);
 
-function ledgerKey(): CheckpointSigner {
+/** The ledger's signer and its state file (see `createService`'s `ledgerStateFile`). */
+function ledgerKey(): { signer: CheckpointSigner; stateFile: string } {
   const origin = process.env['COVENANT_LEDGER_ORIGIN'] || 'covenant.local/service';
+  const production = process.env['NODE_ENV'] === 'production';
   const configured = process.env['COVENANT_LEDGER_KEY_FILE'];
-  if (configured) return readSignerKeyFile(configured, origin);
-  if (process.env['NODE_ENV'] === 'production') throw new Error('NODE_ENV=production needs COVENANT_LEDGER_KEY_FILE');
-  const path = join(DATA_DIR, 'ledger.key');
-  if (!existsSync(path)) createSignerKeyFile(path);
-  return readSignerKeyFile(path, origin);
+  if (!configured && production) throw new Error('NODE_ENV=production needs COVENANT_LEDGER_KEY_FILE');
+  const configuredState = process.env['COVENANT_LEDGER_STATE_FILE'];
+  // In production the operator places it (a key often sits on a read-only secrets mount).
+  if (!configuredState && production) throw new Error('NODE_ENV=production needs COVENANT_LEDGER_STATE_FILE (where the ledger keeps its highest signed head)');
+  const path = configured || join(DATA_DIR, 'ledger.key');
+  if (!configured && !existsSync(path)) createSignerKeyFile(path);
+  return { signer: readSignerKeyFile(path, origin), stateFile: configuredState ? resolve(configuredState) : ledgerStateFileFor(path) };
 }
 
 function productionIdentity(): TokenVerifierOptions {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createTokenVerifier, type TokenVerifier, type TokenVerifierOptions } from '@covenant/identity';
 import { createRevocationStore, recordRevocationsOn, type RevocationStore } from '@covenant/identity/revocation-store';
@@ -31,6 +32,12 @@ export interface ServiceOptions {
   readonly logger?: Logger;
   /** Signs the audit ledger's checkpoints; its name is the ledger's origin. */
   readonly ledgerSigner: CheckpointSigner;
+  /**
+   * The ledger's state file (`createLedgerStore`'s `stateFile`): the highest head this process signed or
+   * saw, kept outside the database, so that a log cut back or replaced while the service was stopped is
+   * refused at start-up. `npm start` keeps it beside the ledger key (COVENANT_LEDGER_STATE_FILE).
+   */
+  readonly ledgerStateFile?: string;
   /** The HTTP transport (see `createHttpServer`): Covenant's wire listener (default) or tRPC's adapter. */
   readonly transport?: 'covenant' | 'trpc';
 }
@@ -85,7 +92,12 @@ export async function createService(options: ServiceOptions): Promise<Service> {
   const destination = options.logger === undefined ? createLogDestination() : null;
   try {
     const logger = options.logger ?? pino({ level: 'info' }, destination!);
-    const ledger = await createLedgerStore({ db, origin: options.ledgerSigner.name, signer: options.ledgerSigner });
+    const stateFile = options.ledgerStateFile;
+    const firstUse = stateFile !== undefined && !existsSync(stateFile);
+    const ledger = await createLedgerStore({ db, origin: options.ledgerSigner.name, signer: options.ledgerSigner, ...(stateFile !== undefined ? { stateFile } : {}) });
+    // Trust on first use: a log found without a state file is taken as it is. Say so: it is also what
+    // someone who deleted the file together with the log's tail would want.
+    if (firstUse && (await ledger.size()) > 0) logger.warn({ stateFile }, 'no ledger state file: the log was trusted as found and its head recorded');
     // With the database: on PostgreSQL the port is one writer among several processes (ADR 0010), and
     // start-up recovery closes only the intents of writers that are gone.
     audit = await createLedgerAudit({ ledger, db });

@@ -1,12 +1,13 @@
 import { Buffer } from 'node:buffer';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '@covenant/db';
-import { createCheckpointSigner, decodeEntry, verifyLedger, type LedgerEntry, type LedgerTables } from '@covenant/ledger';
+import { createCheckpointSigner, decodeEntry, verifyCheckpoint, verifyLedger, type LedgerEntry, type LedgerTables } from '@covenant/ledger';
 import { ABORTED_BY_CRASH } from '@covenant/ledger/audit';
 import { createTestIssuer } from '@covenant/testkit';
 import { sql, type Kysely } from 'kysely';
@@ -57,6 +58,8 @@ interface Cycle {
 
 let dir: string;
 let file: string;
+/** The ledger's state file, shared by every life: a kill between a commit and its record must not look like a truncation. */
+let stateFile: string;
 let reader: Kysely<LedgerTables>;
 let service: Service | undefined;
 const children = new Set<ChildProcess>();
@@ -64,6 +67,7 @@ const children = new Set<ChildProcess>();
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'covenant-crash-'));
   file = join(dir, 'covenant.db');
+  stateFile = join(dir, 'ledger.state');
 });
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -87,7 +91,7 @@ function runCycle(tag: string): Promise<Cycle> {
   return new Promise<Cycle>((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD, file, tag], {
       cwd: fileURLToPath(new URL('.', import.meta.url)),
-      env: { ...process.env, COVENANT_CRASH_LEDGER_KEY: KEY_HEX, COVENANT_CRASH_LEDGER_NAME: SIGNER.name },
+      env: { ...process.env, COVENANT_CRASH_LEDGER_KEY: KEY_HEX, COVENANT_CRASH_LEDGER_NAME: SIGNER.name, COVENANT_CRASH_LEDGER_STATE: stateFile },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.add(child);
@@ -192,6 +196,7 @@ describe('SIGKILL in the middle of a burst of audited mutations', () => {
       databaseUrl: file,
       logger: pino({ level: 'silent' }),
       ledgerSigner: SIGNER,
+      ledgerStateFile: stateFile,
     });
     await service.ledger.flush();
     const db = service.db as unknown as Kysely<any>;
@@ -229,6 +234,11 @@ describe('SIGKILL in the middle of a burst of audited mutations', () => {
     expect(newest.size).toBe(entries.length);
     const verified = await verifyLedger(db, VERIFY);
     expect(verified).toMatchObject({ ok: true, size: entries.length });
+    // Every restart opened against the state file the killed lives left: it never ran ahead of the log.
+    expect(verifyCheckpoint(readFileSync(stateFile, 'utf8'), { name: SIGNER.name, publicKey: SIGNER.publicKey, origin: SIGNER.name })).toMatchObject({
+      ok: true,
+      checkpoint: { size: entries.length },
+    });
     // The columns the store indexes by agree with the signed bodies.
     for (const { row, entry } of entries) expect([row.kind, row.request_id]).toEqual([entry.kind, entry.requestId]);
 

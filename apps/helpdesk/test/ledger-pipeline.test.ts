@@ -13,13 +13,16 @@ import {
   createCheckpointSigner,
   createLedgerStore,
   decodeEntry,
+  verifyBundle,
+  verifyCheckpoint,
+  verifyConsistency,
   verifyLedger,
   type LedgerEntry,
   type LedgerStore,
   type LedgerTables,
 } from '@covenant/ledger';
 import { createLedgerAudit, type LedgerAudit } from '@covenant/ledger/audit';
-import { createCovenantRuntime, createHttpServer, type CovenantRuntime, type Handler } from '@covenant/server';
+import { createCovenantRuntime, createHttpServer, type AuditReceipt, type CovenantRuntime, type Handler } from '@covenant/server';
 import { createStaticAuthorization, createTestIssuer, type StaticGrants, type TestIssuer } from '@covenant/testkit';
 import { sql, type Kysely } from 'kysely';
 import { pino } from 'pino';
@@ -183,7 +186,7 @@ beforeAll(async () => {
   `.execute(db);
   reader = createDatabase<Tables>({ url: file });
   ledger = await createLedgerStore({ db, origin: ORIGIN, signer: SIGNER, workTimeoutMs: WORK_TIMEOUT_MS });
-  audit = await createLedgerAudit({ ledger });
+  audit = await createLedgerAudit({ ledger, db });
   issuer = await createTestIssuer();
   verifier = createTokenVerifier(issuer.verifierOptions());
   runtime = createCovenantRuntime({
@@ -621,6 +624,52 @@ describe('group commit under load', () => {
         ),
       'HTTP',
     );
+  });
+});
+
+describe('audit receipts', () => {
+  it('a server-side caller gets the receipt of each audited call (ok or failed) before the call returns: its entries and the signed checkpoint covering them', async () => {
+    const receipts: Array<{ receipt: AuditReceipt; call: { requestId: string; path: string } }> = [];
+    const caller = runtime.createCaller(router, { token: await tokenFor(alice) }, { onAuditReceipt: (receipt, call) => void receipts.push({ receipt, call }) });
+    await caller.tickets.create({ title: 'receipt one', requesterEmail: 'a@example.com' });
+    expect(receipts).toHaveLength(1);
+    await expect(caller.tickets.create({ title: 'receipt one', requesterEmail: 'a@example.com' })).rejects.toMatchObject({ code: 'CONFLICT' });
+    // An unaudited query has no receipt.
+    await caller.tickets.list({});
+    expect(receipts.map(({ call }) => call.path)).toEqual(['tickets.create', 'tickets.create']);
+    for (const [{ receipt, call }, outcome] of [[receipts[0]!, 'ok'], [receipts[1]!, 'failed']] as const) {
+      const [intent, result] = await entriesOf(call.requestId);
+      expect([intent!.seq, result!.seq]).toEqual([receipt.intentSeq, receipt.outcomeSeq]);
+      expect(result).toMatchObject({ kind: 'outcome', outcome });
+      const opened = verifyCheckpoint(receipt.checkpoint.note, { name: SIGNER.name, publicKey: SIGNER.publicKey, origin: ORIGIN });
+      expect(opened).toMatchObject({ ok: true, checkpoint: { size: receipt.checkpoint.size } });
+      expect(receipt.checkpoint.size).toBeGreaterThan(receipt.outcomeSeq);
+      // The log holds both entries under the receipt's head: each proves against the current head, which is
+      // consistent with the receipt's.
+      const head = (await ledger.latestCheckpoint())!;
+      for (const seq of [receipt.intentSeq, receipt.outcomeSeq]) {
+        expect(verifyBundle(await ledger.inclusionBundle(seq), { name: SIGNER.name, publicKey: SIGNER.publicKey }, (await ledger.readEntry(seq)).bytes).ok).toBe(true);
+      }
+      const proof = await ledger.consistencyProof(receipt.checkpoint.size, head.checkpoint.size);
+      const root1 = new Uint8Array(Buffer.from(receipt.checkpoint.root, 'base64'));
+      expect(verifyConsistency({ size1: receipt.checkpoint.size, size2: head.checkpoint.size, root1, root2: head.checkpoint.root, proof }).ok).toBe(true);
+    }
+  });
+
+  it('a receipt sink that throws is logged; the committed call stands', async () => {
+    const caller = runtime.createCaller(
+      router,
+      { token: await tokenFor(alice) },
+      {
+        onAuditReceipt: () => {
+          throw new Error('sink down');
+        },
+      },
+    );
+    await expect(caller.tickets.create({ title: 'receipt sink', requesterEmail: 'a@example.com' })).resolves.toMatchObject({ title: 'receipt sink' });
+    expect(logs.some((line) => line.includes('the audit receipt sink failed'))).toBe(true);
+    expect((await committedTickets()).map((row) => row.title)).toContain('receipt sink');
+    expect(() => runtime.createCaller(router, { token: 'x' }, { onAuditReceipt: 'no' as never })).toThrow(TypeError);
   });
 });
 

@@ -10,6 +10,9 @@
 // intents alone).
 import { Buffer } from 'node:buffer';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '@covenant/cli';
 import { createCheckpointSigner, createMerkleTree, decodeEntry, verifyCheckpoint, verifyLedger, type LedgerEntry } from '@covenant/ledger';
@@ -38,6 +41,8 @@ const CHILD_LIMIT_MS = 90_000;
 
 interface ChildRun {
   readonly tag: string;
+  /** The child's own ledger state file: the highest head it signed or saw. */
+  readonly stateFile: string;
   readonly code: number | null;
   readonly ready: { readonly recovered: string[]; readonly writer: string | null } | null;
   readonly ok: ReadonlyArray<string>;
@@ -51,6 +56,20 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+/** One folder per test for the children's state files (each process keeps its own). */
+let states: string | null = null;
+function stateDir(): string {
+  if (states === null) {
+    const dir = mkdtempSync(join(tmpdir(), 'covenant-pg-writers-'));
+    states = dir;
+    cleanups.push(async () => {
+      rmSync(dir, { recursive: true, force: true });
+      states = null;
+    });
+  }
+  return states;
+}
+
 interface ChildOptions {
   /** After each acknowledged call. */
   readonly onOk?: (count: number) => void;
@@ -62,9 +81,10 @@ interface ChildOptions {
 function runChild(url: string, tag: string, options: ChildOptions = {}): Promise<ChildRun> {
   return new Promise<ChildRun>((resolve, reject) => {
     const wait = options.onLoaded !== undefined;
+    const stateFile = join(stateDir(), `${tag}.state`);
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD, url, tag, String(M), String(IN_FLIGHT), ...(wait ? ['wait'] : [])], {
       cwd: fileURLToPath(new URL('.', import.meta.url)),
-      env: { ...process.env, COVENANT_PG_LEDGER_KEY: KEY_HEX, COVENANT_PG_LEDGER_NAME: SIGNER.name },
+      env: { ...process.env, COVENANT_PG_LEDGER_KEY: KEY_HEX, COVENANT_PG_LEDGER_NAME: SIGNER.name, COVENANT_PG_LEDGER_STATE: stateFile },
       stdio: [wait ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
     const limit = setTimeout(() => child.kill('SIGKILL'), CHILD_LIMIT_MS);
@@ -98,7 +118,7 @@ function runChild(url: string, tag: string, options: ChildOptions = {}): Promise
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(limit);
-      resolve({ tag, code, ready, ok, errors, done, stderr });
+      resolve({ tag, stateFile, code, ready, ok, errors, done, stderr });
     });
   });
 }
@@ -121,6 +141,12 @@ async function prepare(): Promise<string> {
     await service.close();
   }
   return schema.url;
+}
+
+/** The writer id of the intent an outcome closes. */
+function writerOf(outcome: LedgerEntry, intents: ReadonlyArray<LedgerEntry>): string | undefined {
+  const intent = intents.find((e) => e.requestId === outcome.requestId);
+  return (intent?.data as { writer?: string } | undefined)?.writer;
 }
 
 /** Opens the service once more (no other writer alive) to read and check the whole log. */
@@ -204,6 +230,18 @@ async function checkLog(url: string, runs: ReadonlyArray<ChildRun>): Promise<{ e
     }
   }
   expect(previous).toBe(rows.length);
+  // Each process kept its own state file: a head of this very log (its root the log's at that size), at
+  // least as far as the process's own last call.
+  for (const run of runs) {
+    const kept = verifyCheckpoint(readFileSync(run.stateFile, 'utf8'), { name: SIGNER.name, publicKey: SIGNER.publicKey, origin: SIGNER.name });
+    expect(kept.ok, run.tag).toBe(true);
+    if (kept.ok) {
+      expect(kept.checkpoint.size).toBeLessThanOrEqual(rows.length);
+      expect(Buffer.from(kept.checkpoint.root).equals(Buffer.from(tree.root(kept.checkpoint.size)))).toBe(true);
+      const lastOwnOutcome = Math.max(...outcomes.filter((o) => writerOf(o, intents) === run.ready!.writer).map((o) => o.seq));
+      expect(kept.checkpoint.size).toBeGreaterThan(lastOwnOutcome);
+    }
+  }
 
   expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: true, size: rows.length, checkpoints: checkpoints.length });
   const out: string[] = [];

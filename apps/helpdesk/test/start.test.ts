@@ -54,6 +54,14 @@ function run(script: string, extra: Record<string, string>, args: string[] = [],
   });
 }
 
+/** Production with a (never contacted) identity provider: what is left to refuse is the ledger's configuration. */
+const PRODUCTION_IDENTITY = {
+  NODE_ENV: 'production',
+  COVENANT_ISSUER: 'https://id.example',
+  COVENANT_AUDIENCE: 'urn:example',
+  COVENANT_JWKS_URL: 'https://id.example/jwks.json',
+} as const;
+
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -70,8 +78,8 @@ describe('npm start', () => {
     expect(first.stdout).toContain(`covenant helpdesk listening on http://127.0.0.1:${port} (seeded the demo orgs acme and globex)`);
     expect(first.stdout).toContain('TOKEN=$(npm run --silent token -- ann)');
     expect(first.stdout).toMatch(/npx covenant ledger verify --database '.+covenant\.db' --origin 'covenant\.local\/service' .+ --public-key '[A-Za-z0-9+/]{43}='/);
-    for (const file of ['covenant.db', 'dev-issuer.jwk', 'ledger.key']) expect(existsSync(join(data, file)), file).toBe(true);
-    for (const file of ['dev-issuer.jwk', 'ledger.key']) expect(statSync(join(data, file)).mode & 0o777, file).toBe(0o600);
+    for (const file of ['covenant.db', 'dev-issuer.jwk', 'ledger.key', 'ledger.key.state']) expect(existsSync(join(data, file)), file).toBe(true);
+    for (const file of ['dev-issuer.jwk', 'ledger.key', 'ledger.key.state']) expect(statSync(join(data, file)).mode & 0o777, file).toBe(0o600);
 
     const second = await run('main.ts', { COVENANT_DATA_DIR: data, PORT: port }, [], (out) => out.includes('audit ledger:'));
     expect(second.stdout).toContain(`covenant helpdesk listening on http://127.0.0.1:${port}\n`);
@@ -95,14 +103,25 @@ describe('npm start', () => {
     const data = tempDir();
     const result = await run('main.ts', {
       COVENANT_DATA_DIR: data,
-      NODE_ENV: 'production',
-      COVENANT_ISSUER: 'https://id.example',
-      COVENANT_AUDIENCE: 'urn:example',
-      COVENANT_JWKS_URL: 'https://id.example/jwks.json',
+      ...PRODUCTION_IDENTITY,
     });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('NODE_ENV=production needs COVENANT_LEDGER_KEY_FILE');
     expect(existsSync(join(data, 'ledger.key'))).toBe(false);
+  }, 30_000);
+
+  it('in production, refuses to start without COVENANT_LEDGER_STATE_FILE (where the ledger keeps its highest signed head)', async () => {
+    const data = tempDir();
+    const keyFile = join(data, 'ledger.key');
+    createSignerKeyFile(keyFile);
+    const result = await run('main.ts', {
+      COVENANT_DATA_DIR: data,
+      ...PRODUCTION_IDENTITY,
+      COVENANT_LEDGER_KEY_FILE: keyFile,
+    });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('NODE_ENV=production needs COVENANT_LEDGER_STATE_FILE');
+    expect(existsSync(join(data, 'covenant.db'))).toBe(false);
   }, 30_000);
 });
 

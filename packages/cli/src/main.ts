@@ -14,27 +14,29 @@ Usage:
   covenant gen  [--contracts <dir>] [--out <dir>] [--check]
   covenant lint [--contracts <dir>] [--sanctions <file>] [--generated <dir>] [--format text|json|sarif]
   covenant rbac bootstrap --database <sqlite file> --org <org> --admin <subject> --reason <text> --operator <name>
-                          --ledger-key <file> [--origin <origin>] [--contracts <dir>]
+                          --ledger-key <file> [--ledger-state <file>] [--origin <origin>] [--contracts <dir>]
   covenant rbac extend-admin --database <sqlite file> --org <org> --reason <text> --operator <name>
-                          --ledger-key <file> [--origin <origin>] [--contracts <dir>]
+                          --ledger-key <file> [--ledger-state <file>] [--origin <origin>] [--contracts <dir>]
   covenant rbac recover --database <sqlite file | postgres:// url> --org <org> --admin <subject> --reason <text>
-                        --operator <name> --ledger-key <file> [--origin <origin>] [--contracts <dir>]
+                        --operator <name> --ledger-key <file> [--ledger-state <file>] [--origin <origin>] [--contracts <dir>]
   covenant ledger verify --database <sqlite file | postgres:// url> --origin <origin> --key-name <name> --public-key <base64>
                          [--trusted-checkpoint <file>]
   covenant ledger prove <seq> --database <sqlite file | postgres:// url> --origin <origin>
   covenant ledger checkpoint --database <sqlite file | postgres:// url>
   covenant sessions revoke --database <sqlite file | postgres:// url> --org <org>
                            (--session <sid> | --token-id <jti> --until <iso time>) --reason <text> --operator <name>
-                           --ledger-key <file> [--origin <origin>]
+                           --ledger-key <file> [--ledger-state <file>] [--origin <origin>]
 
 Defaults come from the "covenant" field of the nearest package.json. With covenant.conformance set to
 { "out": "<test file>", "harness": "<module>" }, gen (and gen --check) also covers per-procedure conformance
-tests for the configured contracts. --ledger-key and --origin default to
-COVENANT_LEDGER_KEY_FILE and COVENANT_LEDGER_ORIGIN (else covenant.local/service), as the service reads them.
-sessions revoke works on the running service's database: the service refuses the session's (or the token's)
-next call. rbac recover is for an org nobody can administer any more: it restores the bootstrap role, lifts
-the admin's denies and binds --admin org-wide, recorded; it refuses an org someone can still administer.
---help after any command prints this usage.
+tests for the configured contracts. --ledger-key, --ledger-state and --origin default to
+COVENANT_LEDGER_KEY_FILE, COVENANT_LEDGER_STATE_FILE (else <ledger key>.state) and COVENANT_LEDGER_ORIGIN
+(else covenant.local/service), as the service reads them. --ledger-state is the file holding the log's
+highest signed head; a ledger shorter than it, or forked, is refused. ledger verify --trusted-checkpoint
+takes that file too. sessions revoke works on the running service's database: the service refuses the
+session's (or the token's) next call. rbac recover is for an org nobody can administer any more: it
+restores the bootstrap role, lifts the admin's denies and binds --admin org-wide, recorded; it refuses an
+org someone can still administer. --help after any command prints this usage.
 Exit codes: 0 ok (help included), 1 violations or drift or invalid contracts or a refused rbac change or a
 ledger that does not verify or a revocation that could not be recorded, 2 usage error.
 `;

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { MIGRATIONS, type createDatabase, isAppMigration, migrateToLatest } from '@covenant/db';
 import { LogError, createLedgerStore, type CheckpointSigner, type LedgerStore } from '@covenant/ledger';
-import { KeyFileError, readSignerKeyFile } from '@covenant/ledger/node';
+import { KeyFileError, ledgerStateFileFor, readSignerKeyFile } from '@covenant/ledger/node';
 import type { Io } from './main.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -54,21 +54,29 @@ function withoutPassword(url: string): string {
 }
 
 /**
- * `--ledger-key` (else COVENANT_LEDGER_KEY_FILE) resolved from the working directory, and `--origin` (else
+ * `--ledger-key` (else COVENANT_LEDGER_KEY_FILE) resolved from the working directory, `--origin` (else
  * COVENANT_LEDGER_ORIGIN, else the service's default): the key and origin the service signs checkpoints
- * with. A missing key is a usage error naming `why` the ledger is needed.
+ * with; and `--ledger-state` (else COVENANT_LEDGER_STATE_FILE, else `<key file>.state`): the service's
+ * state file, its highest signed head — the command signs the same log, so it holds it to the same head.
+ * A missing key is a usage error naming `why` the ledger is needed.
  */
 export function ledgerKeyFlags(
   command: string,
-  values: { readonly 'ledger-key'?: string | undefined; readonly origin?: string | undefined },
+  values: { readonly 'ledger-key'?: string | undefined; readonly 'ledger-state'?: string | undefined; readonly origin?: string | undefined },
   why: string,
   io: Io,
-): { readonly ledgerKey: string; readonly origin: string } {
+): { readonly ledgerKey: string; readonly ledgerState: string; readonly origin: string } {
   const ledgerKey = values['ledger-key'] ?? io.env?.['COVENANT_LEDGER_KEY_FILE'];
   if (ledgerKey === undefined || ledgerKey.trim() === '') {
     throw new UsageError(`${command}: --ledger-key (or COVENANT_LEDGER_KEY_FILE) is required: ${why}`);
   }
-  return { ledgerKey: resolve(io.cwd, ledgerKey), origin: values.origin ?? (io.env?.['COVENANT_LEDGER_ORIGIN'] || DEFAULT_ORIGIN) };
+  const keyPath = resolve(io.cwd, ledgerKey);
+  const statePath = values['ledger-state'] ?? io.env?.['COVENANT_LEDGER_STATE_FILE'];
+  return {
+    ledgerKey: keyPath,
+    ledgerState: statePath === undefined || statePath.trim() === '' ? ledgerStateFileFor(keyPath) : resolve(io.cwd, statePath),
+    origin: values.origin ?? (io.env?.['COVENANT_LEDGER_ORIGIN'] || DEFAULT_ORIGIN),
+  };
 }
 
 /** The checkpoint key, or `null` after saying why it cannot be read (nothing has changed then). */
@@ -85,7 +93,8 @@ export function readLedgerSigner(command: string, ledgerKey: string, origin: str
 /**
  * Migrates `db` (refusing a database a newer build wrote; an application's own migrations, 1000 and up,
  * are its business) unless `migrate` is false (a database the service set up, left as it is), and opens
- * its ledger with `signer`. Returns `null` after reporting, with `db` destroyed; nothing has changed then.
+ * its ledger with `signer`, held to the head in `stateFile`. Returns `null` after reporting, with `db`
+ * destroyed; nothing has changed then.
  */
 export async function openOperatorLedger(
   command: string,
@@ -94,11 +103,11 @@ export async function openOperatorLedger(
   origin: string,
   database: string,
   io: Io,
-  options: { readonly migrate?: boolean } = {},
+  options: { readonly stateFile: string; readonly migrate?: boolean },
 ): Promise<LedgerStore | null> {
   try {
     if (options.migrate !== false) await migrateToLatest(db, MIGRATIONS, { ignoreUnknown: isAppMigration });
-    return await createLedgerStore({ db, origin, signer });
+    return await createLedgerStore({ db, origin, signer, stateFile: options.stateFile });
   } catch (error) {
     await db.destroy();
     io.stderr(`covenant ${command}: failed, nothing was changed: ${ledgerFailure(error, database, origin)}\n`);
@@ -106,11 +115,13 @@ export async function openOperatorLedger(
   }
 }
 
-/** A failure to open the ledger, in an operator's words. */
+/** A failure to open the ledger, in an operator's words; a refusal of the log names its code. */
 function ledgerFailure(error: unknown, database: string, origin: string): string {
-  return error instanceof LogError && error.code === 'ERR_LEDGER_LOG_ROOT_MISMATCH'
-    ? `the ledger in ${database} is not signed with this --ledger-key for origin ${origin}`
-    : (error as Error).message;
+  if (!(error instanceof LogError)) return (error as Error).message;
+  if (error.code === 'ERR_LEDGER_LOG_ROOT_MISMATCH' && /does not verify with the store's key/.test(error.message)) {
+    return `the ledger in ${database} is not signed with this --ledger-key for origin ${origin}`;
+  }
+  return `${error.code}: ${error.message}`;
 }
 
 /**

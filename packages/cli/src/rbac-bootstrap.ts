@@ -31,6 +31,7 @@ const FLAGS = {
   operator: { type: 'string' },
   contracts: { type: 'string' },
   'ledger-key': { type: 'string' },
+  'ledger-state': { type: 'string' },
   origin: { type: 'string' },
 } as const;
 
@@ -50,8 +51,8 @@ function readFlags(command: string, args: ReadonlyArray<string>, required: Reado
   if (reason.length < 3 || reason.length > 500) throw new UsageError(`rbac ${command}: --reason is 3 to 500 characters`);
   const database = databaseFlag(`rbac ${command}`, values.database!, io, postgres);
   // The ledger the change is written to: the same key and origin the service signs checkpoints with.
-  const { ledgerKey, origin } = ledgerKeyFlags(`rbac ${command}`, values, 'every RBAC change is a ledger entry', io);
-  return { ...(values as Record<Flag, string> & { contracts?: string }), reason, origin, 'ledger-key': ledgerKey, database };
+  const { ledgerKey, ledgerState, origin } = ledgerKeyFlags(`rbac ${command}`, values, 'every RBAC change is a ledger entry', io);
+  return { ...(values as Record<Flag, string> & { contracts?: string }), reason, origin, 'ledger-key': ledgerKey, 'ledger-state': ledgerState, database };
 }
 
 /**
@@ -63,7 +64,7 @@ function readFlags(command: string, args: ReadonlyArray<string>, required: Reado
  */
 async function openWithCatalogue(
   command: string,
-  flags: { database: DatabaseFlag; contracts?: string; origin: string; 'ledger-key': string },
+  flags: { database: DatabaseFlag; contracts?: string; origin: string; 'ledger-key': string; 'ledger-state': string },
   io: Io,
   existing = false,
 ) {
@@ -101,7 +102,10 @@ async function openWithCatalogue(
     io.stderr(`covenant rbac ${command}: cannot open ${shown}: ${(error as Error).message}\n`);
     return null;
   }
-  const ledger = await openOperatorLedger(`rbac ${command}`, db, signer, flags.origin, shown, io, { migrate: !existing });
+  const ledger = await openOperatorLedger(`rbac ${command}`, db, signer, flags.origin, shown, io, {
+    stateFile: flags['ledger-state'],
+    migrate: !existing,
+  });
   if (ledger === null) return null;
   try {
     const log = { error: (_details: object, message: string) => io.stderr(`covenant rbac ${command}: ${message}\n`) };
@@ -121,7 +125,8 @@ async function openWithCatalogue(
  * default admin and no default password). It opens and migrates the database (refusing one a newer build
  * wrote), registers the contracts' capabilities, then creates the org's `admin` role holding all of them
  * and binds `--admin` to it, recorded in the org's change log and on the audit ledger (signed with
- * `--ledger-key`, the service's checkpoint key, under `--origin`) as `operator:<--operator>` with `--reason`.
+ * `--ledger-key`, the service's checkpoint key, under `--origin`, and held to the head in `--ledger-state`,
+ * the service's state file) as `operator:<--operator>` with `--reason`.
  * Refused (exit 1, nothing changed) once the org has any role: later admins are granted through the
  * `rbac` API, by someone who holds what they grant.
  */

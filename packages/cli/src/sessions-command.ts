@@ -21,6 +21,7 @@ const FLAGS = {
   reason: { type: 'string' },
   operator: { type: 'string' },
   'ledger-key': { type: 'string' },
+  'ledger-state': { type: 'string' },
   origin: { type: 'string' },
 } as const;
 
@@ -55,7 +56,7 @@ async function sessionsRevoke(args: ReadonlyArray<string>, io: Io): Promise<numb
   const reason = values.reason!.trim();
   if (reason.length < 3 || reason.length > 500) throw new UsageError('sessions revoke: --reason is 3 to 500 characters');
   const { database, postgres, shown } = databaseFlag('sessions revoke', values.database!, io, true);
-  const { ledgerKey, origin } = ledgerKeyFlags('sessions revoke', values, 'every revocation is a ledger entry', io);
+  const { ledgerKey, ledgerState, origin } = ledgerKeyFlags('sessions revoke', values, 'every revocation is a ledger entry', io);
 
   const signer = readLedgerSigner('sessions revoke', ledgerKey, origin, io);
   if (signer === null) return 1;
@@ -65,7 +66,7 @@ async function sessionsRevoke(args: ReadonlyArray<string>, io: Io): Promise<numb
     return 1;
   }
   const db = createDatabase<any>({ url: database });
-  const ledger = await openOperatorLedger('sessions revoke', db, signer, origin, shown, io);
+  const ledger = await openOperatorLedger('sessions revoke', db, signer, origin, shown, io, { stateFile: ledgerState });
   if (ledger === null) return 1;
   try {
     const store = createRevocationStore({ db, onRevoke: recordRevocationsOn(ledger) });

@@ -1,10 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { createDatabase, migrateToLatest } from '@covenant/db';
-import { decodeEntry, verifyLedger } from '@covenant/ledger';
-import { createLedgerStore, type LedgerTables } from '@covenant/ledger';
+import { createLedgerStore, decodeEntry, verifyCheckpoint, verifyLedger, type LedgerTables } from '@covenant/ledger';
 import { createSignerKeyFile, readSignerKeyFile } from '@covenant/ledger/node';
 import { createRbacStore, type RbacTables } from '@covenant/rbac';
 import { recordChangesOn } from '@covenant/rbac/ledger';
@@ -159,6 +158,37 @@ describe('covenant rbac bootstrap (in-process)', () => {
     const result = await p.run('rbac', 'bootstrap', ...flags());
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect((await policy(p, 'org_a')).bindings.map((b) => b.subject)).toEqual(['alice']);
+  });
+
+  it('holds the ledger to the head in its state file (--ledger-state, default beside --ledger-key): a log cut back since is refused, nothing changed', async () => {
+    const p = await project('rbac-state');
+    expect((await p.run('rbac', 'bootstrap', ...flags())).code).toBe(0);
+    const stateFile = join(p.root, 'keys/ledger.key.state');
+    const signer = readSignerKeyFile(join(p.root, 'keys/ledger.key'), ORIGIN);
+    expect(verifyCheckpoint(readFileSync(stateFile, 'utf8'), { name: ORIGIN, publicKey: signer.publicKey, origin: ORIGIN })).toMatchObject({ ok: true, checkpoint: { size: 1 } });
+    expect((await p.run('rbac', 'bootstrap', ...flags({ org: 'org_b', admin: 'bea' }))).code).toBe(0);
+    // The tail (org_b's bootstrap entry and its checkpoint) deleted with the triggers dropped: a log that verifies on its own.
+    const db = createDatabase<any>({ url: join(p.root, 'data/covenant.db') });
+    const run = (text: string) => db.executeQuery({ sql: text, parameters: [], query: { kind: 'RawNode', sqlFragments: [text], parameters: [] } } as never);
+    try {
+      for (const table of ['ledger_entries', 'ledger_checkpoints']) await run(`drop trigger ${table}_no_delete`);
+      await run('delete from ledger_entries where seq >= 1');
+      await run('delete from ledger_checkpoints where size > 1');
+    } finally {
+      await db.destroy();
+    }
+    expect((await ledgerOf(p)).verified).toMatchObject({ ok: true, size: 1 });
+    const before = await policy(p, 'org_c');
+    const refused = await p.run('rbac', 'bootstrap', ...flags({ org: 'org_c', admin: 'cid' }));
+    expect(refused).toMatchObject({ code: 1, stdout: '' });
+    expect(refused.stderr).toContain('ERR_LEDGER_LOG_TRUNCATED');
+    expect(await policy(p, 'org_c')).toEqual(before);
+    // Another state file (a malformed one here) is honoured when named: refused too.
+    writeFileSync(join(p.root, 'keys/other.state'), 'garbage\n', { mode: 0o600 });
+    const malformed = await p.run('rbac', 'bootstrap', ...flags({ org: 'org_c', admin: 'cid', 'ledger-state': 'keys/other.state' }));
+    expect(malformed.code).toBe(1);
+    expect(malformed.stderr).toContain('ERR_LEDGER_LOG_STATE_INVALID');
+    expect((await ledgerOf(p)).entries).toHaveLength(1);
   });
 
   it('is refused the second time for the same org (exit 1, nothing changed); another org is its own', async () => {

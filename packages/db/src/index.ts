@@ -2,6 +2,8 @@ export { createDatabase } from './create-database.ts';
 export type { DatabaseOptions } from './create-database.ts';
 export { ADVISORY_LOCKS, beginSnapshot, dialectOf, lockAdvisory } from './dialect.ts';
 export type { Dialect } from './dialect.ts';
+export { tryLockFile } from './file-lock.ts';
+export type { FileLock } from './file-lock.ts';
 export { MIGRATIONS, MigrationError, isAppMigration, migrateToLatest } from './migrate.ts';
 export type { MigrateOptions } from './migrate.ts';
 export { SAVEPOINT_NAMES, withSavepoint } from './savepoint.ts';

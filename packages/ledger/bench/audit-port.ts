@@ -204,26 +204,31 @@ async function main(): Promise<void> {
     await raw.schema.createTable('orders').addColumn('id', 'text', (c) => c.primaryKey()).addColumn('org', 'text', (c) => c.notNull()).execute();
     const db = raw.withPlugin(fencing);
     const ledger = await createLedgerStore({ db, origin: ORIGIN, signer });
-    const audits = new Map<number, LedgerAudit>();
-    for (const windowMs of WINDOWS) {
-      const port = delayed(ledger, windowMs);
-      audits.set(windowMs, await createLedgerAudit(args.pg !== undefined ? { ledger: port, db } : { ledger: port }));
-    }
-    for (const audit of audits.values()) await drive(audit, db, fencing, Math.min(CALLS, 500), 16); // warm-up: JIT, page cache
+    // One port at a time, each over the same store: a SQLite file has one writer (its writer lock).
+    const withAudit = async <T>(windowMs: number, work: (audit: LedgerAudit) => Promise<T>): Promise<T> => {
+      const audit = await createLedgerAudit({ ledger: delayed(ledger, windowMs), db });
+      try {
+        return await work(audit);
+      } finally {
+        await ledger.flush();
+        await audit.close();
+      }
+    };
+    for (const windowMs of WINDOWS) await withAudit(windowMs, (audit) => drive(audit, db, fencing, Math.min(CALLS, 500), 16)); // warm-up: JIT, page cache
 
     const key = (windowMs: number, callers: number) => `${windowMs}:${callers}`;
     const samples = new Map<string, Sample[]>(WINDOWS.flatMap((w) => LOADS.map((c) => [key(w, c), []] as [string, Sample[]])));
     for (let r = 0; r < ROUNDS; r += 1) {
       for (const load of LOADS) {
-        for (const [windowMs, audit] of audits) {
-          const sample =
-            RATES !== null ? await arrive(audit, db, fencing, CALLS, load) : await drive(audit, db, fencing, load === 1 ? Math.min(CALLS, 1000) : CALLS, load);
+        for (const windowMs of WINDOWS) {
+          const sample = await withAudit(windowMs, (audit) =>
+            RATES !== null ? arrive(audit, db, fencing, CALLS, load) : drive(audit, db, fencing, load === 1 ? Math.min(CALLS, 1000) : CALLS, load),
+          );
           samples.get(key(windowMs, load))!.push(sample);
         }
       }
     }
     await ledger.flush();
-    for (const audit of audits.values()) await audit.close();
     // (--no-verify when profiling: verifying every signed checkpoint would dominate the profile.)
     const verified = args['no-verify'] ? { ok: true as const, size: Number.NaN } : await verifyLedger(raw, { origin: ORIGIN, keyName: ORIGIN, publicKey: signer.publicKey });
 

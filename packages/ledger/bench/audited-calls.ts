@@ -80,7 +80,7 @@ try {
   // Covenant: the ledger audit port, group commit, one signed checkpoint per batch.
   const db = await open(join(dir, 'ledger.db'));
   const ledger = await createLedgerStore({ db, origin: ORIGIN, signer });
-  const audit = await createLedgerAudit({ ledger });
+  const audit = await createLedgerAudit({ ledger, db });
   const audited = await drive(async (n) => {
     await audit.audited(intentOf(n), async (scope) => {
       await (scope.db as Kysely<any>).insertInto('orders').values({ id: `ord_${n}`, org: 'org_a' }).execute();
@@ -90,6 +90,7 @@ try {
   const batches = Number((await sql<{ n: number }>`select count(*) as n from ledger_checkpoints`.execute(db)).rows[0]!.n);
   const orders = Number((await sql<{ n: number }>`select count(*) as n from orders`.execute(db)).rows[0]!.n);
   await ledger.close();
+  await audit.close();
   const verified = await verifyLedger(db, { origin: ORIGIN, keyName: ORIGIN, publicKey: signer.publicKey });
   await db.destroy();
 

@@ -144,20 +144,38 @@ export function decodeEntry(bytes: Uint8Array): LedgerEntry {
 }
 
 /**
- * The seq of stored entry bytes when they are, provably, exactly the canonical encoding of a valid entry;
- * `undefined` when this check cannot tell, and then only {@link decodeEntry} decides (it gives the error).
- * Internal: the verifier's fast path (it audits every entry of a log, and JSON.parse plus re-encoding cost
- * more than everything else it does per entry).
+ * What the store keeps of an entry outside its hashed bytes: `ledger_entries` repeats `seq`, `kind`,
+ * `request_id` and `at` in columns of their own (for lookups), which nothing signs. Readers that decide
+ * anything by them (the store's catch-up, `verifyLedger`) check them against the body first.
+ */
+export interface EntryIndex {
+  readonly seq: number;
+  readonly kind: LedgerEntryKind;
+  readonly requestId: string | null;
+  readonly at: string;
+}
+
+/** The {@link EntryIndex} of a decoded entry. */
+export function entryIndexOf(entry: LedgerEntry): EntryIndex {
+  return { seq: entry.seq, kind: entry.kind, requestId: entry.requestId, at: entry.at };
+}
+
+/**
+ * The index members (seq, kind, request id, at) of stored entry bytes when they are, provably, exactly the
+ * canonical encoding of a valid entry; `undefined` when this check cannot tell, and then only
+ * {@link decodeEntry} decides (it gives the error). Internal: the fast path of the verifier and of the
+ * store's catch-up (both check every entry of a log, and JSON.parse plus re-encoding cost more than
+ * everything else they do per entry).
  *
  * It matches the canonical skeleton byte for byte — the twelve members in sorted order, no white space,
  * `"v":1}` last — and checks each member by decodeEntry's rules: text members are 1 to 512 printable ASCII
  * characters other than `"` and `\` (anything else, which is still valid but rare, is left to decodeEntry),
  * `at` a valid instant, `seq` a canonical safe integer, the fixed vocabularies and digest pattern, the
  * kind/outcome/requestId rules, and `data` parsed and re-encoded by the very rule decodeEntry uses. So it
- * only ever accepts bytes that decodeEntry accepts, with the same seq (tested against it on generated and
- * mutated entries); it may decline bytes that decodeEntry accepts.
+ * only ever accepts bytes that decodeEntry accepts, with the same index members (tested against it on
+ * generated and mutated entries); it may decline bytes that decodeEntry accepts.
  */
-export function canonicalEntrySeq(bytes: Uint8Array): number | undefined {
+export function canonicalEntryIndex(bytes: Uint8Array): EntryIndex | undefined {
   const end = bytes.length;
   if (end > MAX_ENTRY_BYTES) return undefined;
   let p = literal(bytes, 0, L_ACTION);
@@ -173,6 +191,7 @@ export function canonicalEntrySeq(bytes: Uint8Array): number | undefined {
   }
   p = literal(bytes, p, L_AT);
   if (p < 0 || p + 24 > end || !isInstantBytes(bytes, p)) return undefined;
+  const atStart = p;
   p = literal(bytes, p + 24, L_DATA);
   if (at(bytes, p, N)) p += 4;
   else if (p >= 0) p = canonicalData(bytes, p);
@@ -193,7 +212,9 @@ export function canonicalEntrySeq(bytes: Uint8Array): number | undefined {
   }
   p = literal(bytes, p, L_REQUEST);
   const hasRequestId = !at(bytes, p, N);
+  const requestStart = p;
   p = hasRequestId ? asciiText(bytes, p) : p + 4;
+  const requestEnd = p;
   p = literal(bytes, p, L_RESOURCE);
   if (at(bytes, p, N)) p += 4;
   else {
@@ -225,7 +246,19 @@ export function canonicalEntrySeq(bytes: Uint8Array): number | undefined {
   if (kind === 1 && outcome < 0) return undefined;
   if (kind === 0 && outcome >= 0) return undefined;
   if ((kind === 0 || kind === 1) && !hasRequestId) return undefined;
-  return seq;
+  // Both spans are plain ASCII (checked above): one byte is one character.
+  return {
+    seq,
+    kind: KIND_NAMES[kind]!,
+    requestId: hasRequestId ? asciiString(bytes, requestStart + 1, requestEnd - 1) : null,
+    at: asciiString(bytes, atStart, atStart + 24),
+  };
+}
+
+function asciiString(bytes: Uint8Array, start: number, end: number): string {
+  let text = '';
+  for (let i = start; i < end; i += 1) text += String.fromCharCode(bytes[i]!);
+  return text;
 }
 
 const ascii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
@@ -250,7 +283,8 @@ const L_ORG = ascii('{"org":');
 const L_WORKSPACE = ascii(',"workspace":');
 const L_END = ascii(',"v":1}');
 /** In KINDS order: intent, outcome, denial, event. */
-const KIND_LITERALS = ['"intent"', '"outcome"', '"denial"', '"event"'].map(ascii);
+const KIND_NAMES: ReadonlyArray<LedgerEntryKind> = ['intent', 'outcome', 'denial', 'event'];
+const KIND_LITERALS = KIND_NAMES.map((kind) => ascii(`"${kind}"`));
 const OUTCOME_LITERALS = ['"ok"', '"failed"', '"aborted"'].map(ascii);
 const DIGEST_PREFIX = ascii('"sha256:');
 

@@ -75,6 +75,14 @@ export type LogErrorCode =
   | 'ERR_LEDGER_LOG_TRUNCATED'
   /** Entries after the last checkpoint: no signature covers them. */
   | 'ERR_LEDGER_LOG_UNSEALED'
+  /** A row's unhashed column (an entry's `seq`, `kind`, `request_id` or `at`; a checkpoint's `root`) says something else than its body or note. */
+  | 'ERR_LEDGER_LOG_INDEX_MISMATCH'
+  /** An entry's `at` is earlier than the `at` of the entry before it (the writer keeps them monotonic). */
+  | 'ERR_LEDGER_LOG_TIME_ORDER'
+  /** The store's state file (the highest head it holds the log to) is malformed, of another origin or key, or writable by others. */
+  | 'ERR_LEDGER_LOG_STATE_INVALID'
+  /** A committed head could not be recorded in the state file: the store stopped, as after a crash, rather than answer for it. */
+  | 'ERR_LEDGER_LOG_STATE_UNWRITABLE'
   /** The store was used after `close()`. */
   | 'ERR_LEDGER_LOG_CLOSED'
   /** `append` on a store opened without a signer. */

@@ -1,7 +1,7 @@
 import { ADVISORY_LOCKS, SAVEPOINT_NAMES, beginSnapshot, dialectOf, lockAdvisory, withSavepoint } from '@covenant/db';
 import { CompiledQuery, sql, type Kysely, type KyselyPlugin } from 'kysely';
 import { createBundle, type InclusionBundle } from './bundle.ts';
-import { parseCheckpoint, verifyCheckpoint, type Checkpoint, type CheckpointSigner } from './checkpoint.ts';
+import { parseCheckpoint, verifyCheckpointWith, type Checkpoint, type CheckpointSigner, type CheckpointVerifierKey } from './checkpoint.ts';
 import {
   MAX_ENTRY_BYTES,
   assertEntryInstant,
@@ -16,8 +16,12 @@ import {
 } from './entry.ts';
 import { LogError } from './errors.ts';
 import { appendToFrontier, frontierRoot } from './frontier.ts';
-import { HASH_SIZE, sha256Into } from './merkle-hash.ts';
+import { openLedgerState } from './ledger-state.ts';
+import { HASH_SIZE, leafHash, sha256Into } from './merkle-hash.ts';
 import { createMerkleTreeInternals } from './merkle-tree.ts';
+import type { SignatureCheck } from './signed-note.ts';
+import { checkStoredEntry } from './stored-entry.ts';
+import { strictEd25519Check } from './verify-ledger.ts';
 import { bytesEqual } from './verify.ts';
 
 /** The tables of migration 0002-ledger (@covenant/db), as kysely sees them. */
@@ -57,6 +61,15 @@ export interface LedgerStoreOptions {
    * it overruns, it is failed (rolled back, its database handle revoked) and the batch goes on.
    */
   readonly workTimeoutMs?: number;
+  /**
+   * A file outside the database in which the store keeps the highest checkpoint it has signed or verified
+   * (its signed note), e.g. beside the key file. Written atomically after every commit that moves it, before
+   * any caller of that batch is answered. At open, a log shorter than that checkpoint, or with another root
+   * at its size (a truncation at a batch boundary, a restored backup), is refused: the store never signs a
+   * size twice. Without the file (first start) the log is trusted as found and its head recorded. Needs a
+   * signer. Without this option only the running store holds the log to what it saw (see docs/ledger.md).
+   */
+  readonly stateFile?: string;
 }
 
 /**
@@ -78,6 +91,12 @@ export interface LedgerTransaction {
    * and the error is rethrown (the unit can then record what happened instead).
    */
   savepoint<T>(work: () => Promise<T>): Promise<T>;
+  /**
+   * Whether an intent with this request id is open — committed (or appended earlier in this batch) and not
+   * closed by a later outcome — as the log stands inside this batch's writer lock. Read from the decoded
+   * and verified bodies the store caught up with, never from the unhashed columns.
+   */
+  isOpen(requestId: string): boolean;
 }
 
 /** A unit of work overran `workTimeoutMs`. */
@@ -123,8 +142,15 @@ export interface LedgerStore {
    */
   transactionOf(db: unknown): LedgerTransaction | null;
   /**
-   * Intents without an outcome (by request id), oldest first: after a crash, the calls that may have been
-   * cut off. Read from the stored log, so it sees every process's entries.
+   * The signed checkpoint batch `batch` (a `LedgerTransaction.batch`) committed with: it covers every entry
+   * the batch appended. `null` until the batch has committed, and for a batch that failed or appended
+   * nothing. What an audit receipt hands the caller.
+   */
+  checkpointOf(batch: object): SignedCheckpoint | null;
+  /**
+   * Intents without a later outcome of the same request id, oldest first: after a crash, the calls that may
+   * have been cut off. Decided from the decoded, verified bodies of the whole log (every process's entries),
+   * never from the unhashed `kind` and `request_id` columns.
    */
   openIntents(): Promise<ReadonlyArray<LedgerEntry>>;
   /** The number of entries (including those other processes appended). */
@@ -133,7 +159,7 @@ export interface LedgerStore {
   latestCheckpoint(): Promise<SignedCheckpoint | null>;
   /** An offline inclusion bundle for entry `seq` against the latest checkpoint. */
   inclusionBundle(seq: number): Promise<InclusionBundle>;
-  /** The stored entry `seq`: its canonical bytes (which hash to its leaf) and decoded form. */
+  /** The stored entry `seq` of the verified log: its canonical bytes (which hash to its leaf) and decoded form. */
   readEntry(seq: number): Promise<{ readonly bytes: Uint8Array; readonly entry: LedgerEntry }>;
   /** PROOF(size1, D[0:size2]) (RFC 9162 §2.1.4.1), for two checkpointed sizes 0 < size1 ≤ size2 ≤ size. */
   consistencyProof(size1: number, size2: number): Promise<Uint8Array[]>;
@@ -182,27 +208,32 @@ interface BatchBuffer {
  * 3,000-value query tree per chunk cost more than the statement itself.
  */
 const INSERT_CHUNK = 512;
-/** Rows per SELECT when loading leaf hashes. */
-const PAGE = 50_000;
+/** Rows per SELECT when catching up (bodies included: a few MB a page, as verifyLedger reads them). */
+const PAGE = 10_000;
+/** Sequence numbers per `in (…)` list when reading open intents back. */
+const SEQ_CHUNK = 500;
 
 const systemClock: LedgerClock = { now: () => new Date() };
 
 /**
- * Opens the ledger stored in `db`: loads every leaf hash into an in-memory RFC 9162 tree and checks that
- * the latest checkpoint's root (and, with a signer, its signature) matches it; a log that does not match
- * is refused (`LogError`). This is a fast consistency check at start-up, not an audit: `verifyLedger`
- * recomputes every leaf from the stored entries.
+ * Opens the ledger stored in `db`. Nothing stored is trusted: every row is decoded, its leaf hash recomputed
+ * from its body (the stored one must match) and its unhashed columns checked against the body, and rows are
+ * taken into the in-memory RFC 9162 tree only under a checkpoint whose root is the recomputed one (the
+ * latest checkpoint's signature is checked with the signer's key). A log that does not pass is refused
+ * (`LogError`). With `stateFile`, a log shorter than the recorded head, or with another root at its size,
+ * is refused too. While it runs, the store checks the same of every row other writers (or anyone else)
+ * appended, once per batch, inside the writer lock, before it signs anything.
  *
  * @example
  * ```ts
- * const ledger = await createLedgerStore({ db, origin: 'audit.example/prod', signer });
+ * const ledger = await createLedgerStore({ db, origin: 'audit.example/prod', signer, stateFile: 'data/ledger.key.state' });
  * const [seq] = await ledger.append([{ kind: 'intent', action: 'orders.place', actor, tenant,
  *   resource: null, requestId, outcome: null, inputDigest, data: null }]);
  * const bundle = await ledger.inclusionBundle(seq!); // verifyBundle(bundle, { name, publicKey })
  * ```
  */
 export async function createLedgerStore(options: LedgerStoreOptions): Promise<LedgerStore> {
-  const { db, origin, signer, clock = systemClock, workTimeoutMs = 5_000 } = options ?? ({} as LedgerStoreOptions);
+  const { db, origin, signer, clock = systemClock, workTimeoutMs = 5_000, stateFile } = options ?? ({} as LedgerStoreOptions);
   if (db === null || typeof db !== 'object' || typeof db.connection !== 'function') throw new TypeError('createLedgerStore: "db" must be a kysely instance');
   if (typeof origin !== 'string' || origin === '') throw new TypeError('createLedgerStore: "origin" is required');
   if (signer !== undefined && (typeof signer?.sign !== 'function' || !(signer.publicKey instanceof Uint8Array))) {
@@ -210,73 +241,196 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
   }
   if (typeof clock?.now !== 'function') throw new TypeError('createLedgerStore: "clock" must have now()');
   if (!Number.isSafeInteger(workTimeoutMs) || workTimeoutMs <= 0) throw new TypeError('createLedgerStore: "workTimeoutMs" must be a positive integer');
+  if (stateFile !== undefined && (typeof stateFile !== 'string' || stateFile === '')) throw new TypeError('createLedgerStore: "stateFile" must be a file path');
+  if (stateFile !== undefined && signer === undefined) throw new TypeError('createLedgerStore: "stateFile" needs a signer (a read-only store records nothing)');
   const postgres = dialectOf(db) === 'postgres';
+  const key = signer === undefined ? null : { name: signer.name, publicKey: signer.publicKey, origin };
+  const check: SignatureCheck | undefined = signer === undefined ? undefined : strictEd25519Check(signer.publicKey);
+  const state = stateFile === undefined ? null : openLedgerState(stateFile, key!);
 
-  /** Only ever holds committed leaves; a batch's root is computed on a copy of its frontier before the commit. */
+  /**
+   * Only ever holds verified, committed leaves: exactly the entries up to `latest` (a batch's root is computed
+   * on a copy of its frontier before the commit; caught-up rows join only under a checkpoint that matched).
+   */
   const internals = createMerkleTreeInternals();
   const tree = internals.tree;
   let latest: SignedCheckpoint | null = null;
+  /** The `at` of the latest entry: a batch is never dated earlier (the clock may go back). */
+  let lastAt = '';
+  /** Open intents of the verified log, by request id: the seqs of intents no later outcome closed. */
+  const open = new Map<string, number[]>();
+  /** The checkpoint each committed batch signed, by batch identity (see `checkpointOf`). */
+  const sealedBy = new WeakMap<object, SignedCheckpoint>();
   let queue: Pending[] = [];
   let running: Promise<void> | null = null;
   let closed = false;
+  /** Set when a committed head could not be recorded in the state file: the store stops (see `assertOpen`). */
+  let halted: LogError | null = null;
   let units = 0;
   /** Units of work running now, by their database handle (see `transactionOf`). */
   const active = new WeakMap<object, LedgerTransaction>();
+  /**
+   * Catch-ups and the in-memory move after a commit run one at a time: a reader's catch-up (PostgreSQL: on
+   * a connection of its own) must neither interleave with another nor take a batch's rows between its commit
+   * and the moment the tree takes them. Always taken after a connection, never while waiting for one.
+   */
+  let exclusiveTail: Promise<void> = Promise.resolve();
+  const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
+    const result = exclusiveTail.then(work);
+    exclusiveTail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  };
 
-  /** Loads leaf hashes other writers committed, and the latest checkpoint; `conn` is inside a transaction. */
+  /** Entries that join the open-intent index, in order (an outcome closes the earlier intents of its id). */
+  const index = (seq: number, kind: LedgerEntryKind, requestId: string | null): void => {
+    if (requestId === null) return;
+    if (kind === 'intent') open.set(requestId, [...(open.get(requestId) ?? []), seq]);
+    else if (kind === 'outcome') open.delete(requestId);
+  };
+
+  /**
+   * Catches up with what was committed since `latest`, trusting nothing (`conn` is inside a transaction;
+   * run under `exclusive`). Our own latest checkpoint and last entry must still be there, unchanged; every
+   * new row is checked against its body (`checkStoredEntry`) and staged on a copy of the frontier; the
+   * staged rows join the tree only when a new checkpoint's root is their recomputed root, and the last new
+   * checkpoint must also verify with our key (without a signer: the origin and root only). Rows that no new
+   * checkpoint covers — appended by no writer of this log, which commits its entries with their checkpoint
+   * in one transaction — and checkpoints beyond the rows are refused, loudly: nothing is signed over them.
+   */
   const catchUp = async (conn: Kysely<LedgerTables>): Promise<void> => {
-    for (;;) {
+    const known = latest;
+    const stored = await conn
+      .selectFrom('ledger_checkpoints')
+      .select(['size', 'note'])
+      .where('size', '>=', known?.checkpoint.size ?? 0)
+      .orderBy('size')
+      .execute();
+    let fresh = stored;
+    if (known !== null) {
+      const [first] = stored;
+      if (first?.size !== known.checkpoint.size) {
+        throw new LogError('ERR_LEDGER_LOG_TRUNCATED', `the checkpoint of size ${known.checkpoint.size} this store verified is gone from the log`);
+      }
+      if (first.note !== known.note) throw new LogError('ERR_LEDGER_LOG_ROOT_MISMATCH', `the checkpoint of size ${known.checkpoint.size} was replaced`);
+      fresh = stored.slice(1);
+    }
+    const frontier = internals.frontier();
+    let staged: Uint8Array[] = [];
+    let parents: Uint8Array[] = [];
+    let entries: Array<{ seq: number; kind: LedgerEntryKind; requestId: string | null }> = [];
+    let stagedAt = lastAt;
+    let size = tree.size;
+    let next = 0;
+    /** Checkpoints of exactly the staged size: each must match, and the last one verify; then the rows join. */
+    const seal = (): void => {
+      while (next < fresh.length && fresh[next]!.size === size) {
+        const row = fresh[next]!;
+        const last = next === fresh.length - 1;
+        const checkpoint = last && key !== null ? verifyOwn(row.note, key, check) : parseUnverified(row.note, origin);
+        if (checkpoint.size !== row.size) throw new LogError('ERR_LEDGER_LOG_CHECKPOINT_ORDER', `checkpoint ${row.size} signs size ${checkpoint.size}`);
+        if (!bytesEqual(checkpoint.root, frontierRoot(frontier))) {
+          throw new LogError('ERR_LEDGER_LOG_ROOT_MISMATCH', `the entries before ${row.size} do not have the root of checkpoint ${row.size}`);
+        }
+        internals.appendComputed(staged, parents);
+        for (const entry of entries) index(entry.seq, entry.kind, entry.requestId);
+        lastAt = stagedAt;
+        latest = Object.freeze({ checkpoint, note: row.note });
+        staged = [];
+        parents = [];
+        entries = [];
+        next += 1;
+      }
+    };
+    seal();
+    // The last verified entry too: a tail deleted at a batch boundary, or swapped, is seen.
+    const boundary = size - 1;
+    for (let from = Math.max(0, boundary); ; from = size) {
       const rows = await conn
         .selectFrom('ledger_entries')
-        .select(['seq', 'leaf_hash'])
-        .where('seq', '>=', tree.size)
+        .select(['seq', 'body', 'leaf_hash', 'kind', 'request_id', 'at'])
+        .where('seq', '>=', from)
         .orderBy('seq')
         .limit(PAGE)
         .execute();
+      if (from === boundary && rows[0]?.seq !== boundary) {
+        throw new LogError('ERR_LEDGER_LOG_TRUNCATED', `entry ${boundary}, verified before, is gone from the log`);
+      }
       for (const row of rows) {
-        if (row.seq !== tree.size) throw new LogError('ERR_LEDGER_LOG_SEQ_MISMATCH', `entry ${tree.size} is missing`);
-        if (!(row.leaf_hash instanceof Uint8Array) || row.leaf_hash.length !== 32) {
-          throw new LogError('ERR_LEDGER_LOG_LEAF_MISMATCH', `entry ${row.seq} has no 32-byte leaf hash`);
+        if (row.seq < size) {
+          const checked = checkStoredEntry(row, row.seq);
+          if (!checked.ok || !bytesEqual(checked.leaf, tree.leafHash(row.seq))) {
+            throw new LogError(checked.ok ? 'ERR_LEDGER_LOG_LEAF_MISMATCH' : checked.code, `entry ${row.seq}, verified before, was changed`);
+          }
+          continue;
         }
-        tree.append(row.leaf_hash);
+        if (row.seq !== size) throw new LogError('ERR_LEDGER_LOG_SEQ_MISMATCH', `entry ${size} is missing`);
+        const checked = checkStoredEntry(row, size);
+        if (!checked.ok) throw new LogError(checked.code, checked.message);
+        appendToFrontier(frontier, size, checked.leaf, parents);
+        staged.push(checked.leaf);
+        entries.push({ seq: size, kind: checked.index.kind, requestId: checked.index.requestId });
+        if (checked.index.at > stagedAt) stagedAt = checked.index.at;
+        size += 1;
+        seal();
       }
       if (rows.length < PAGE) break;
     }
-    const row = await conn.selectFrom('ledger_checkpoints').select(['size', 'note']).orderBy('size', 'desc').limit(1).executeTakeFirst();
-    if (row === undefined) {
-      if (tree.size > 0) throw new LogError('ERR_LEDGER_LOG_UNSEALED', `entries 0..${tree.size - 1} are not covered by a checkpoint`);
-      latest = null;
-      return;
+    if (staged.length > 0) {
+      throw new LogError('ERR_LEDGER_LOG_UNSEALED', `entries ${size - staged.length}..${size - 1} are covered by no checkpoint of this log: not taken in, nothing is signed over them`);
     }
-    if (latest !== null && latest.checkpoint.size === row.size) return;
-    if (row.size !== tree.size) {
-      throw row.size > tree.size
-        ? new LogError('ERR_LEDGER_LOG_TRUNCATED', `the latest checkpoint covers ${row.size} entries but the log holds ${tree.size}`)
-        : new LogError('ERR_LEDGER_LOG_UNSEALED', `entries ${row.size}..${tree.size - 1} are not covered by a checkpoint`);
+    if (next < fresh.length) {
+      throw new LogError('ERR_LEDGER_LOG_TRUNCATED', `checkpoint ${fresh[next]!.size} covers more entries than the log holds (${size})`);
     }
-    const checkpoint = signer !== undefined ? verifyOwn(row.note, signer, origin) : parseUnverified(row.note, origin);
-    if (checkpoint.size !== row.size) throw new LogError('ERR_LEDGER_LOG_CHECKPOINT_ORDER', `checkpoint ${row.size} signs size ${checkpoint.size}`);
-    if (!bytesEqual(checkpoint.root, tree.root())) {
-      throw new LogError('ERR_LEDGER_LOG_ROOT_MISMATCH', `the stored leaf hashes do not have the root of checkpoint ${row.size}`);
-    }
-    latest = Object.freeze({ checkpoint, note: row.note });
   };
 
-  /** One consistent snapshot (entries and the latest checkpoint read together) of what other writers appended. */
-  const refresh = (): Promise<void> =>
+  /** Records the latest verified head in the state file; a failure stops every later batch (see `halted`). */
+  const persist = async (): Promise<void> => {
+    const head = latest;
+    if (state === null || head === null) return;
+    try {
+      await state.record(head);
+    } catch (error) {
+      halted ??= error instanceof LogError ? error : new LogError('ERR_LEDGER_LOG_STATE_UNWRITABLE', 'cannot record the signed head', { cause: error });
+      throw halted;
+    }
+  };
+
+  /** At open: the verified log must contain the head the state file records, with its root (never a size signed twice). */
+  const holdToRecordedHead = (): void => {
+    const recorded = state?.head ?? null;
+    if (recorded === null) return;
+    if (tree.size < recorded.checkpoint.size) {
+      throw new LogError('ERR_LEDGER_LOG_TRUNCATED', `the log holds ${tree.size} entries; the state file ${stateFile} records a signed head of ${recorded.checkpoint.size}`);
+    }
+    if (!bytesEqual(tree.root(recorded.checkpoint.size), recorded.checkpoint.root)) {
+      throw new LogError('ERR_LEDGER_LOG_ROOT_MISMATCH', `the log has another root at size ${recorded.checkpoint.size} than the head recorded in the state file ${stateFile}`);
+    }
+  };
+
+  /** One consistent snapshot (entries and checkpoints read together) of what others appended. */
+  const catchUpSnapshot = (): Promise<void> =>
     db.connection().execute(async (conn) => {
       await beginSnapshot(conn);
       try {
-        await catchUp(conn as Kysely<LedgerTables>);
+        await exclusive(() => catchUp(conn as Kysely<LedgerTables>));
       } finally {
         await sql`commit`.execute(conn);
       }
     });
 
+  const refresh = async (): Promise<void> => {
+    await catchUpSnapshot();
+    await persist();
+  };
+
   const flush = async (batch: Pending[]): Promise<void> => {
     /** What each job settles with once the batch has committed. */
     const settled: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     try {
+      if (halted !== null) throw halted;
       await db.connection().execute(async (conn) => {
         const tx = conn as Kysely<LedgerTables>;
         await (postgres ? sql`begin` : sql`begin immediate`).execute(tx);
@@ -285,10 +439,13 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
           // lock ADVISORY_LOCKS.ledgerWriter, taken first. Read committed there, so every read after it
           // sees what the previous writer committed.
           if (postgres) await lockAdvisory(tx, ADVISORY_LOCKS.ledgerWriter);
-          // Inside the write lock: nobody else can append until we commit.
-          await catchUp(tx);
+          // Inside the write lock: nobody else can append until we commit, and whatever is there is checked.
+          await exclusive(() => catchUp(tx));
           const start = tree.size;
-          const at = clock.now().toISOString();
+          // Never earlier than the latest entry (ours or another writer's): a clock that goes back does not
+          // date the log backwards. Canonical instants of one format compare as strings.
+          const now = clock.now().toISOString();
+          const at = now < lastAt ? lastAt : now;
           const buffer: BatchBuffer = { rows: [], frontier: internals.frontier(), parents: [] };
           const batchIdentity = Object.freeze({});
           /** `"<at>"` in ASCII, written into every entry of the batch (checked by the first `sequence`). */
@@ -350,18 +507,31 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
           // A batch of failed units only may have appended nothing: no empty checkpoint then.
           const note = size > start ? signer!.sign(checkpoint) : null;
           if (note !== null) await tx.insertInto('ledger_checkpoints').values({ size, root: checkpoint.root, note, at }).execute();
-          await sql`commit`.execute(tx);
-          // Committed: only now does the in-memory state move.
-          internals.appendComputed(
-            buffer.rows.map((row) => row.leaf),
-            buffer.parents,
-          );
-          if (note !== null) latest = Object.freeze({ checkpoint, note });
+          // Commit and move the in-memory state in one step that no catch-up interleaves with.
+          await exclusive(async () => {
+            // Nothing else moves the tree while we hold the writer lock; if it did, this batch was sequenced
+            // on a stale size: roll it back rather than commit it.
+            if (tree.size !== start) throw new Error('ledger store: the tree moved while a batch held the writer lock');
+            await sql`commit`.execute(tx);
+            // Committed: only now does the in-memory state move.
+            internals.appendComputed(
+              buffer.rows.map((row) => row.leaf),
+              buffer.parents,
+            );
+            for (const row of buffer.rows) index(row.seq, row.kind, row.requestId);
+            if (buffer.rows.length > 0) lastAt = at;
+            if (note !== null) {
+              latest = Object.freeze({ checkpoint, note });
+              sealedBy.set(batchIdentity, latest);
+            }
+          });
         } catch (error) {
           await sql`rollback`.execute(tx).catch(() => undefined);
           throw error;
         }
       });
+      // Before any caller of the batch is answered: the head it signed is on record outside the database.
+      await persist();
     } catch (error) {
       for (const pending of batch) pending.reject(error);
       return;
@@ -425,6 +595,17 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
           throw error;
         }
       },
+      isOpen(requestId: string): boolean {
+        gate.assertOpen();
+        let isOpen = open.has(requestId);
+        // The batch's own entries so far come after the committed log.
+        for (const row of buffer.rows) {
+          if (row.requestId !== requestId) continue;
+          if (row.kind === 'intent') isOpen = true;
+          else if (row.kind === 'outcome') isOpen = false;
+        }
+        return isOpen;
+      },
     });
     active.set(handle, unit);
     const undo = mark();
@@ -473,16 +654,40 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
 
   const assertOpen = (): void => {
     if (closed) throw new LogError('ERR_LEDGER_LOG_CLOSED', 'the ledger store is closed');
+    // Stopped: its head is not on record, so it neither signs nor hands out a checkpoint any more.
+    if (halted !== null) throw halted;
+  };
+  const assertWritable = (): void => {
+    assertOpen();
+    if (signer === undefined) throw new LogError('ERR_LEDGER_LOG_READ_ONLY', 'the ledger store was opened without a signer');
   };
 
-  await refresh();
+  /** Reads the bodies of `seqs` (of the verified log) back, each checked against its verified leaf. */
+  const readVerified = async (seqs: ReadonlyArray<number>): Promise<Map<number, { bytes: Uint8Array; entry: LedgerEntry }>> => {
+    const found = new Map<number, { bytes: Uint8Array; entry: LedgerEntry }>();
+    for (let i = 0; i < seqs.length; i += SEQ_CHUNK) {
+      const rows = await db.selectFrom('ledger_entries').select(['seq', 'body']).where('seq', 'in', seqs.slice(i, i + SEQ_CHUNK)).execute();
+      for (const row of rows) {
+        const bytes = new Uint8Array(row.body);
+        if (!bytesEqual(leafHash(bytes), tree.leafHash(row.seq))) throw new LogError('ERR_LEDGER_LOG_LEAF_MISMATCH', `entry ${row.seq}, verified before, was changed`);
+        found.set(row.seq, Object.freeze({ bytes, entry: decodeEntry(bytes) }));
+      }
+    }
+    const missing = seqs.find((seq) => !found.has(seq));
+    if (missing !== undefined) throw new LogError('ERR_LEDGER_LOG_SEQ_MISMATCH', `entry ${missing}, verified before, is gone from the log`);
+    return found;
+  };
+
+  // The whole log, checked; then held to the head on record outside the database, which it must contain.
+  await catchUpSnapshot();
+  holdToRecordedHead();
+  await persist();
 
   return Object.freeze({
     append(entries: ReadonlyArray<NewEntry>): Promise<ReadonlyArray<number>> {
       let prepared: PreparedEntry[];
       try {
-        assertOpen();
-        if (signer === undefined) throw new LogError('ERR_LEDGER_LOG_READ_ONLY', 'the ledger store was opened without a signer');
+        assertWritable();
         if (!Array.isArray(entries)) throw new TypeError('append: entries must be an array');
         // Validated, size-checked and encoded (but for seq and at) now: a bad entry must not fail the batch
         // it would join, and the encoding is a snapshot, so a caller mutating its objects before the flush
@@ -507,8 +712,7 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
     },
     transact<T>(work: (tx: LedgerTransaction) => Promise<T>): Promise<T> {
       try {
-        assertOpen();
-        if (signer === undefined) throw new LogError('ERR_LEDGER_LOG_READ_ONLY', 'the ledger store was opened without a signer');
+        assertWritable();
         if (typeof work !== 'function') throw new TypeError('transact: work must be a function');
       } catch (error) {
         return Promise.reject(error);
@@ -521,25 +725,15 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
     transactionOf(handle: unknown): LedgerTransaction | null {
       return handle !== null && typeof handle === 'object' ? (active.get(handle) ?? null) : null;
     },
+    checkpointOf(batch: object): SignedCheckpoint | null {
+      return batch !== null && typeof batch === 'object' ? (sealedBy.get(batch) ?? null) : null;
+    },
     async openIntents(): Promise<ReadonlyArray<LedgerEntry>> {
       assertOpen();
-      const rows = await db
-        .selectFrom('ledger_entries as i')
-        .select(['i.body'])
-        .where('i.kind', '=', 'intent')
-        .where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom('ledger_entries as o')
-                .select('o.seq')
-                .where('o.kind', '=', 'outcome')
-                .whereRef('o.request_id', '=', 'i.request_id'),
-            ),
-          ),
-        )
-        .orderBy('i.seq')
-        .execute();
-      return Object.freeze(rows.map((row) => decodeEntry(new Uint8Array(row.body))));
+      await refresh();
+      const seqs = [...open.values()].flat().sort((a, b) => a - b);
+      const found = await readVerified(seqs);
+      return Object.freeze(seqs.map((seq) => found.get(seq)!.entry));
     },
     async size(): Promise<number> {
       assertOpen();
@@ -570,10 +764,10 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
     async readEntry(seq: number) {
       assertOpen();
       if (!Number.isSafeInteger(seq) || seq < 0) throw new TypeError('readEntry: seq must be a non-negative safe integer');
-      const row = await db.selectFrom('ledger_entries').select(['body']).where('seq', '=', seq).executeTakeFirst();
-      if (row === undefined) throw new RangeError(`readEntry: entry ${seq} is not in the log`);
-      const bytes = new Uint8Array(row.body);
-      return Object.freeze({ bytes, entry: decodeEntry(bytes) });
+      // Only entries of the verified log: a row beyond it (one nobody sealed) is not an entry.
+      if (seq >= tree.size) await refresh();
+      if (seq >= tree.size) throw new RangeError(`readEntry: entry ${seq} is not in the log`);
+      return (await readVerified([seq])).get(seq)!;
     },
     async consistencyProof(size1: number, size2: number): Promise<Uint8Array[]> {
       assertOpen();
@@ -672,10 +866,10 @@ function createGate(): { plugin: KyselyPlugin; assertOpen(): void; isOpen(): boo
   };
 }
 
-/** Opens our own latest checkpoint with our own key: a mismatch means the file was changed under us. */
-function verifyOwn(note: string, signer: CheckpointSigner, origin: string): Checkpoint {
-  const result = verifyCheckpoint(note, { name: signer.name, publicKey: signer.publicKey, origin });
-  if (!result.ok) throw new LogError('ERR_LEDGER_LOG_ROOT_MISMATCH', `the latest checkpoint does not verify with the store's key (${result.code})`);
+/** Opens a checkpoint with the log's own key: a mismatch means the rows were not written by a writer of this log. */
+function verifyOwn(note: string, key: CheckpointVerifierKey, check: SignatureCheck | undefined): Checkpoint {
+  const result = verifyCheckpointWith(note, key, check);
+  if (!result.ok) throw new LogError('ERR_LEDGER_LOG_ROOT_MISMATCH', `a checkpoint does not verify with the store's key (${result.code})`);
   return result.checkpoint;
 }
 

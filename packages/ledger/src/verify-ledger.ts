@@ -3,12 +3,11 @@ import { beginSnapshot } from '@covenant/db';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sql, type Kysely } from 'kysely';
 import { verifyCheckpointWith, type Checkpoint, type CheckpointVerifierKey } from './checkpoint.ts';
-import { canonicalEntrySeq, decodeEntry } from './entry.ts';
-import { LogError, type LedgerErrorCode } from './errors.ts';
+import type { LedgerErrorCode } from './errors.ts';
 import type { LedgerTables } from './ledger-store.ts';
 import { appendToFrontier, frontierRoot } from './frontier.ts';
-import { HASH_SIZE, leafHash } from './merkle-hash.ts';
 import { verifyEd25519, type SignatureCheck } from './signed-note.ts';
+import { checkStoredEntry } from './stored-entry.ts';
 import { bytesEqual } from './verify.ts';
 
 export interface VerifyLedgerOptions {
@@ -49,13 +48,15 @@ export type VerifyLedgerResult =
 
 interface StoredCheckpoint {
   readonly size: number;
+  readonly root: unknown;
   readonly note: string;
 }
 
 /**
  * Audits a whole stored log with only the public key: streams the entries in pages; for each, checks the
- * sequence is gap-free, the body is a canonical entry whose `seq` is its row's, and SHA-256(0x00 ‖ body)
- * equals the stored leaf hash; rebuilds the RFC 9162 tree (a frontier of O(log n) hashes, not the whole
+ * sequence is gap-free, the body is a canonical entry whose `seq` is its row's, SHA-256(0x00 ‖ body)
+ * equals the stored leaf hash, the unhashed columns (`kind`, `request_id`, `at`) say what the body says,
+ * and its `at` is not earlier than the previous entry's; rebuilds the RFC 9162 tree (a frontier of O(log n) hashes, not the whole
  * tree) and, at every checkpoint size, checks the signature (strict Ed25519, expected origin) and that the
  * signed root is the recomputed root. Checkpoint sizes must grow, no checkpoint may cover more entries
  * than the log holds, and the last one must cover the whole log (unsealed entries fail). Stops at the
@@ -110,7 +111,7 @@ async function verifySnapshot(
   pageSize: number,
   onProgress: VerifyLedgerOptions['onProgress'],
 ): Promise<VerifyLedgerResult> {
-  const checkpoints: StoredCheckpoint[] = await tdb.selectFrom('ledger_checkpoints').select(['size', 'note']).orderBy('size').execute();
+  const checkpoints: StoredCheckpoint[] = await tdb.selectFrom('ledger_checkpoints').select(['size', 'root', 'note']).orderBy('size').execute();
   const totalRow = await tdb.selectFrom('ledger_entries').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
   const total = Number(totalRow?.n ?? 0);
 
@@ -120,6 +121,7 @@ async function verifySnapshot(
   let next = 0; // index into checkpoints
   let sealed = 0; // size of the last checkpoint that verified
   let previousSize = -1;
+  let previousAt = '';
 
   const root = (): Uint8Array => frontierRoot(frontier);
 
@@ -145,6 +147,10 @@ async function verifySnapshot(
           stored.size,
         );
       }
+      // The unhashed copy of the root beside the note must be the signed one, like an entry's columns.
+      if (!(stored.root instanceof Uint8Array) || !bytesEqual(stored.root, result.checkpoint.root)) {
+        return fail(sealed, 'ERR_LEDGER_LOG_INDEX_MISMATCH', `checkpoint ${stored.size}: its root column differs from its signed note`, stored.size);
+      }
       previousSize = stored.size;
       sealed = stored.size;
       next += 1;
@@ -162,31 +168,19 @@ async function verifySnapshot(
   for (;;) {
     const rows = await tdb
       .selectFrom('ledger_entries')
-      .select(['seq', 'body', 'leaf_hash'])
+      .select(['seq', 'body', 'leaf_hash', 'kind', 'request_id', 'at'])
       .where('seq', '>=', size)
       .orderBy('seq')
       .limit(pageSize)
       .execute();
     for (const row of rows) {
       if (row.seq !== size) return fail(size, 'ERR_LEDGER_LOG_SEQ_MISMATCH', `entry ${size} is missing (the next stored entry is ${row.seq})`);
-      const body = row.body;
-      if (!(body instanceof Uint8Array)) return fail(size, 'ERR_LEDGER_LOG_ENTRY_MALFORMED', `entry ${size} has no body`);
-      // The byte-level check proves the common case canonical without parsing; anything it cannot tell
-      // (and every malformed entry, for its precise error) goes through decodeEntry.
-      let seq = canonicalEntrySeq(body);
-      if (seq === undefined) {
-        try {
-          seq = decodeEntry(body).seq;
-        } catch (error) {
-          if (!(error instanceof LogError)) throw error;
-          return fail(size, error.code, `entry ${size}: ${error.message}`);
-        }
-      }
-      if (seq !== size) return fail(size, 'ERR_LEDGER_LOG_SEQ_MISMATCH', `entry ${size} carries seq ${seq}`);
-      const leaf = leafHash(body);
-      if (!(row.leaf_hash instanceof Uint8Array) || row.leaf_hash.length !== HASH_SIZE || !bytesEqual(leaf, row.leaf_hash)) {
-        return fail(size, 'ERR_LEDGER_LOG_LEAF_MISMATCH', `entry ${size}: the stored leaf hash is not the hash of its body`);
-      }
+      const checked = checkStoredEntry(row, size);
+      if (!checked.ok) return fail(size, checked.code, checked.message);
+      const { leaf, index } = checked;
+      // Canonical instants of one format: their order as strings is their order in time.
+      if (index.at < previousAt) return fail(size, 'ERR_LEDGER_LOG_TIME_ORDER', `entry ${size} is dated before the entry before it`);
+      previousAt = index.at;
       appendToFrontier(frontier, size, leaf);
       size += 1;
       if ((next < checkpoints.length && checkpoints[next]!.size === size) || trusted?.size === size) {

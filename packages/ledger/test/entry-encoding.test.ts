@@ -1,11 +1,11 @@
 // The entry encoding against its specification (docs/ledger.md, "Entries"): the hand-written canonical encoder
 // against canonicalJson of @covenant/contract, the store's prepared path against encodeEntry, and the
-// verifier's byte-level fast path (canonicalEntrySeq) against decodeEntry: it may decline, but whatever it
-// accepts decodeEntry accepts too, with the same seq.
+// verifier's byte-level fast path (canonicalEntryIndex) against decodeEntry: it may decline, but whatever it
+// accepts decodeEntry accepts too, with the same seq, kind, request id and at.
 import { canonicalJson } from '@covenant/contract/manifest';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalEntrySeq, prepareEntry, preparedEntryLength, writePreparedEntry } from '../src/entry.ts';
+import { canonicalEntryIndex, entryIndexOf, prepareEntry, preparedEntryLength, writePreparedEntry, type EntryIndex } from '../src/entry.ts';
 import { LogError, assertNewEntry, decodeEntry, encodeEntry, type JsonValue, type LedgerEntry, type NewEntry } from '../src/index.ts';
 import { sample } from './ledger-fixtures.ts';
 
@@ -167,14 +167,14 @@ describe('decodeEntry', () => {
     const bytes = encodeEntry({ v: 1, seq: 0, at: AT, ...sample(1) });
     const withBom = new Uint8Array([0xef, 0xbb, 0xbf, ...bytes]);
     expect(() => decodeEntry(withBom)).toThrow(LogError);
-    expect(canonicalEntrySeq(withBom)).toBeUndefined();
+    expect(canonicalEntryIndex(withBom)).toBeUndefined();
   });
 });
 
-/** What the verifier concludes from stored bytes: the seq (fast path or decodeEntry), or a refusal. */
-function decodedSeq(bytes: Uint8Array): number | 'refused' {
+/** What the verifier concludes from stored bytes: the index members (fast path or decodeEntry), or a refusal. */
+function decodedIndex(bytes: Uint8Array): EntryIndex | 'refused' {
   try {
-    return decodeEntry(bytes).seq;
+    return entryIndexOf(decodeEntry(bytes));
   } catch (error) {
     expect(error).toBeInstanceOf(LogError);
     return 'refused';
@@ -182,28 +182,29 @@ function decodedSeq(bytes: Uint8Array): number | 'refused' {
 }
 
 function expectSound(bytes: Uint8Array): void {
-  const fast = canonicalEntrySeq(bytes);
-  if (fast !== undefined) expect(decodedSeq(bytes)).toBe(fast);
+  const fast = canonicalEntryIndex(bytes);
+  if (fast !== undefined) expect(decodedIndex(bytes)).toEqual(fast);
 }
 
-describe('canonicalEntrySeq (the verifier fast path)', () => {
-  it('property: on any valid entry it gives its seq or declines; on plain ASCII entries it always gives its seq', () => {
+describe('canonicalEntryIndex (the verifier fast path)', () => {
+  it('property: on any valid entry it gives its index members or declines; on plain ASCII entries it always gives them', () => {
     fc.assert(
       fc.property(entryArb(textArb, dataArb), seqArb, (newEntry, seq) => {
-        const bytes = encodeEntry({ v: 1, seq, at: AT, ...newEntry });
-        expect([undefined, seq]).toContain(canonicalEntrySeq(bytes));
+        const entry: LedgerEntry = { v: 1, seq, at: AT, ...newEntry };
+        expect([undefined, entryIndexOf(entry)]).toContainEqual(canonicalEntryIndex(encodeEntry(entry)));
       }),
       { numRuns: 300 },
     );
     fc.assert(
       fc.property(entryArb(asciiTextArb, dataArb), seqArb, (newEntry, seq) => {
-        expect(canonicalEntrySeq(encodeEntry({ v: 1, seq, at: AT, ...newEntry }))).toBe(seq);
+        const entry: LedgerEntry = { v: 1, seq, at: AT, ...newEntry };
+        expect(canonicalEntryIndex(encodeEntry(entry))).toEqual({ seq, kind: entry.kind, requestId: entry.requestId, at: AT });
       }),
       { numRuns: 300 },
     );
   });
 
-  it('property: on mutated bytes (a byte changed, inserted, deleted; a span duplicated) it accepts only what decodeEntry accepts, with its seq', () => {
+  it('property: on mutated bytes (a byte changed, inserted, deleted; a span duplicated) it accepts only what decodeEntry accepts, with its index members', () => {
     const mutation = fc.oneof(
       fc.record({ type: fc.constant('set' as const), at: fc.nat(), byte: fc.constantFrom(0x20, 0x22, 0x2c, 0x30, 0x31, 0x39, 0x3a, 0x5c, 0x61, 0x6e, 0x7b, 0x7d, 0x7f, 0xc3, 0xff), any: fc.nat(255), useAny: fc.boolean() }),
       fc.record({ type: fc.constant('insert' as const), at: fc.nat(), byte: fc.nat(255) }),
@@ -260,14 +261,14 @@ describe('canonicalEntrySeq (the verifier fast path)', () => {
   ])('refuses, as decodeEntry does, %s', (_name, mutated) => {
     const bytes = utf8(mutated);
     expect(mutated).not.toBe(valid);
-    expect(decodedSeq(bytes)).toBe('refused');
-    expect(canonicalEntrySeq(bytes)).toBeUndefined();
+    expect(decodedIndex(bytes)).toBe('refused');
+    expect(canonicalEntryIndex(bytes)).toBeUndefined();
   });
 
-  it('gives the seq of the valid original, and declines (leaving it to decodeEntry) valid text needing escapes', () => {
-    expect(canonicalEntrySeq(utf8(valid))).toBe(120);
+  it('gives the index members of the valid original, and declines (leaving it to decodeEntry) valid text needing escapes', () => {
+    expect(canonicalEntryIndex(utf8(valid))).toEqual({ seq: 120, kind: 'outcome', requestId: 'req_1', at: AT });
     const escaped = encodeEntry({ v: 1, seq: 7, at: AT, ...sample(1, { action: 'a"b' }) });
-    expect(canonicalEntrySeq(escaped)).toBeUndefined();
+    expect(canonicalEntryIndex(escaped)).toBeUndefined();
     expect(decodeEntry(escaped).seq).toBe(7);
   });
 });

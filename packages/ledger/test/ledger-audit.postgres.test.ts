@@ -8,7 +8,7 @@ import { postgresTestDatabase, postgresTestUrl, type PostgresTestDatabase } from
 import { sql, type Kysely } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ABORTED_BY_CRASH, WriterLockLostError, createLedgerAudit, type LedgerAudit } from '../src/audit/index.ts';
-import { createLedgerStore, decodeEntry, verifyLedger, type LedgerEntry, type LedgerTables } from '../src/index.ts';
+import { createLedgerStore, decodeEntry, encodeEntry, leafHash, verifyLedger, type LedgerEntry, type LedgerTables } from '../src/index.ts';
 import { ORIGIN, VERIFY, signer } from './ledger-fixtures.ts';
 
 const baseUrl = postgresTestUrl();
@@ -117,7 +117,7 @@ describe.skipIf(baseUrl === undefined)('ledger audit writer liveness on PostgreS
     expect(b.audit.recovered).toEqual([]);
     expect(b.audit.writer).not.toBe(a.audit.writer);
     gate.release();
-    await expect(call).resolves.toEqual(OK);
+    await expect(call).resolves.toMatchObject({ result: OK });
     expect((await entriesOf(a.db, 'req_live')).map((e) => [e.kind, e.outcome])).toEqual([
       ['intent', null],
       ['outcome', 'ok'],
@@ -234,7 +234,7 @@ describe.skipIf(baseUrl === undefined)('ledger audit fencing on PostgreSQL: once
     const before = await checkpointCount(db);
     // Concurrent calls: their intents share a batch, then their units share the next one.
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => audit.audited(intent(`req_${i}`), writeNote(i))));
-    expect(results).toEqual(Array.from({ length: 8 }, () => OK));
+    expect(results.map(({ result }) => result)).toEqual(Array.from({ length: 8 }, () => OK));
     expect(await checkpointCount(db)).toBe(before + 2); // the intents' batch, the outcomes' batch
     expect(fencing.count).toBe(1);
     expect(await noteIds(db)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
@@ -250,7 +250,7 @@ describe.skipIf(baseUrl === undefined)('ledger audit fencing on PostgreSQL: once
 
   it('a lock lost after one batch passed its check is found by the next batch (no check is reused across batches)', async () => {
     const { db, audit, fencing } = await countedWriter();
-    await expect(audit.audited(intent('req_before'), writeNote(1))).resolves.toEqual(OK);
+    await expect(audit.audited(intent('req_before'), writeNote(1))).resolves.toMatchObject({ result: OK });
     expect(fencing.count).toBe(1);
     await killWriterSession(db, audit);
     let ran = false;
@@ -308,5 +308,32 @@ describe.skipIf(baseUrl === undefined)('ledger audit fencing on PostgreSQL: once
     const b = await writer(url);
     expect([...b.audit.recovered].sort()).toEqual(['req_0', 'req_1', 'req_2', 'req_3', 'req_4']);
     expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: true, size: 10 });
+  });
+});
+
+describe.skipIf(baseUrl === undefined)('ledger audit on PostgreSQL: rows no writer of the log wrote', () => {
+  it('a canonical, correctly hashed row inserted from another connection while the port runs (triggers intact): the next audited call is 503, its action never runs, nothing is signed over the row', async () => {
+    for (const row of ['canonical', 'garbage'] as const) {
+      const url = await scratch();
+      const a = await writer(url);
+      await a.audit.audited(intent('req_1'), async () => OK);
+      const attacker = createDatabase<LedgerTables>({ url });
+      pools.push(attacker);
+      const at = (await entriesOf(a.db, 'req_1'))[0]!.at;
+      const body =
+        row === 'canonical'
+          ? encodeEntry({ v: 1, seq: 2, at, kind: 'event', action: 'access.breakGlass.approved', actor: { subject: 'user_1', session: null }, tenant: { org: 'org_a', workspace: null }, resource: null, requestId: null, outcome: null, inputDigest: null, data: null })
+          : new TextEncoder().encode('garbage');
+      await attacker.insertInto('ledger_entries').values({ seq: 2, body, leaf_hash: leafHash(body), kind: 'event', request_id: null, at }).execute();
+      let ran = false;
+      const error = await a.audit.audited(intent('req_2'), async () => ((ran = true), OK)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AuditUnavailableError);
+      expect((error as Error).cause).toMatchObject({ code: row === 'canonical' ? 'ERR_LEDGER_LOG_UNSEALED' : 'ERR_LEDGER_LOG_ENTRY_MALFORMED' });
+      expect(ran).toBe(false);
+      const sizes = (await a.db.selectFrom('ledger_checkpoints').select('size').orderBy('size').execute()).map((r) => Number(r.size));
+      expect(sizes).toEqual([1, 2]);
+      // Another process starting on this log refuses it too.
+      await expect(writer(url)).rejects.toMatchObject({ code: row === 'canonical' ? 'ERR_LEDGER_LOG_UNSEALED' : 'ERR_LEDGER_LOG_ENTRY_MALFORMED' });
+    }
   });
 });

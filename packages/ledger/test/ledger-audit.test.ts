@@ -11,11 +11,15 @@ import {
 } from '@covenant/server';
 import { sql, type Kysely } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ABORTED_BY_CRASH, createLedgerAudit } from '../src/audit/index.ts';
+import { ABORTED_BY_CRASH, createLedgerAudit, type LedgerAudit, type LedgerAuditOptions } from '../src/audit/index.ts';
 import {
   createLedgerStore,
   decodeEntry,
+  encodeEntry,
+  leafHash,
   verifyBundle,
+  verifyCheckpoint,
+  verifyConsistency,
   verifyLedger,
   type LedgerEntry,
   type LedgerStore,
@@ -25,7 +29,19 @@ import { TRPCError } from '@trpc/server';
 import { KEY, ORIGIN, VERIFY, createTempDatabases, signer } from './ledger-fixtures.ts';
 
 const temp = createTempDatabases();
-afterEach(() => temp.dispose());
+/** Ports opened by a test: closed after it (each holds its file's writer lock until then). */
+const ports: LedgerAudit[] = [];
+afterEach(async () => {
+  for (const port of ports.splice(0)) await port.close();
+  await temp.dispose();
+});
+
+/** createLedgerAudit, closed after the test. */
+async function openAudit(options: LedgerAuditOptions): Promise<LedgerAudit> {
+  const port = await createLedgerAudit(options);
+  ports.push(port);
+  return port;
+}
 
 interface Tables extends LedgerTables {
   notes: { id: number; text: string };
@@ -56,7 +72,7 @@ async function setup() {
     .addColumn('text', 'text', (c) => c.notNull())
     .execute();
   const ledger = await createLedgerStore({ db, origin: ORIGIN, signer });
-  const audit = await createLedgerAudit({ ledger });
+  const audit = await openAudit({ ledger, db });
   /** Another connection on the same file: sees only what is committed. */
   const second = async () => (await temp.open(url)) as unknown as Kysely<Tables>;
   return { db, ledger, audit, second };
@@ -102,7 +118,7 @@ describe('createLedgerAudit: audited', () => {
     const reader = await createLedgerStore({ db: otherDb, origin: ORIGIN });
     const seen: Record<string, unknown> = {};
     const result = { ok: true as const, data: { id: 1 } };
-    const returned = await audit.audited(intent(1), async (scope) => {
+    const { result: returned } = await audit.audited(intent(1), async (scope) => {
       const tx = scope.db as Kysely<Tables>;
       // Through the action's own transaction: the intent is in the table.
       seen.inTx = (await tx.selectFrom('ledger_entries').select(['seq', 'kind']).where('request_id', '=', 'req_1').execute()).map((r) => [r.seq, r.kind]);
@@ -170,7 +186,7 @@ describe('createLedgerAudit: audited', () => {
       const { db, audit } = await setup();
       const result = { ok: false as const, error: makeError() };
       expect(failureCodeOf(result)).toBe(code);
-      const returned = await audit.audited(intent(1), async (scope) => {
+      const { result: returned } = await audit.audited(intent(1), async (scope) => {
         await write(scope, 1);
         return result;
       });
@@ -255,8 +271,9 @@ describe('createLedgerAudit: audited', () => {
     });
 
     it('a read-only store (no signer)', async () => {
-      const { db } = await setup();
-      const audit = await createLedgerAudit({ ledger: await createLedgerStore({ db, origin: ORIGIN }) });
+      const { db, audit: writer } = await setup();
+      await writer.close();
+      const audit = await openAudit({ ledger: await createLedgerStore({ db, origin: ORIGIN }), db });
       let called = false;
       const error = await rejection(
         audit.audited(intent(1), async () => {
@@ -333,7 +350,8 @@ describe('createLedgerAudit: audited', () => {
     expect(await noteIds(db)).toEqual([]);
     expect((await ledger.openIntents()).map((entry) => entry.requestId)).toEqual(['req_1']);
     await sql`drop trigger no_outcomes`.execute(db);
-    const restarted = await createLedgerAudit({ ledger });
+    await audit.close();
+    const restarted = await openAudit({ ledger, db });
     expect(restarted.recovered).toEqual(['req_1']);
     expect((await entries(db, 'req_1')).map((entry) => entry.outcome)).toEqual([null, 'aborted']);
   });
@@ -341,7 +359,8 @@ describe('createLedgerAudit: audited', () => {
 
 describe('createLedgerAudit: start-up recovery', () => {
   it('closes intents left without an outcome as aborted, once', async () => {
-    const { db, ledger } = await setup();
+    const { db, ledger, audit } = await setup();
+    await audit.close();
     const intentEntry = (n: number) => ({
       kind: 'intent' as const,
       ...SUBJECT,
@@ -354,7 +373,7 @@ describe('createLedgerAudit: start-up recovery', () => {
     await ledger.append([intentEntry(1), intentEntry(2), intentEntry(3)]);
     await ledger.append([{ ...intentEntry(2), kind: 'outcome', outcome: 'ok', inputDigest: null, data: null }, intentEntry(4)]);
 
-    const first = await createLedgerAudit({ ledger });
+    const first = await openAudit({ ledger, db });
     expect(first.recovered).toEqual(['crash_1', 'crash_3', 'crash_4']);
     for (const n of [1, 3, 4]) {
       const outcomes = (await entries(db, `crash_${n}`)).filter((entry) => entry.kind === 'outcome');
@@ -373,32 +392,133 @@ describe('createLedgerAudit: start-up recovery', () => {
     expect((await entries(db, 'crash_2')).map((entry) => entry.outcome)).toEqual([null, 'ok']);
     expect(await ledger.openIntents()).toEqual([]);
 
-    const second = await createLedgerAudit({ ledger });
+    await first.close();
+    const second = await openAudit({ ledger, db });
     expect(second.recovered).toEqual([]);
-    const third = await createLedgerAudit({ ledger });
+    await second.close();
+    const third = await openAudit({ ledger, db });
     expect(third.recovered).toEqual([]);
     expect(Object.isFrozen(third.recovered)).toBe(true);
     expect(await ledger.size()).toBe(8);
     expect(await verifyLedger(db, VERIFY)).toEqual({ ok: true, size: 8, checkpoints: 3 });
   });
 
-  it('recovers nothing on an empty log and refuses something that is not a ledger store', async () => {
-    const { ledger } = await setup();
-    expect((await createLedgerAudit({ ledger })).recovered).toEqual([]);
+  it('recovers nothing on an empty log and refuses something that is not a ledger store, or no database', async () => {
+    const { db, ledger, audit } = await setup();
+    expect(audit.recovered).toEqual([]);
     expect(await ledger.size()).toBe(0);
-    await expect(createLedgerAudit({ ledger: {} as LedgerStore })).rejects.toBeInstanceOf(TypeError);
+    await expect(createLedgerAudit({ ledger: {} as LedgerStore, db })).rejects.toBeInstanceOf(TypeError);
+    await expect(createLedgerAudit({ ledger } as never)).rejects.toThrow(/"db"/);
     await expect(createLedgerAudit(undefined as never)).rejects.toBeInstanceOf(TypeError);
   });
 
   // Regression: an intent without a request id could never be closed, so every start-up "recovered" it again.
   it('an intent or outcome without a request id is refused at append, so recovery never meets one', async () => {
-    const { ledger } = await setup();
+    const { db, ledger, audit } = await setup();
+    await audit.close();
     const base = { action: 'notes.add', actor: null, tenant: null, resource: null, requestId: null, inputDigest: null, data: null } as const;
     await expect(ledger.append([{ ...base, kind: 'intent', outcome: null }])).rejects.toThrow(/requestId is required for an intent entry/);
     await expect(ledger.append([{ ...base, kind: 'outcome', outcome: 'aborted' }])).rejects.toThrow(/requestId is required for an outcome entry/);
     await expect(ledger.append([{ ...base, kind: 'event', outcome: null }])).resolves.toEqual([0]);
-    expect((await createLedgerAudit({ ledger })).recovered).toEqual([]);
+    expect((await openAudit({ ledger, db })).recovered).toEqual([]);
     expect(await ledger.size()).toBe(1);
+  });
+});
+
+describe('createLedgerAudit: receipts', () => {
+  it('every audited call resolves with its receipt: the seqs of its intent and outcome and the signed checkpoint covering both', async () => {
+    const { db, ledger, audit } = await setup();
+    const ok = await audit.audited(intent(1), async (scope) => (await write(scope, 1), { ok: true }));
+    const failed = await audit.audited(intent(2), async () => ({ ok: false, error: new Error('nope') }));
+    for (const [{ receipt }, requestId, outcome] of [[ok, 'req_1', 'ok'], [failed, 'req_2', 'failed']] as const) {
+      expect(receipt).not.toBeNull();
+      const { intentSeq, outcomeSeq, checkpoint } = receipt!;
+      expect((await ledger.readEntry(intentSeq)).entry).toMatchObject({ kind: 'intent', requestId });
+      expect((await ledger.readEntry(outcomeSeq)).entry).toMatchObject({ kind: 'outcome', requestId, outcome });
+      // The checkpoint of the outcome's batch, as stored, signed with the log's key, covering both entries.
+      const verified = verifyCheckpoint(checkpoint.note, KEY);
+      expect(verified).toMatchObject({ ok: true, checkpoint: { size: checkpoint.size } });
+      expect(verified.ok && Buffer.from(verified.checkpoint.root).toString('base64')).toBe(checkpoint.root);
+      expect(checkpoint.size).toBeGreaterThan(outcomeSeq);
+      expect(outcomeSeq).toBeGreaterThan(intentSeq);
+      const row = await db.selectFrom('ledger_checkpoints').select('note').where('size', '=', checkpoint.size).executeTakeFirstOrThrow();
+      expect(row.note).toBe(checkpoint.note);
+    }
+    // A client holds the log to it: every later head is consistent with the receipt's checkpoint.
+    const head = (await ledger.latestCheckpoint())!;
+    const first = ok.receipt!.checkpoint;
+    const proof = await ledger.consistencyProof(first.size, head.checkpoint.size);
+    expect(verifyConsistency({ size1: first.size, size2: head.checkpoint.size, root1: Buffer.from(first.root, 'base64'), root2: head.checkpoint.root, proof }).ok).toBe(true);
+    expect(Object.isFrozen(ok.receipt)).toBe(true);
+  });
+});
+
+describe('createLedgerAudit: rows it did not write', () => {
+  it('a canonical, correctly hashed row inserted from another connection while the port runs: the next audited call is 503 and its action never runs', async () => {
+    for (const row of ['canonical', 'garbage'] as const) {
+      const { db, audit, second } = await setup();
+      await audit.audited(intent(1), async () => ({ ok: true }));
+      const at = (await entries(db))[0]!.at;
+      const body =
+        row === 'canonical'
+          ? encodeEntry({ v: 1, seq: 2, at, kind: 'event', ...SUBJECT, action: 'access.breakGlass.approved', resource: null, requestId: null, outcome: null, inputDigest: null, data: null })
+          : new TextEncoder().encode('garbage');
+      await (await second()).insertInto('ledger_entries').values({ seq: 2, body, leaf_hash: leafHash(body), kind: 'event', request_id: null, at }).execute();
+      let ran = false;
+      const error = await rejection(audit.audited(intent(2), async () => ((ran = true), { ok: true })));
+      expect(error).toBeInstanceOf(AuditUnavailableError);
+      expect((error as Error).cause).toMatchObject({ code: row === 'canonical' ? 'ERR_LEDGER_LOG_UNSEALED' : 'ERR_LEDGER_LOG_ENTRY_MALFORMED' });
+      expect(ran).toBe(false);
+      // Nothing was signed over the row: the log's head is still the one before it.
+      expect((await db.selectFrom('ledger_checkpoints').select('size').orderBy('size', 'desc').executeTakeFirstOrThrow()).size).toBe(2);
+    }
+  });
+});
+
+describe('createLedgerAudit: recovery reads the hashed bodies, not the unhashed columns', () => {
+  it("an ok outcome whose kind column was flipped does not make recovery abort the finished call; an intent whose kind column was hidden is still closed", async () => {
+    const { db, ledger, audit } = await setup();
+    await audit.audited(intent(1), async () => ({ ok: true }));
+    // A call cut off by a crash: its intent only.
+    await ledger.append([{ kind: 'intent', ...SUBJECT, resource: null, requestId: 'req_cut', outcome: null, inputDigest: DIGEST, data: { call: 'mutation' } }]);
+    await audit.recordDenial({
+      requestId: 'req_denied',
+      procedure: 'notes.add',
+      actor: SUBJECT.actor,
+      tenant: SUBJECT.tenant,
+      decision: { allowed: false, code: 'ERR_RBAC_NO_GRANT', capability: 'notes.write', resource: null },
+      at: new Date(),
+    });
+    await audit.close();
+    await sql`drop trigger ledger_entries_no_update`.execute(db);
+    await sql`update ledger_entries set kind = 'event' where request_id = 'req_1' and kind = 'outcome'`.execute(db);
+    await sql`update ledger_entries set kind = 'event' where request_id = 'req_cut'`.execute(db);
+    // The running store took both rows in when they were written: recovery decides from what it verified.
+    const restarted = await openAudit({ ledger, db });
+    expect(restarted.recovered).toEqual(['req_cut']);
+    const outcomes = (await entries(db)).filter((entry) => entry.kind === 'outcome');
+    expect(outcomes.map((entry) => [entry.requestId, entry.outcome])).toEqual([
+      ['req_1', 'ok'],
+      ['req_cut', 'aborted'],
+    ]);
+    // A store opened anew refuses the log outright: its columns no longer say what its bodies say.
+    await restarted.close();
+    await expect(createLedgerStore({ db, origin: ORIGIN, signer })).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_INDEX_MISMATCH' });
+  });
+});
+
+describe('createLedgerAudit: one writer per SQLite file', () => {
+  it('a second port on the same file is refused (ERR_LEDGER_WRITER_BUSY) while the first lives, and its recovery never runs; after close() it opens', async () => {
+    const { db, ledger, audit, second } = await setup();
+    const running = audit.audited(intent(1), async () => ({ ok: true }));
+    const otherDb = await second();
+    const other = await createLedgerStore({ db: otherDb, origin: ORIGIN, signer });
+    await expect(createLedgerAudit({ ledger: other, db: otherDb })).rejects.toMatchObject({ name: 'WriterBusyError', code: 'ERR_LEDGER_WRITER_BUSY' });
+    await running;
+    expect((await entries(db, 'req_1')).map((entry) => entry.outcome)).toEqual([null, 'ok']);
+    await audit.close();
+    await ledger.flush();
+    expect((await openAudit({ ledger: other, db: otherDb })).recovered).toEqual([]);
   });
 });
 
@@ -449,7 +569,7 @@ describe('createLedgerAudit: group commit', () => {
         }),
       ),
     );
-    expect(results.map((result) => result.id)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(results.map(({ result }) => result.id)).toEqual(Array.from({ length: 100 }, (_, i) => i));
     expect(await noteIds(db)).toEqual(Array.from({ length: 100 }, (_, i) => i));
     const all = await entries(db);
     expect(all.filter((entry) => entry.kind === 'intent')).toHaveLength(100);

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   createCheckpointSigner,
   createLedgerStore,
+  createMerkleTree,
   encodeEntry,
   leafHash,
   verifyLedger,
@@ -230,12 +231,55 @@ describe('verifyLedger', () => {
     it('an entry appended without a checkpoint is unsealed', async () => {
       const db = await honestLog();
       await dropTriggers(db);
-      const extra = encodeEntry({ v: 1, seq: SIZE, at: fixedClock.now().toISOString(), ...sample(99) });
+      const at = fixedClock.now().toISOString();
+      const extra = encodeEntry({ v: 1, seq: SIZE, at, ...sample(99) });
       await db
         .insertInto('ledger_entries')
-        .values({ seq: SIZE, body: extra, leaf_hash: leafHash(extra), kind: 'intent', request_id: 'req_99', at: 'now' })
+        .values({ seq: SIZE, body: extra, leaf_hash: leafHash(extra), kind: 'intent', request_id: 'req_99', at })
         .execute();
       expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: false, index: SIZE, code: 'ERR_LEDGER_LOG_UNSEALED' });
+    });
+
+    it('an unhashed column that differs from its body fails at that index (ERR_LEDGER_LOG_INDEX_MISMATCH): an outcome shown as another kind, an intent hidden, a request id, time or checkpoint root changed', async () => {
+      const db = await temp.open();
+      const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+      await store.append([sample(0), sample(0, { kind: 'outcome', outcome: 'ok' }), sample(2)]);
+      await store.close();
+      await dropTriggers(db);
+      const flips: Array<[number, 'kind' | 'request_id' | 'at', string | null]> = [
+        [1, 'kind', 'event'], // recovery would have seen req_0 open and aborted a finished call
+        [2, 'kind', 'event'], // recovery would never have seen this intent
+        [2, 'kind', 'outcome'],
+        [1, 'request_id', 'req_2'],
+        [2, 'request_id', null],
+        [0, 'at', '2026-01-02T03:04:05.679Z'],
+      ];
+      for (const [seq, column, value] of flips) {
+        const row = await db.selectFrom('ledger_entries').select(['kind', 'request_id', 'at']).where('seq', '=', seq).executeTakeFirstOrThrow();
+        await sql`update ledger_entries set ${sql.ref(column)} = ${value} where seq = ${seq}`.execute(db);
+        expect(await verifyLedger(db, VERIFY), `${column} of ${seq}`).toMatchObject({ ok: false, index: seq, code: 'ERR_LEDGER_LOG_INDEX_MISMATCH' });
+        await sql`update ledger_entries set ${sql.ref(column)} = ${row[column]} where seq = ${seq}`.execute(db);
+      }
+      expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: true, size: 3 });
+      // A checkpoint row's root column is an unhashed copy of its note's root: checked the same way.
+      await sql`update ledger_checkpoints set root = ${new Uint8Array(32)} where size = 3`.execute(db);
+      expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: false, checkpointSize: 3, code: 'ERR_LEDGER_LOG_INDEX_MISMATCH' });
+    });
+
+    it('an entry dated earlier than the entry before it fails (ERR_LEDGER_LOG_TIME_ORDER), even signed with the key', async () => {
+      // Written by hand and signed with the key (an old build whose clock went back, or an insider): the
+      // store itself never writes it.
+      const db = await temp.open();
+      const ats = ['2026-05-01T12:00:00.000Z', '2026-05-01T12:00:00.000Z', '2026-05-01T11:00:00.000Z', '2026-05-01T12:30:00.000Z'];
+      const tree = createMerkleTree();
+      for (const [seq, at] of ats.entries()) {
+        const body = encodeEntry({ v: 1, seq, at, ...sample(seq) });
+        await db.insertInto('ledger_entries').values({ seq, body, leaf_hash: leafHash(body), kind: 'intent', request_id: `req_${seq}`, at }).execute();
+        tree.append(leafHash(body));
+        const root = tree.root();
+        await db.insertInto('ledger_checkpoints').values({ size: seq + 1, root, note: signer.sign({ origin: ORIGIN, size: seq + 1, root }), at }).execute();
+      }
+      expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: false, index: 2, code: 'ERR_LEDGER_LOG_TIME_ORDER' });
     });
 
     it('verifies with the wrong key fail at the first checkpoint', async () => {

@@ -20,12 +20,14 @@ export type { LogDestination, LogDestinationOptions } from './log-destination.ts
 export { errorForLog, redactLogText } from './log-error.ts';
 export type { ErrorLogRecord } from './log-error.ts';
 export type { RouterFinding, RouterFindingCode } from './inspect-router.ts';
-export type { Step, TransportContext } from './pipeline/deps.ts';
+export type { AuditReceiptCall, Step, TransportContext } from './pipeline/deps.ts';
 export type {
   ActionResult,
   AuditActor,
+  AuditedResult,
   AuditIntent,
   AuditPort,
+  AuditReceipt,
   AuditScope,
   AuthorizationDecision,
   AuthorizationPort,

@@ -97,6 +97,27 @@ export interface AuditScope {
 }
 
 /**
+ * What an audited call hands back so that its caller can hold the log to it: where the call's two entries
+ * are, and a signed checkpoint covering both. A client keeps it; later it checks an inclusion proof of each
+ * entry against `checkpoint` (`ledger.prove`, `verifyBundle` of @covenant/ledger) and that any newer head of
+ * the log is consistent with it. A log that no longer contains this checkpoint was rewritten.
+ */
+export interface AuditReceipt {
+  /** The sequence number (leaf index) of the call's intent entry. */
+  readonly intentSeq: number;
+  /** The sequence number of its outcome entry (ok or failed). */
+  readonly outcomeSeq: number;
+  /** The checkpoint the outcome's batch committed with: `size` > both seqs, `root` its base64 root hash, `note` the C2SP signed note. */
+  readonly checkpoint: { readonly size: number; readonly root: string; readonly note: string };
+}
+
+/** What `audited` resolves with: the action's result, and the receipt of its entries (`null` when the port keeps no signed log). */
+export interface AuditedResult<R> {
+  readonly result: R;
+  readonly receipt: AuditReceipt | null;
+}
+
+/**
  * The audit port. `audited` must:
  * 1. make the intent durable before it calls `action`; if it cannot, reject with `AuditUnavailableError`
  *    and never call `action` (fail closed);
@@ -104,10 +125,11 @@ export interface AuditScope {
  * 3. when the result is ok, record the outcome together with the action's effects; if that cannot be
  *    committed, roll back and reject with `AuditUnavailableError`;
  * 4. when the result is not ok (or `action` throws), roll the effects back, record a failure outcome, and
- *    return the result (or rethrow).
+ *    return the result (or rethrow);
+ * 5. resolve only once the outcome is durable, with the result and the receipt of both entries.
  */
 export interface AuditPort {
-  audited<R extends ActionResult>(intent: AuditIntent, action: (scope: AuditScope) => Promise<R>): Promise<R>;
+  audited<R extends ActionResult>(intent: AuditIntent, action: (scope: AuditScope) => Promise<R>): Promise<AuditedResult<R>>;
   /** Records a refused authorization. Best effort: the call is refused whether or not this succeeds. */
   recordDenial(record: DenialRecord): Promise<void>;
 }

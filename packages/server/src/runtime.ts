@@ -85,17 +85,22 @@ export interface CovenantRuntime {
   assertSealed(router: AnyTRPCRouter): void;
   /**
    * A server-side caller. It must present a verified principal or a bearer token: contexts cannot be forged.
+   * `onAuditReceipt` receives the receipt of each audited call it makes (its entries' seqs and the signed
+   * checkpoint covering them), before the call returns.
    *
    * @example
    * ```ts
    * const principal = await verifier.verify(token);
-   * const caller = runtime.createCaller(router, { principal });
-   * await caller.tickets.list({});
+   * const receipts: AuditReceipt[] = [];
+   * const caller = runtime.createCaller(router, { principal }, { onAuditReceipt: (receipt) => receipts.push(receipt) });
+   * await caller.tickets.create({ title: 'Printer on fire', requesterEmail });
+   * // receipts[0]: { intentSeq, outcomeSeq, checkpoint: { size, root, note } }
    * ```
    */
   createCaller<R extends AnyTRPCRouter>(
     router: R,
     credentials: { readonly principal: Principal } | { readonly token: string },
+    options?: { readonly onAuditReceipt?: TransportContext['onAuditReceipt'] },
   ): DecorateRouterRecord<R['_def']['record']>;
   /** The transport context for an HTTP request, from its Authorization header(s) only. */
   contextFromHeaders(authorization: string | ReadonlyArray<string> | undefined | null): TransportContext;
@@ -184,12 +189,14 @@ export function createCovenantRuntime(options: CovenantRuntimeOptions): Covenant
     router: t.router,
     inspect,
     assertSealed,
-    createCaller(router, credentials) {
+    createCaller(router, credentials, options) {
       assertSealed(router);
-      const ctx: TransportContext =
-        'principal' in credentials
-          ? { principal: credentials.principal }
-          : { authorization: `Bearer ${credentials.token}` };
+      const onAuditReceipt = options?.onAuditReceipt;
+      if (onAuditReceipt !== undefined && typeof onAuditReceipt !== 'function') throw new TypeError('createCaller: "onAuditReceipt" must be a function');
+      const ctx: TransportContext = {
+        ...('principal' in credentials ? { principal: credentials.principal } : { authorization: `Bearer ${credentials.token}` }),
+        ...(onAuditReceipt !== undefined ? { onAuditReceipt } : {}),
+      };
       return t.createCallerFactory(router)(ctx) as DecorateRouterRecord<typeof router['_def']['record']>;
     },
     contextFromHeaders,

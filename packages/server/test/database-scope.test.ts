@@ -27,7 +27,7 @@ function deps(databaseScope?: DatabaseScope): PipelineDeps {
 }
 
 function call(state: Partial<CallState>) {
-  const full: CallState = { requestId: 'r1', path: 'tickets.list', logger: pino({ level: 'silent' }), startedAt: new Date(0), principal, db: undefined, ...state };
+  const full: CallState = { requestId: 'r1', path: 'tickets.list', logger: pino({ level: 'silent' }), startedAt: new Date(0), principal, db: undefined, receipt: null, ...state };
   return { ctx: { [CALL_STATE]: full }, input: { q: 1 }, signal: undefined };
 }
 

@@ -1,4 +1,12 @@
-import { AuditUnavailableError, type ActionResult, type AuditIntent, type AuditPort, type AuditScope, type DenialRecord } from '@covenant/server';
+import {
+  AuditUnavailableError,
+  type ActionResult,
+  type AuditIntent,
+  type AuditPort,
+  type AuditScope,
+  type AuditedResult,
+  type DenialRecord,
+} from '@covenant/server';
 
 export type AuditEvent =
   | { readonly type: 'intent'; readonly intent: AuditIntent }
@@ -18,7 +26,8 @@ export interface MemoryAudit extends AuditPort {
 /**
  * A test double for the audit port that follows the port's contract: intent first, the action only if
  * the intent was recorded, the outcome from the action's `ok` flag. It keeps no transaction: effects are
- * the test's to observe. Not for production: nothing here is durable.
+ * the test's to observe; and no signed log, so its receipts are `null`. Not for production: nothing here is
+ * durable.
  */
 export function createMemoryAudit(): MemoryAudit {
   const events: AuditEvent[] = [];
@@ -33,7 +42,7 @@ export function createMemoryAudit(): MemoryAudit {
       events.length = 0;
       failing = 0;
     },
-    async audited<R extends ActionResult>(intent: AuditIntent, action: (scope: AuditScope) => Promise<R>): Promise<R> {
+    async audited<R extends ActionResult>(intent: AuditIntent, action: (scope: AuditScope) => Promise<R>): Promise<AuditedResult<R>> {
       if (failing > 0) {
         failing -= 1;
         throw new AuditUnavailableError();
@@ -42,7 +51,7 @@ export function createMemoryAudit(): MemoryAudit {
       audit.onAction?.();
       const result = await action({});
       events.push({ type: 'outcome', requestId: intent.requestId, ok: result.ok === true });
-      return result;
+      return { result, receipt: null };
     },
     async recordDenial(denial: DenialRecord): Promise<void> {
       events.push({ type: 'denial', denial });

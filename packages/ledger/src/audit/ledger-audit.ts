@@ -4,24 +4,27 @@ import {
   type ActionResult,
   type AuditIntent,
   type AuditPort,
+  type AuditReceipt,
   type AuditScope,
+  type AuditedResult,
   type DenialRecord,
 } from '@covenant/server';
-import { dialectOf } from '@covenant/db';
+import { dialectOf, type FileLock } from '@covenant/db';
 import type { Kysely } from 'kysely';
 import type { JsonValue, LedgerEntry, NewEntry } from '../entry.ts';
-import type { LedgerStore, LedgerTransaction } from '../ledger-store.ts';
-import { acquireWriterLock, withDeadWriter, writerKeyOf, type WriterLock } from './writer-lock.ts';
+import type { LedgerStore, LedgerTransaction, SignedCheckpoint } from '../ledger-store.ts';
+import { acquireSqliteWriterLock, acquireWriterLock, withDeadWriter, writerKeyOf, type WriterLock } from './writer-lock.ts';
 
 export interface LedgerAuditOptions {
   /** A writable store (opened with a signer). The port does not close it. */
   readonly ledger: LedgerStore;
   /**
-   * The database the ledger is on. On PostgreSQL pass it: the port then takes a writer id and its liveness
-   * lock (see `createLedgerAudit`, ADR 0010), which is what lets several processes share the database.
-   * Without it, or on SQLite, start-up recovery closes EVERY open intent: one writer process per database.
+   * The database the ledger is on; it decides who else may write. On PostgreSQL the port takes a writer id
+   * and its liveness lock (see `createLedgerAudit`, ADR 0010), which is what lets several processes share
+   * the database. On a SQLite file it takes the file's writer lock: one writer process per file, a second
+   * one is refused (`WriterBusyError`) before its start-up recovery could close the first one's calls.
    */
-  readonly db?: Kysely<any>;
+  readonly db: Kysely<any>;
 }
 
 /** The audit port on the ledger, and what it did when it was opened. */
@@ -31,9 +34,9 @@ export interface LedgerAudit extends AuditPort {
   /** This port's writer id (`pg:<key>`), recorded in its intents as `data.writer`; `null` when single-writer. */
   readonly writer: string | null;
   /**
-   * Releases the writer lock (PostgreSQL): after it, other processes' start-up recovery may close this
-   * port's open intents, so call it after the last audited call (and after `ledger.flush()`). Later audited
-   * calls are refused (503). Idempotent.
+   * Releases the writer lock (PostgreSQL: the session lock; SQLite: the file's writer lock): after it,
+   * other processes' start-up recovery may close this port's open intents, so call it after the last
+   * audited call (and after `ledger.flush()`). Later audited calls are refused (503). Idempotent.
    */
   close(): Promise<void>;
 }
@@ -54,7 +57,9 @@ export const ABORTED_BY_CRASH = 'ERR_PROCESS_ENDED';
  * 4. if the batch cannot commit, the call is 503 and the writes are gone with the batch; the intent then
  *    has no outcome, as after a crash;
  * 5. when the port is opened, intents without an outcome whose writer is gone (a crash cut them off) are
- *    closed as `aborted`. On PostgreSQL (with `db`) each port is a writer: it holds the session-level lock
+ *    closed as `aborted`. Which intents are open is read from the verified bodies of the log (the store's
+ *    index), and re-checked inside the closing batch's writer lock (`tx.isOpen`), never from the unhashed
+ *    `kind` and `request_id` columns. On PostgreSQL each port is a writer: it holds the session-level lock
  *    `pg_advisory_lock(ADVISORY_LOCKS.writers, key)` on a connection of its own until `close()`, and records
  *    `writer: "pg:<key>"` in its intents; recovery closes only the intents of writers whose lock it can take
  *    (their session ended), and intents without a writer (written before writer ids). Ok/failed outcomes
@@ -62,13 +67,16 @@ export const ABORTED_BY_CRASH = 'ERR_PROCESS_ENDED';
  *    per batch, before the first of its outcomes (see `createFence`): a writer that lost its connection
  *    cannot append an outcome after someone else aborted its intent. If the check fails, every outcome of
  *    the batch is refused (each call 503, its writes rolled back), and so is every later call, before its
- *    intent. Without `db`, or on SQLite (one writer process per database file), every open intent is
- *    closed: run it before serving.
+ *    intent. On a SQLite file the port holds the file's writer lock (`<file>-writer`) until `close()`: a
+ *    second port is refused with `WriterBusyError`, so recovery, which closes every open intent there, never
+ *    runs beside a live writer;
+ * 6. every audited call resolves with its receipt: the seqs of its intent and outcome and the signed
+ *    checkpoint of the outcome's batch, which covers both.
  *
  * @example
  * ```ts
- * const ledger = await createLedgerStore({ db, origin: 'audit.example/prod', signer });
- * const audit = await createLedgerAudit({ ledger });
+ * const ledger = await createLedgerStore({ db, origin: 'audit.example/prod', signer, stateFile });
+ * const audit = await createLedgerAudit({ ledger, db });
  * const runtime = createCovenantRuntime({ identity, authorization: rbac, audit, database: db });
  * ```
  */
@@ -78,12 +86,13 @@ export async function createLedgerAudit(options: LedgerAuditOptions): Promise<Le
     throw new TypeError('createLedgerAudit: "ledger" must be a LedgerStore');
   }
   const db = options.db;
-  if (db !== undefined && (db === null || typeof db !== 'object' || typeof db.connection !== 'function')) {
-    throw new TypeError('createLedgerAudit: "db" must be a kysely instance');
+  if (db === null || typeof db !== 'object' || typeof db?.connection !== 'function') {
+    throw new TypeError('createLedgerAudit: "db" (the kysely instance the ledger is on) is required');
   }
   let lock: WriterLock | null = null;
+  let fileLock: FileLock | null = null;
   let recovered: ReadonlyArray<string>;
-  if (db !== undefined && dialectOf(db) === 'postgres') {
+  if (dialectOf(db) === 'postgres') {
     // Our own lock first (a key no open intent names), then recovery: a writer that dies meanwhile is found.
     const open = await ledger.openIntents();
     lock = await acquireWriterLock(db, new Set(open.map((entry) => writerKeyOf(writerOf(entry))).filter((key) => key !== null)));
@@ -94,7 +103,14 @@ export async function createLedgerAudit(options: LedgerAuditOptions): Promise<Le
       throw error;
     }
   } else {
-    recovered = await closeOpenIntents(ledger);
+    // The file's writer lock first: with it, nobody else is writing, so every open intent is a crash's.
+    fileLock = await acquireSqliteWriterLock(db);
+    try {
+      recovered = Object.freeze(await closeStillOpen(ledger, await ledger.openIntents()));
+    } catch (error) {
+      fileLock?.release();
+      throw error;
+    }
   }
   const writer = lock?.id ?? null;
   const fence = lock === null ? null : createFence(lock);
@@ -124,7 +140,7 @@ export async function createLedgerAudit(options: LedgerAuditOptions): Promise<Le
     // A lock found lost (by an earlier unit of this batch, or before it): the outcome would be refused, so
     // the action does not run at all (it might have effects outside the database).
     lock?.assertNotLost();
-    let outcome: Settled<R>;
+    let outcome: Returned<R> | Threw;
     try {
       const result = await tx.savepoint(async () => {
         const result = await action({ db: tx.db });
@@ -140,8 +156,8 @@ export async function createLedgerAudit(options: LedgerAuditOptions): Promise<Le
     // Fencing: if our lock is gone, recovery elsewhere may have aborted the intent; throwing here rolls
     // this unit (the action's writes included) back.
     if (fence !== null) await fence.check(tx);
-    tx.append([outcomeEntry(about, code === null ? 'ok' : 'failed', code)]);
-    return outcome;
+    const [seq] = tx.append([outcomeEntry(about, code === null ? 'ok' : 'failed', code)]);
+    return { ...outcome, seq: seq!, batch: tx.batch };
   };
 
   return Object.freeze({
@@ -151,15 +167,18 @@ export async function createLedgerAudit(options: LedgerAuditOptions): Promise<Le
     async close(): Promise<void> {
       closed = true;
       await lock?.release();
+      fileLock?.release();
     },
 
-    async audited<R extends ActionResult>(intent: AuditIntent, action: (scope: AuditScope) => Promise<R>): Promise<R> {
+    async audited<R extends ActionResult>(intent: AuditIntent, action: (scope: AuditScope) => Promise<R>): Promise<AuditedResult<R>> {
       const about = subjectOf(intent);
+      let intentSeq: number;
       try {
         if (closed) throw new Error('the ledger audit port is closed');
         // A writer known to be fenced (its lock found lost) takes no more calls: none could get an outcome.
         lock?.assertNotLost();
-        await ledger.append([{ kind: 'intent', ...about, outcome: null, inputDigest: intent.inputDigest, data: intentData(intent.kind) }]);
+        const [seq] = await ledger.append([{ kind: 'intent', ...about, outcome: null, inputDigest: intent.inputDigest, data: intentData(intent.kind) }]);
+        intentSeq = seq!;
       } catch (error) {
         throw new AuditUnavailableError({ cause: error });
       }
@@ -174,7 +193,7 @@ export async function createLedgerAudit(options: LedgerAuditOptions): Promise<Le
         throw new AuditUnavailableError({ cause: error });
       }
       if (settled.type === 'threw') throw settled.error;
-      return settled.result;
+      return { result: settled.result, receipt: receiptOf(intentSeq, settled.seq, ledger.checkpointOf(settled.batch)) };
     },
 
     async recordDenial(record: DenialRecord): Promise<void> {
@@ -201,7 +220,17 @@ export async function createLedgerAudit(options: LedgerAuditOptions): Promise<Le
   });
 }
 
-type Settled<R> = { readonly type: 'returned'; readonly result: R } | { readonly type: 'threw'; readonly error: unknown };
+type Returned<R> = { readonly type: 'returned'; readonly result: R };
+type Threw = { readonly type: 'threw'; readonly error: unknown };
+/** How a call's unit ended, with where its outcome went: its seq and the batch it committed in. */
+type Settled<R> = (Returned<R> | Threw) & { readonly seq: number; readonly batch: object };
+
+/** The receipt of a call whose outcome `outcomeSeq` committed under `checkpoint`. */
+function receiptOf(intentSeq: number, outcomeSeq: number, sealed: SignedCheckpoint | null): AuditReceipt | null {
+  if (sealed === null) return null;
+  const { size, root } = sealed.checkpoint;
+  return Object.freeze({ intentSeq, outcomeSeq, checkpoint: Object.freeze({ size, root: Buffer.from(root).toString('base64'), note: sealed.note }) });
+}
 
 /** Carries a not-ok result out of the savepoint so that it rolls back. */
 class FailedResult {
@@ -251,21 +280,6 @@ function outcomeEntry(about: About, outcome: 'ok' | 'failed' | 'aborted', code: 
   return { kind: 'outcome', ...about, outcome, inputDigest: null, data: code === null ? null : { code } };
 }
 
-/** Start-up recovery: one `aborted` outcome per intent left open, appended in one batch. */
-async function closeOpenIntents(ledger: LedgerStore): Promise<ReadonlyArray<string>> {
-  const open = await ledger.openIntents();
-  if (open.length === 0) return Object.freeze([]);
-  const entries = open.map((intent) =>
-    outcomeEntry(
-      { action: intent.action, actor: intent.actor, tenant: intent.tenant, resource: intent.resource, requestId: intent.requestId },
-      'aborted',
-      ABORTED_BY_CRASH,
-    ),
-  );
-  await ledger.append(entries);
-  return Object.freeze(open.map((intent) => intent.requestId ?? ''));
-}
-
 /** The writer id an intent recorded (`data.writer`), or `null` (an intent from before writer ids). */
 function writerOf(entry: LedgerEntry): string | null {
   const data = entry.data;
@@ -273,9 +287,6 @@ function writerOf(entry: LedgerEntry): string | null {
   const writer = (data as { readonly [key: string]: JsonValue })['writer'];
   return typeof writer === 'string' ? writer : null;
 }
-
-/** Request ids per statement when re-checking which intents are still open. */
-const ID_CHUNK = 500;
 
 /**
  * Start-up recovery with several live writers (PostgreSQL): groups the open intents by writer and closes
@@ -306,23 +317,21 @@ async function closeDeadWritersIntents(ledger: LedgerStore, db: Kysely<any>, own
   return Object.freeze(recovered);
 }
 
-/** One batch: of `intents`, those still without an outcome get an `aborted` one. Returns their request ids. */
+/**
+ * One batch: of `intents`, those still open inside its writer lock (`tx.isOpen`: from verified bodies, so
+ * two processes recovering at once, or a call that closed meanwhile, get no second outcome) get one
+ * `aborted` outcome per request id. Returns their request ids.
+ */
 async function closeStillOpen(ledger: LedgerStore, intents: ReadonlyArray<LedgerEntry>): Promise<string[]> {
+  if (intents.length === 0) return [];
   return ledger.transact(async (tx) => {
-    const ids = intents.map((intent) => intent.requestId ?? '');
-    const closedAlready = new Set<string>();
-    for (let i = 0; i < ids.length; i += ID_CHUNK) {
-      const rows: Array<{ request_id: string | null }> = await tx.db
-        .selectFrom('ledger_entries')
-        .select('request_id')
-        .where('kind', '=', 'outcome')
-        .where('request_id', 'in', ids.slice(i, i + ID_CHUNK))
-        .execute();
-      for (const row of rows) if (row.request_id !== null) closedAlready.add(row.request_id);
+    const closing = new Map<string, LedgerEntry>();
+    for (const intent of intents) {
+      const requestId = intent.requestId ?? '';
+      if (!closing.has(requestId) && tx.isOpen(requestId)) closing.set(requestId, intent);
     }
-    const still = intents.filter((intent) => !closedAlready.has(intent.requestId ?? ''));
     tx.append(
-      still.map((intent) =>
+      [...closing.values()].map((intent) =>
         outcomeEntry(
           { action: intent.action, actor: intent.actor, tenant: intent.tenant, resource: intent.resource, requestId: intent.requestId },
           'aborted',
@@ -330,6 +339,6 @@ async function closeStillOpen(ledger: LedgerStore, intents: ReadonlyArray<Ledger
         ),
       ),
     );
-    return still.map((intent) => intent.requestId ?? '');
+    return [...closing.keys()];
   });
 }

@@ -1,6 +1,31 @@
 import { randomInt } from 'node:crypto';
-import { ADVISORY_LOCKS } from '@covenant/db';
+import { ADVISORY_LOCKS, tryLockFile, type FileLock } from '@covenant/db';
 import { sql, type Kysely } from 'kysely';
+
+/**
+ * One writer process per SQLite database file (ADR 0010): the audit port holds an exclusive lock on the
+ * sidecar file `<database file>-writer` for its life (`tryLockFile`: SQLite's own file lock, dropped by the
+ * operating system when the process ends, SIGKILL included). A second port — another process, or another
+ * port in this one — is refused at start-up (`WriterBusyError`), before its recovery could close the first
+ * one's open calls. `null` for an in-memory database, which no other process can open.
+ */
+export async function acquireSqliteWriterLock(db: Kysely<any>): Promise<FileLock | null> {
+  const { rows } = await sql<{ file: string | null }>`select file from pragma_database_list where name = 'main'`.execute(db);
+  const file = rows[0]?.file ?? '';
+  if (file === '') return null;
+  const lock = tryLockFile(`${file}-writer`);
+  if (lock === null) throw new WriterBusyError(file);
+  return lock;
+}
+
+/** Another audit port (another process, most likely) already writes this SQLite database. */
+export class WriterBusyError extends Error {
+  override readonly name = 'WriterBusyError';
+  readonly code = 'ERR_LEDGER_WRITER_BUSY' as const;
+  constructor(file: string) {
+    super(`another ledger writer holds ${file}-writer: one writer process per SQLite database file (stop the other process first)`);
+  }
+}
 
 /**
  * Writer liveness on PostgreSQL (ADR 0010): an audit port holds the session-level advisory lock

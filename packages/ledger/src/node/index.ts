@@ -1,1 +1,1 @@
-export { KeyFileError, createNodeCheckpointSigner, createSignerKeyFile, readSignerKeyFile } from './key-file.ts';
+export { KeyFileError, createNodeCheckpointSigner, createSignerKeyFile, ledgerStateFileFor, readSignerKeyFile } from './key-file.ts';

@@ -85,3 +85,18 @@ export function createSignerKeyFile(path: string): void {
     throw new KeyFileError(`${path}: cannot create the checkpoint key (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
 }
+
+/**
+ * Where a service and the CLI keep the ledger's state file (`createLedgerStore`'s `stateFile`) when none is
+ * configured: beside the key file, `<key file>.state`. One rule for both, so that `covenant rbac …` and the
+ * service it shares a log with hold the log to the same head.
+ *
+ * @example
+ * ```ts
+ * createLedgerStore({ db, origin, signer, stateFile: process.env.COVENANT_LEDGER_STATE_FILE ?? ledgerStateFileFor(keyPath) });
+ * ```
+ */
+export function ledgerStateFileFor(keyFile: string): string {
+  if (typeof keyFile !== 'string' || keyFile === '') throw new TypeError('ledgerStateFileFor: keyFile must be a path');
+  return `${keyFile}.state`;
+}

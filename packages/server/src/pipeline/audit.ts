@@ -1,16 +1,18 @@
 import { walkSchema, type Procedure } from '@covenant/contract';
 import { TRPCError } from '@trpc/server';
 import { AuditUnavailableError } from '../errors.ts';
-import type { AuditIntent } from '../ports.ts';
+import type { AuditIntent, AuditReceipt, AuditedResult } from '../ports.ts';
 import { digestOfRedacted, redactClassified } from '../redact.ts';
-import { callState } from './call-state.ts';
-import type { PipelineDeps, StepOptions, StepResult } from './deps.ts';
+import { callState, type CallState } from './call-state.ts';
+import type { PipelineDeps, StepOptions, StepResult, TransportContext } from './deps.ts';
 import { readPath } from './read-path.ts';
 
 /**
  * Step 7: audit before action. The intent is durable before the rest of the chain (output validation
  * and the handler) runs; the audit port runs that rest as one action and records its outcome from tRPC's
- * result flag, because `next()` reports failures as `{ ok: false }` and never throws.
+ * result flag, because `next()` reports failures as `{ ok: false }` and never throws. Once the outcome is
+ * durable, the call's receipt is kept in the call state (`receipt`) and handed to the transport's
+ * `onAuditReceipt`.
  */
 export function auditStep(deps: PipelineDeps, procedure: Procedure) {
   const def = procedure['~covenant'];
@@ -32,8 +34,9 @@ export function auditStep(deps: PipelineDeps, procedure: Procedure) {
       inputDigest: digestOfRedacted(redactClassified(opts.input, classified)),
       at: deps.clock(),
     };
+    let audited: AuditedResult<StepResult>;
     try {
-      return await deps.audit.audited(intent, (scope) => {
+      audited = await deps.audit.audited(intent, (scope) => {
         // The handler's ctx.db: the port's transaction, so its writes commit or roll back with the outcome.
         if (scope?.db !== undefined) state.db = scope.db;
         return opts.next();
@@ -42,5 +45,19 @@ export function auditStep(deps: PipelineDeps, procedure: Procedure) {
       const cause = error instanceof AuditUnavailableError ? error : new AuditUnavailableError({ cause: error });
       throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', cause });
     }
+    state.receipt = audited.receipt;
+    if (audited.receipt !== null) handReceipt(opts.ctx as TransportContext, state, audited.receipt);
+    return audited.result;
   };
+}
+
+/** To the transport's receipt sink, if it set one. The outcome is durable: a failing sink cannot undo the call. */
+function handReceipt(ctx: TransportContext, state: CallState, receipt: AuditReceipt): void {
+  const sink = ctx.onAuditReceipt;
+  if (sink === undefined) return;
+  try {
+    sink(receipt, { requestId: state.requestId, path: state.path });
+  } catch (error) {
+    state.logger.warn({ errorClass: (error as Error)?.name ?? typeof error }, 'the audit receipt sink failed; the call stands');
+  }
 }

@@ -1,6 +1,7 @@
 import type { Principal } from '@covenant/identity';
 import { TRPCError } from '@trpc/server';
 import type { Logger } from 'pino';
+import type { AuditReceipt } from '../ports.ts';
 
 /**
  * Per-call state, created by the first step and filled in by the next ones. Kept in one object under a
@@ -15,6 +16,12 @@ export interface CallState {
   principal: Principal | null;
   /** Set by the audit step to the audit port's transaction; the handler's `ctx.db` when present. */
   db: unknown;
+  /**
+   * Set by the audit step once an audited call's outcome is durable: its entries and the signed checkpoint
+   * covering them (`null` before, for unaudited calls, and with a port that keeps no signed log). Also
+   * handed to the transport's `onAuditReceipt` (see `TransportContext`).
+   */
+  receipt: AuditReceipt | null;
 }
 
 export const CALL_STATE = '~covenant' as const;

@@ -2,7 +2,7 @@ import type { TokenVerifier } from '@covenant/identity';
 import type { Principal } from '@covenant/identity';
 import type { TRPCMiddlewareFunction } from '@trpc/server';
 import type { Logger } from 'pino';
-import type { AuditPort, AuthorizationPort, DatabaseScope } from '../ports.ts';
+import type { AuditPort, AuditReceipt, AuthorizationPort, DatabaseScope } from '../ports.ts';
 import type { Seal } from '../seal.ts';
 
 /** What the steps need from the assembled server. Validated once, in `createCovenantRuntime`. */
@@ -26,6 +26,19 @@ export interface PipelineDeps {
 export interface TransportContext {
   readonly authorization?: string | undefined;
   readonly principal?: Principal | undefined;
+  /**
+   * Where the receipt of each audited call goes once its outcome is durable (server code only: an adapter
+   * or `createCaller` sets it, never a request): a transport puts it in a response header, a job keeps it.
+   * Called once per audited call, before the call's result is returned; what it throws is logged, and
+   * the call's result stands.
+   */
+  readonly onAuditReceipt?: ((receipt: AuditReceipt, call: AuditReceiptCall) => void) | undefined;
+}
+
+/** Which call a receipt is for (a batch request carries several). */
+export interface AuditReceiptCall {
+  readonly requestId: string;
+  readonly path: string;
 }
 
 /** A pipeline step as tRPC sees it. Steps keep their state in the call state, not in typed context. */

@@ -20,6 +20,7 @@ export function requestContextStep(deps: PipelineDeps, path: string) {
       startedAt: deps.clock(),
       principal: null,
       db: undefined,
+      receipt: null,
     };
     const result = await opts.next({ ctx: { [CALL_STATE]: state } });
     if (result.ok) return result;

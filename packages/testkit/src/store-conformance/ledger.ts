@@ -1,9 +1,13 @@
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { dialectOf } from '@covenant/db';
 import {
   LogError,
   createCheckpointSigner,
   createLedgerStore,
   createMerkleTree,
+  encodeEntry,
   leafHash,
   verifyBundle,
   verifyCheckpoint,
@@ -16,7 +20,7 @@ import {
   type SignedCheckpoint,
 } from '@covenant/ledger';
 import { sql, type Kysely } from 'kysely';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { StoreConformanceFactory } from './factory.ts';
 import { databasesPerTest } from './per-test.ts';
 
@@ -89,6 +93,28 @@ async function disableAppendOnly(db: Kysely<any>): Promise<void> {
   const { rows } = await sql<{ name: string }>`select name from sqlite_master
     where type = 'trigger' and tbl_name in ('ledger_entries', 'ledger_checkpoints')`.execute(db);
   for (const { name } of rows) await sql`drop trigger ${sql.id(name)}`.execute(db);
+}
+
+/**
+ * A row exactly as a writer of the log stores it — canonical body, its leaf hash, matching columns — inserted
+ * by someone else (another connection, the append-only triggers intact: they only check `seq`).
+ */
+async function insertForeignRow(db: Kysely<any>, seq: number, entry: NewEntry): Promise<Uint8Array> {
+  const body = encodeEntry({ v: 1, seq, at: AT, ...entry });
+  await tables(db).insertInto('ledger_entries').values({ seq, body, leaf_hash: leafHash(body), kind: entry.kind, request_id: entry.requestId, at: AT }).execute();
+  return body;
+}
+
+/** A folder for state files, removed after the test. */
+function stateFolder(): { readonly path: (name: string) => string; readonly dispose: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'covenant-ledger-state-'));
+  return { path: (name) => join(dir, name), dispose: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A clock a test sets: `now()` is whatever it was last set to. */
+function settableClock(at: string): { now(): Date; set(at: string): void } {
+  let current = new Date(at);
+  return { now: () => new Date(current), set: (next) => void (current = new Date(next)) };
 }
 
 /** A signer whose next signature fails once `failNext()` is called (an HSM going away for one batch). */
@@ -437,6 +463,31 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
       });
     });
 
+    describe('isOpen (what recovery re-checks inside the writer lock)', () => {
+      it('an intent is open until a later outcome of its request id, the batch\'s own entries included; flipped columns do not change the answer', async () => {
+        const { db } = await open();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+        await store.append([sample(1), sample(2), sample(1, { kind: 'outcome', outcome: 'ok' }), sample(9, { kind: 'event' })]);
+        // Someone flips the committed outcome's kind and the open intent's: the store decided from the bodies.
+        await disableAppendOnly(db);
+        await tables(db).updateTable('ledger_entries').set({ kind: 'event' }).where('seq', 'in', [1, 2]).execute();
+        const seen = await store.transact(async (tx) => {
+          const before = [tx.isOpen('req_1'), tx.isOpen('req_2'), tx.isOpen('req_unknown')];
+          tx.append([sample(2, { kind: 'outcome', outcome: 'aborted' }), sample(3)]);
+          const after = [tx.isOpen('req_2'), tx.isOpen('req_3')];
+          await tx
+            .savepoint(async () => {
+              tx.append([sample(3, { kind: 'outcome', outcome: 'ok' })]);
+              throw new Error('rolled back');
+            })
+            .catch(() => undefined);
+          return { before, after, rolledBack: tx.isOpen('req_3') };
+        });
+        expect(seen).toEqual({ before: [false, true, false], after: [false, true], rolledBack: true });
+        expect((await store.openIntents()).map((entry) => entry.requestId)).toEqual(['req_3']);
+      });
+    });
+
     describe('several stores on one database', () => {
       it('two stores on two connections append concurrently: N×M entries, gap-free, both see one log, and it verifies', async () => {
         const { db, another } = await open();
@@ -497,6 +548,250 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
       });
     });
 
+    describe('rows the store did not write (catch-up trusts nothing)', () => {
+      it('a canonical, correctly hashed row inserted from another connection while the store runs is refused: nothing is signed over it, it is never provable, and a reopened store refuses the log', async () => {
+        const { db, another } = await open();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+        expect(await store.append([sample(0), sample(1)])).toEqual([0, 1]);
+        // The forged "break-glass approved" event, exactly as the store would have written it.
+        const attacker = await another();
+        await insertForeignRow(attacker, 2, sample(2, { kind: 'event', action: 'access.breakGlass.approved', requestId: null }));
+        // The next append (what the next audited call makes) fails closed, and so does every later one.
+        await expect(store.append([sample(3)])).rejects.toMatchObject({ name: 'LogError', code: 'ERR_LEDGER_LOG_UNSEALED' });
+        await expect(store.transact(async (tx) => tx.append([sample(4)]))).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_UNSEALED' });
+        await expect(store.inclusionBundle(2)).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_UNSEALED' });
+        await expect(store.readEntry(2)).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_UNSEALED' });
+        expect(await checkpointSizes(db)).toEqual([2]);
+        expect(await storedSeqs(db)).toEqual([0, 1, 2]);
+        await expect(createLedgerStore({ db: attacker, origin: ORIGIN, signer })).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_UNSEALED' });
+        expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: false, index: 2, code: 'ERR_LEDGER_LOG_UNSEALED' });
+      });
+
+      it('a garbage row is refused the same way (ERR_LEDGER_LOG_ENTRY_MALFORMED); the log stays sealed and verifiable up to it', async () => {
+        const { db, another } = await open();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+        await store.append([sample(0), sample(1)]);
+        const garbage = new TextEncoder().encode('{"not":"an entry"}');
+        await tables(await another())
+          .insertInto('ledger_entries')
+          .values({ seq: 2, body: garbage, leaf_hash: leafHash(garbage), kind: 'intent', request_id: 'req_x', at: AT })
+          .execute();
+        await expect(store.append([sample(3)])).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_ENTRY_MALFORMED' });
+        await expect(store.size()).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_ENTRY_MALFORMED' });
+        expect(await checkpointSizes(db)).toEqual([2]);
+      });
+
+      it('rows inserted with a checkpoint the log key did not sign are refused (ERR_LEDGER_LOG_ROOT_MISMATCH)', async () => {
+        const { db, another } = await open();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+        await store.append([sample(0), sample(1)]);
+        const attacker = await another();
+        const body = await insertForeignRow(attacker, 2, sample(2));
+        const tree = createMerkleTree();
+        for (const row of await tables(attacker).selectFrom('ledger_entries').select('leaf_hash').where('seq', '<', 2).orderBy('seq').execute()) tree.append(row.leaf_hash);
+        tree.append(leafHash(body));
+        const root = tree.root();
+        await tables(attacker).insertInto('ledger_checkpoints').values({ size: 3, root, note: stranger.sign({ origin: ORIGIN, size: 3, root }), at: AT }).execute();
+        await expect(store.append([sample(3)])).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_ROOT_MISMATCH' });
+        await expect(createLedgerStore({ db: attacker, origin: ORIGIN, signer })).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_ROOT_MISMATCH' });
+        expect(await checkpointSizes(db)).toEqual([2, 3]);
+      });
+
+      it('an entry whose unhashed kind, request_id or at column was changed is refused when the store opens (ERR_LEDGER_LOG_INDEX_MISMATCH)', async () => {
+        const { db } = await open();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+        await store.append([sample(0), sample(0, { kind: 'outcome', outcome: 'ok' })]);
+        await store.append([sample(2)]);
+        await store.close();
+        await disableAppendOnly(db);
+        for (const [column, value, original] of [
+          ['kind', 'event', 'outcome'],
+          ['request_id', 'req_other', 'req_0'],
+          ['at', '2026-01-02T03:04:05.679Z', AT],
+        ] as const) {
+          await tables(db).updateTable('ledger_entries').set({ [column]: value }).where('seq', '=', 1).execute();
+          await expect(createLedgerStore({ db, origin: ORIGIN, signer })).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_INDEX_MISMATCH' });
+          expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: false, index: 1, code: 'ERR_LEDGER_LOG_INDEX_MISMATCH' });
+          await tables(db).updateTable('ledger_entries').set({ [column]: original }).where('seq', '=', 1).execute();
+        }
+        expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: true, size: 3 });
+      });
+
+      it('the running store sees its last entry or checkpoint deleted behind its back (a tail cut at a batch boundary) and signs nothing (ERR_LEDGER_LOG_TRUNCATED)', async () => {
+        for (const cut of ['entries and checkpoint', 'entries only'] as const) {
+          const { db, another } = await open();
+          const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+          await store.append([sample(0), sample(1)]);
+          await store.append([sample(2)]);
+          const attacker = await another();
+          await disableAppendOnly(attacker);
+          await tables(attacker).deleteFrom('ledger_entries').where('seq', '>=', 2).execute();
+          if (cut === 'entries and checkpoint') await tables(attacker).deleteFrom('ledger_checkpoints').where('size', '>', 2).execute();
+          await expect(store.append([sample(3)])).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_TRUNCATED' });
+          expect(await checkpointSizes(db)).toEqual(cut === 'entries only' ? [2, 3] : [2]);
+          expect(await storedSeqs(db)).toEqual([0, 1]);
+        }
+      });
+
+      it("catches up with another writer's batches (entries and checkpoint committed together) and goes on", async () => {
+        const { db, another } = await open();
+        const a = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+        const b = await createLedgerStore({ db: await another(), origin: ORIGIN, signer, clock: fixedClock });
+        await a.append([sample(0)]);
+        await b.append([sample(1), sample(2)]);
+        await b.append([sample(3)]);
+        await b.transact(async (tx) => void tx.append([sample(4)]));
+        expect(await a.append([sample(5)])).toEqual([5]);
+        expect((await a.openIntents()).map((entry) => entry.seq)).toEqual([0, 1, 2, 3, 4, 5]);
+        expect(await b.append([sample(6)])).toEqual([6]);
+        expect(await verifyLedger(db, VERIFY)).toEqual({ ok: true, size: 7, checkpoints: 6 });
+      });
+    });
+
+    describe('entry times', () => {
+      it('are never earlier than the entry before them: a clock that goes back 1 h, ours or another writer\'s, does not date the log backwards', async () => {
+        const { db, another } = await open();
+        const clock = settableClock('2026-05-01T12:00:00.000Z');
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock });
+        await store.append([sample(0)]);
+        clock.set('2026-05-01T11:00:00.000Z');
+        await store.append([sample(1)]);
+        // Another writer whose clock runs ahead: its entries set the floor for ours.
+        const other = await createLedgerStore({ db: await another(), origin: ORIGIN, signer, clock: settableClock('2026-05-01T12:30:00.000Z') });
+        await other.append([sample(2)]);
+        await store.append([sample(3)]);
+        clock.set('2026-05-01T13:00:00.000Z');
+        await store.append([sample(4)]);
+        const ats = await Promise.all([0, 1, 2, 3, 4].map(async (seq) => (await store.readEntry(seq)).entry.at));
+        expect(ats).toEqual([
+          '2026-05-01T12:00:00.000Z',
+          '2026-05-01T12:00:00.000Z',
+          '2026-05-01T12:30:00.000Z',
+          '2026-05-01T12:30:00.000Z',
+          '2026-05-01T13:00:00.000Z',
+        ]);
+        expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: true, size: 5 });
+        // A store opened on the log takes the floor from it.
+        const reopened = await createLedgerStore({ db: await another(), origin: ORIGIN, signer, clock: settableClock('2026-05-01T10:00:00.000Z') });
+        await reopened.append([sample(5)]);
+        expect((await reopened.readEntry(5)).entry.at).toBe('2026-05-01T13:00:00.000Z');
+      });
+    });
+
+    describe('the state file (the highest head outside the database)', () => {
+      const folders: Array<{ dispose(): void }> = [];
+      afterEach(() => {
+        for (const folder of folders.splice(0)) folder.dispose();
+      });
+      const folder = () => {
+        const created = stateFolder();
+        folders.push(created);
+        return created;
+      };
+
+      it('records the signed head before the batch is answered; a log truncated at a batch boundary (entries and heads deleted together) is refused on restart', async () => {
+        const { db } = await open();
+        const stateFile = folder().path('ledger.state');
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock, stateFile });
+        await store.append([sample(0), sample(1)]);
+        expect(readFileSync(stateFile, 'utf8')).toBe((await store.latestCheckpoint())!.note);
+        await store.append([sample(2)]);
+        const head = (await store.latestCheckpoint())!;
+        expect(readFileSync(stateFile, 'utf8')).toBe(head.note);
+        expect(verifyCheckpoint(readFileSync(stateFile, 'utf8'), KEY)).toMatchObject({ ok: true, checkpoint: { size: 3 } });
+        await store.close();
+        await disableAppendOnly(db);
+        await tables(db).deleteFrom('ledger_entries').where('seq', '>=', 2).execute();
+        await tables(db).deleteFrom('ledger_checkpoints').where('size', '>', 2).execute();
+        // On its own the shorter log is consistent…
+        expect(await verifyLedger(db, VERIFY)).toEqual({ ok: true, size: 2, checkpoints: 1 });
+        // …but not with what the store signed: it refuses to open, so it never signs size 3 again.
+        await expect(createLedgerStore({ db, origin: ORIGIN, signer, stateFile })).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_TRUNCATED' });
+        expect(await checkpointSizes(db)).toEqual([2]);
+        // The state file is a checkpoint note: verify takes it as the trusted checkpoint.
+        expect(await verifyLedger(db, { ...VERIFY, trustedCheckpoint: readFileSync(stateFile, 'utf8') })).toMatchObject({ ok: false, code: 'ERR_LEDGER_LOG_TRUNCATED' });
+      });
+
+      it('a log with another root at the recorded size (rewritten by a writer without the file) is refused (ERR_LEDGER_LOG_ROOT_MISMATCH)', async () => {
+        const { db } = await open();
+        const stateFile = folder().path('ledger.state');
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock, stateFile });
+        await store.append([sample(0), sample(1)]);
+        await store.append([sample(2)]);
+        await store.close();
+        await disableAppendOnly(db);
+        await tables(db).deleteFrom('ledger_entries').where('seq', '>=', 2).execute();
+        await tables(db).deleteFrom('ledger_checkpoints').where('size', '>', 2).execute();
+        // A writer that remembers nothing signs size 3 a second time, over other entries: a fork.
+        const forgetful = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+        await forgetful.append([sample(99)]);
+        await forgetful.append([sample(100)]);
+        await expect(createLedgerStore({ db, origin: ORIGIN, signer, stateFile })).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_ROOT_MISMATCH' });
+      });
+
+      it('several stores each keep their own file and hold the log to what they saw, the other writers\' heads included', async () => {
+        const { db, another } = await open();
+        const files = folder();
+        const a = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock, stateFile: files.path('a.state') });
+        const b = await createLedgerStore({ db: await another(), origin: ORIGIN, signer, clock: fixedClock, stateFile: files.path('b.state') });
+        await a.append([sample(0)]);
+        await b.append([sample(1)]);
+        await a.append([sample(2), sample(3)]);
+        // b has not appended since: what it saw when it last read the log is on record.
+        expect(await b.size()).toBe(4);
+        const head = (await a.latestCheckpoint())!.note;
+        expect(readFileSync(files.path('a.state'), 'utf8')).toBe(head);
+        expect(readFileSync(files.path('b.state'), 'utf8')).toBe(head);
+        await disableAppendOnly(db);
+        await tables(db).deleteFrom('ledger_entries').where('seq', '>=', 2).execute();
+        await tables(db).deleteFrom('ledger_checkpoints').where('size', '>', 2).execute();
+        await expect(createLedgerStore({ db: await another(), origin: ORIGIN, signer, stateFile: files.path('b.state') })).rejects.toMatchObject({
+          code: 'ERR_LEDGER_LOG_TRUNCATED',
+        });
+      });
+
+      it('a missing file is trust on first use (the head found is recorded); a malformed one, one of another origin or key, or one others may write is refused', async () => {
+        const { db } = await open();
+        const files = folder();
+        await (await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock })).append([sample(0), sample(1)]);
+        const first = files.path('first.state');
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, stateFile: first });
+        expect(readFileSync(first, 'utf8')).toBe((await store.latestCheckpoint())!.note);
+        const note = readFileSync(first, 'utf8');
+        const other = createCheckpointSigner({ name: 'conformance.example/other', privateKey: new Uint8Array(32).fill(7) });
+        const latest = (await store.latestCheckpoint())!.checkpoint;
+        const cases: Array<[string, string, number]> = [
+          ['malformed', 'not a note\n', 0o600],
+          ['empty', '', 0o600],
+          ['another key', stranger.sign(latest), 0o600],
+          ['another origin', other.sign({ ...latest, origin: other.name }), 0o600],
+          ['writable by others', note, 0o666],
+        ];
+        for (const [name, text, mode] of cases) {
+          const path = files.path(`${name.replace(/ /g, '-')}.state`);
+          writeFileSync(path, text);
+          chmodSync(path, mode);
+          await expect(createLedgerStore({ db, origin: ORIGIN, signer, stateFile: path }), name).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_STATE_INVALID' });
+        }
+        await expect(createLedgerStore({ db, origin: ORIGIN, stateFile: first })).rejects.toBeInstanceOf(TypeError);
+      });
+
+      it('a head that cannot be recorded fails its batch and stops the store (ERR_LEDGER_LOG_STATE_UNWRITABLE): no caller is answered for a head not on record', async () => {
+        const { db } = await open();
+        const files = folder();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock, stateFile: files.path('ledger.state') });
+        await store.append([sample(0)]);
+        files.dispose(); // the folder goes away (a full or read-only disk does the same)
+        await expect(store.append([sample(1)])).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_STATE_UNWRITABLE' });
+        await expect(store.append([sample(2)])).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_STATE_UNWRITABLE' });
+        await expect(store.transact(async () => 1)).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_STATE_UNWRITABLE' });
+        // Nor does it hand out the head it could not record.
+        await expect(store.latestCheckpoint()).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_STATE_UNWRITABLE' });
+        // The batch had committed (as if the process had crashed before answering); nothing after it did.
+        expect(await checkpointSizes(db)).toEqual([1, 2]);
+      });
+    });
+
     describe('storage integrity', () => {
       it('the append-only triggers refuse an update, a delete and an out-of-sequence insert; the store goes on', async () => {
         const { db } = await open();
@@ -525,9 +820,14 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
         tampered[tampered.length - 2]! ^= 0x01;
         await tables(db).updateTable('ledger_entries').set({ body: tampered }).where('seq', '=', 2).execute();
         expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: false, index: 2 });
-        // The attacker rewrites the leaf hash too: the stored hashes no longer have the signed root.
+        // The attacker rewrites the leaf hash too: the body is still not an entry, and the store refuses it.
         await tables(db).updateTable('ledger_entries').set({ leaf_hash: leafHash(tampered) }).where('seq', '=', 2).execute();
-        expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: false });
+        expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: false, index: 2 });
+        await expect(createLedgerStore({ db, origin: ORIGIN, signer })).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_ENTRY_MALFORMED' });
+        // A canonical forgery with its own leaf hash: the stored hashes no longer have the signed root.
+        const forged = encodeEntry({ v: 1, seq: 2, at: AT, ...sample(2, { action: 'orders.refund' }) });
+        await tables(db).updateTable('ledger_entries').set({ body: forged, leaf_hash: leafHash(forged) }).where('seq', '=', 2).execute();
+        expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: false, code: 'ERR_LEDGER_LOG_ROOT_MISMATCH' });
         await expect(createLedgerStore({ db, origin: ORIGIN, signer })).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_ROOT_MISMATCH' });
       });
 
