@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createTokenVerifier, type TokenVerifierOptions } from '@covenant/identity';
 import type { CheckpointSigner } from '@covenant/ledger';
 import { createSignerKeyFile, readSignerKeyFile } from '@covenant/ledger/node';
-import { dataDir, databaseUrl } from './database.ts';
+import { dataDir, databaseUrl, migrationDatabaseUrl } from './database.ts';
 import { openDevIdentity, type DevIdentity } from './dev-identity.ts';
 import { createClient } from './generated/client.ts';
 import { DEMO_USERS, seedDemo } from './seed.ts';
@@ -12,7 +12,9 @@ import { createService } from './service.ts';
 /**
  * `npm start`: the helpdesk — the helpdesk contracts and the platform contracts (health, whoami, RBAC
  * administration, the ledger) in one router, over HTTP, on one SQLite file (COVENANT_DATABASE_URL, else
- * apps/helpdesk/data/covenant.db), migrated at start-up.
+ * apps/helpdesk/data/covenant.db), migrated at start-up. On PostgreSQL (COVENANT_DATABASE_URL=postgres://…,
+ * the serving role) it migrates through COVENANT_MIGRATION_DATABASE_URL (the owner) when set, and
+ * otherwise expects `npm run migrate` to have done so (ADR 0013).
  *
  * Data and development keys live in COVENANT_DATA_DIR (default apps/helpdesk/data, git-ignored).
  *
@@ -33,7 +35,13 @@ async function start(): Promise<void> {
   const verifierOptions: TokenVerifierOptions = dev?.verifierOptions ?? productionIdentity();
   const ledgerSigner = ledgerKey();
   const database = databaseUrl(process.env);
-  const service = await createService({ identity: createTokenVerifier(verifierOptions), databaseUrl: database, ledgerSigner });
+  const migrations = migrationDatabaseUrl(process.env);
+  const service = await createService({
+    identity: createTokenVerifier(verifierOptions),
+    databaseUrl: database,
+    ...(migrations === undefined ? {} : { migrationDatabaseUrl: migrations }),
+    ledgerSigner,
+  });
 
   await new Promise<void>((resolve) => service.server.listen(port, host, resolve));
   const url = `http://${host}:${port}`;

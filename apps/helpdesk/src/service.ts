@@ -16,8 +16,16 @@ import { helpdeskTenantScope } from './helpdesk/tenancy.ts';
 
 export interface ServiceOptions {
   readonly identity: TokenVerifier;
-  /** A SQLite file path, `:memory:`, or a `postgres://` URL (see `databaseUrl`). */
+  /**
+   * A SQLite file path, `:memory:`, or a `postgres://` URL (see `databaseUrl`). On PostgreSQL it connects
+   * as the serving role: a member of `covenant_service`, not the owner of the tables (ADR 0013).
+   */
   readonly databaseUrl: string;
+  /**
+   * PostgreSQL only: the owner's URL (COVENANT_MIGRATION_DATABASE_URL), to migrate through at start-up.
+   * Without it the database must already be migrated (`npm run migrate`).
+   */
+  readonly migrationDatabaseUrl?: string;
   /** Defaults to pino on stdout at `info`. */
   readonly logger?: Logger;
   /** Signs the audit ledger's checkpoints; its name is the ledger's origin. */
@@ -50,7 +58,8 @@ export const SERVED_CAPABILITIES: ReadonlyArray<string> = Object.freeze(
 
 /**
  * Assembles the service `npm start` runs (main.ts adds the environment, the development identity and the
- * demo org): the database, migrated before anything is served; the audit ledger and its audit port, which
+ * demo org): the database, migrated (or, on PostgreSQL, checked to be migrated and served as a role that
+ * can only append to the ledger) before anything is served; the audit ledger and its audit port, which
  * closes intents a crash left open before anything is served; the RBAC store as the authorization port,
  * its catalogue holding every capability the served contracts declare, each change written to the ledger
  * in the change's own transaction; the generated router over the platform and `rbac` contracts. The
@@ -63,7 +72,10 @@ export const SERVED_CAPABILITIES: ReadonlyArray<string> = Object.freeze(
  * ```
  */
 export async function createService(options: ServiceOptions): Promise<Service> {
-  const db = await openDatabase<ServiceTables>(options.databaseUrl);
+  const db = await openDatabase<ServiceTables>(
+    options.databaseUrl,
+    options.migrationDatabaseUrl === undefined ? {} : { migrationUrl: options.migrationDatabaseUrl },
+  );
   let audit: LedgerAudit | undefined;
   try {
     const logger = options.logger ?? pino({ level: 'info' });

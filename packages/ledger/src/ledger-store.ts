@@ -18,6 +18,7 @@ import { LogError } from './errors.ts';
 import { appendToFrontier, frontierRoot } from './frontier.ts';
 import { HASH_SIZE, sha256Into } from './merkle-hash.ts';
 import { createMerkleTreeInternals } from './merkle-tree.ts';
+import { openStorageGuard } from './storage-guard.ts';
 import { bytesEqual } from './verify.ts';
 
 /** The tables of migration 0002-ledger (@covenant/db), as kysely sees them. */
@@ -57,6 +58,13 @@ export interface LedgerStoreOptions {
    * it overruns, it is failed (rolled back, its database handle revoked) and the batch goes on.
    */
   readonly workTimeoutMs?: number;
+  /**
+   * Development and tests only: on PostgreSQL, serve through a role that could change the ledger tables
+   * (an owner, a superuser). By default a writable store refuses one (`PrivilegedRoleError`,
+   * `ERR_DB_ROLE_PRIVILEGED`): its own connection could disable the triggers and delete entries (ADR 0013).
+   * The schema check runs either way.
+   */
+  readonly unsafeAllowPrivilegedRole?: boolean;
 }
 
 /**
@@ -202,7 +210,7 @@ const systemClock: LedgerClock = { now: () => new Date() };
  * ```
  */
 export async function createLedgerStore(options: LedgerStoreOptions): Promise<LedgerStore> {
-  const { db, origin, signer, clock = systemClock, workTimeoutMs = 5_000 } = options ?? ({} as LedgerStoreOptions);
+  const { db, origin, signer, clock = systemClock, workTimeoutMs = 5_000, unsafeAllowPrivilegedRole = false } = options ?? ({} as LedgerStoreOptions);
   if (db === null || typeof db !== 'object' || typeof db.connection !== 'function') throw new TypeError('createLedgerStore: "db" must be a kysely instance');
   if (typeof origin !== 'string' || origin === '') throw new TypeError('createLedgerStore: "origin" is required');
   if (signer !== undefined && (typeof signer?.sign !== 'function' || !(signer.publicKey instanceof Uint8Array))) {
@@ -210,6 +218,7 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
   }
   if (typeof clock?.now !== 'function') throw new TypeError('createLedgerStore: "clock" must have now()');
   if (!Number.isSafeInteger(workTimeoutMs) || workTimeoutMs <= 0) throw new TypeError('createLedgerStore: "workTimeoutMs" must be a positive integer');
+  if (typeof unsafeAllowPrivilegedRole !== 'boolean') throw new TypeError('createLedgerStore: "unsafeAllowPrivilegedRole" must be a boolean');
   const postgres = dialectOf(db) === 'postgres';
 
   /** Only ever holds committed leaves; a batch's root is computed on a copy of its frontier before the commit. */
@@ -345,6 +354,8 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
             else settled.push(await runUnit(tx, batchIdentity, buffer, sequence, pending.work));
           }
           await insertEntries(tx, postgres, buffer.rows, at);
+          // After every unit of work ran, before signing: the tables and their triggers are still ours.
+          await storage?.check(tx);
           const size = start + buffer.rows.length;
           const checkpoint = Object.freeze({ origin, size, root: frontierRoot(buffer.frontier) });
           // A batch of failed units only may have appended nothing: no empty checkpoint then.
@@ -475,6 +486,7 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
     if (closed) throw new LogError('ERR_LEDGER_LOG_CLOSED', 'the ledger store is closed');
   };
 
+  const storage = await openStorageGuard(db, { writable: signer !== undefined, allowPrivilegedRole: unsafeAllowPrivilegedRole });
   await refresh();
 
   return Object.freeze({
