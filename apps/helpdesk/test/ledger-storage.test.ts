@@ -33,7 +33,7 @@ async function stored(db: Kysely<any>): Promise<{ entries: number; checkpoints: 
 }
 
 describe('the helpdesk refuses to serve over a ledger whose triggers were taken away (SQLite)', () => {
-  it('a trigger dropped while it runs: every audited call is 503 ERR_AUDIT_UNAVAILABLE, the log names ERR_DB_SCHEMA_ALTERED, nothing more is signed', async () => {
+  it('a trigger dropped while it runs: every audited call is 503 ERR_AUDIT_UNAVAILABLE, the error log names SchemaAlteredError and what differs, ledger writes reject with ERR_DB_SCHEMA_ALTERED, nothing more is signed', async () => {
     const { helpdesk, other } = await started();
     const ann = await helpdesk.as('ann');
     const customer = await ann.customers.create.mutate({ name: 'Before', email: 'before@example.com' });

@@ -60,7 +60,6 @@ export async function migrateToLatest(
   migrations: Readonly<Record<string, Migration>> = MIGRATIONS,
   options: MigrateOptions = {},
 ): Promise<string[]> {
-  const ignorable = options.ignoreUnknown ?? (() => false);
   const names = Object.keys(migrations).sort();
   return db.connection().execute(async (connection) => {
     const postgres = dialectOf(connection) === 'postgres';
@@ -71,12 +70,7 @@ export async function migrateToLatest(
       const applied = new Set(
         (await connection.selectFrom(TABLE).select('name').execute()).map((row: { name: string }) => row.name),
       );
-      const unknown = [...applied].filter((name) => !Object.hasOwn(migrations, name) && !ignorable(name)).sort();
-      if (unknown.length > 0) {
-        throw new MigrationError(
-          `the database was migrated by a newer build (unknown migrations: ${unknown.join(', ')}); refusing to start`,
-        );
-      }
+      refuseUnknown(applied, migrations, options);
       const ran: string[] = [];
       for (const name of names) {
         if (applied.has(name)) continue;
@@ -113,7 +107,6 @@ export async function pendingMigrations(
   migrations: Readonly<Record<string, Migration>> = MIGRATIONS,
   options: MigrateOptions = {},
 ): Promise<string[]> {
-  const ignorable = options.ignoreUnknown ?? (() => false);
   const exists =
     dialectOf(db) === 'postgres'
       ? sql<{ found: boolean }>`select to_regclass(${TABLE}) is not null as found`
@@ -123,11 +116,17 @@ export async function pendingMigrations(
   const applied = new Set<string>(
     found ? (await db.selectFrom(TABLE).select('name').execute()).map((row: { name: string }) => row.name) : [],
   );
+  refuseUnknown(applied, migrations, options);
+  return Object.keys(migrations)
+    .sort()
+    .filter((name) => !applied.has(name));
+}
+
+/** A database carrying a migration this build does not know (and may not ignore) was written by a newer build. */
+function refuseUnknown(applied: ReadonlySet<string>, migrations: Readonly<Record<string, Migration>>, options: MigrateOptions): void {
+  const ignorable = options.ignoreUnknown ?? (() => false);
   const unknown = [...applied].filter((name) => !Object.hasOwn(migrations, name) && !ignorable(name)).sort();
   if (unknown.length > 0) {
     throw new MigrationError(`the database was migrated by a newer build (unknown migrations: ${unknown.join(', ')}); refusing to start`);
   }
-  return Object.keys(migrations)
-    .sort()
-    .filter((name) => !applied.has(name));
 }

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql, type Kysely, type Migration } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MIGRATIONS, MigrationError, createDatabase, isAppMigration, migrateToLatest } from '../src/index.ts';
+import { MIGRATIONS, MigrationError, createDatabase, isAppMigration, migrateToLatest, pendingMigrations } from '../src/index.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const open: Array<Kysely<any>> = [];
@@ -119,6 +119,19 @@ describe('migrateToLatest', () => {
     // Exactly one process ran the migrations; the other waited for the lock and found nothing to do.
     expect(results.flat().sort()).toEqual(['0001-rbac', '0002-ledger', '0002-slow', '0004-service-role']);
     expect(results.filter((ran) => ran.length === 0)).toHaveLength(1);
+  });
+
+  it('pendingMigrations reads what migrateToLatest would run, runs nothing, and refuses a newer build the same way', async () => {
+    const db = memory();
+    expect(await pendingMigrations(db)).toEqual(['0001-rbac', '0002-ledger', '0004-service-role']);
+    expect(await tables(db)).toEqual([]);
+    await migrateToLatest(db, { '0001-rbac': MIGRATIONS['0001-rbac']! });
+    expect(await pendingMigrations(db)).toEqual(['0002-ledger', '0004-service-role']);
+    await migrateToLatest(db);
+    expect(await pendingMigrations(db)).toEqual([]);
+    await db.insertInto('covenant_migrations').values({ name: '1001-helpdesk', applied_at: new Date(0).toISOString() }).execute();
+    await expect(pendingMigrations(db)).rejects.toThrow(/1001-helpdesk/);
+    await expect(pendingMigrations(db, MIGRATIONS, { ignoreUnknown: isAppMigration })).resolves.toEqual([]);
   });
 
   it('a second connection to the same file finds the schema current', async () => {
