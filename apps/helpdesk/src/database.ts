@@ -1,23 +1,29 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MIGRATIONS, createDatabase, migrateToLatest } from '@covenant/db';
+import { MIGRATIONS, MigrationError, assertServingRole, createDatabase, migrateToLatest, pendingMigrations } from '@covenant/db';
 import type { RevocationTables } from '@covenant/identity/revocation-store';
 import type { LedgerTables } from '@covenant/ledger';
 import type { RbacTables } from '@covenant/rbac';
 import type { Kysely } from 'kysely';
 
 import { helpdeskMigration, type HelpdeskTables } from './helpdesk/tables.ts';
-import { tenancyMigration } from './helpdesk/tenancy.ts';
+import { HELPDESK_TABLES, serviceTenancyMigration, tenancyMigration } from './helpdesk/tenancy.ts';
 
 /** Every table the service reads or writes. */
 export type ServiceTables = RbacTables & LedgerTables & RevocationTables & HelpdeskTables;
 
 /**
  * The framework's store migrations, then the helpdesk's own (numbered from 1001): its tables, then their
- * row-level security on PostgreSQL (1002, a no-op that only records itself on SQLite; ADR 0011).
+ * row-level security on PostgreSQL (1002; ADR 0011), then the serving role's way into it (1003; ADR 0013).
+ * 1002 and 1003 are no-ops that only record themselves on SQLite.
  */
-export const SERVICE_MIGRATIONS = Object.freeze({ ...MIGRATIONS, '1001-helpdesk': helpdeskMigration, '1002-helpdesk-tenancy': tenancyMigration });
+export const SERVICE_MIGRATIONS = Object.freeze({
+  ...MIGRATIONS,
+  '1001-helpdesk': helpdeskMigration,
+  '1002-helpdesk-tenancy': tenancyMigration,
+  '1003-helpdesk-service-role': serviceTenancyMigration,
+});
 
 declare module '@covenant/server' {
   interface Register {
@@ -55,23 +61,85 @@ export function databaseUrl(env: NodeJS.ProcessEnv): string {
 }
 
 /**
- * Opens the database and brings its schema to the version this build knows, before anything is served:
- * a database written by a newer build is refused here (`MigrationError`), not on the first request.
- * The folder of a file database is created if missing (never for `:memory:` or a PostgreSQL URL).
+ * The owner's connection string on PostgreSQL, for the migrations: COVENANT_MIGRATION_DATABASE_URL, or
+ * `undefined` (ADR 0013). The service itself serves through COVENANT_DATABASE_URL, as a role that cannot
+ * change the tables it only appends to.
+ */
+export function migrationDatabaseUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const configured = env['COVENANT_MIGRATION_DATABASE_URL'];
+  return configured === undefined || configured === '' ? undefined : configured;
+}
+
+export interface OpenDatabaseOptions {
+  /**
+   * PostgreSQL only: the owner's connection string. The migrations run through it (then it is closed);
+   * without it the database must already be migrated (`npm run migrate`), and is refused otherwise.
+   */
+  readonly migrationUrl?: string;
+}
+
+/**
+ * Opens the database with its schema at the version this build knows, before anything is served: a
+ * database written by a newer build is refused here (`MigrationError`), not on the first request.
+ *
+ * - SQLite (no roles): migrates it through the same connection. The folder of a file is created if
+ *   missing (never for `:memory:`).
+ * - PostgreSQL (ADR 0013): migrates through `migrationUrl` (the owner) when given, then opens `url` (the
+ *   serving role), refuses it while migrations are pending (`MigrationError`), and refuses a serving role
+ *   that could escape the helpdesk's row-level security (`PrivilegedRoleError`: an owner of its tables, a
+ *   superuser, BYPASSRLS) or change the RBAC change log. The ledger store checks its own tables.
  *
  * @example
  * ```ts
- * const db = await openDatabase(databaseUrl(process.env));
+ * const db = await openDatabase(databaseUrl(process.env), { migrationUrl: migrationDatabaseUrl(process.env) });
  * ```
  */
-export async function openDatabase<T>(url: string): Promise<Kysely<T>> {
-  if (url !== ':memory:' && !isPostgresUrl(url)) mkdirSync(dirname(url), { recursive: true });
+export async function openDatabase<T>(url: string, options: OpenDatabaseOptions = {}): Promise<Kysely<T>> {
+  const migrationUrl = options.migrationUrl;
+  const postgres = isPostgresUrl(url);
+  if (migrationUrl !== undefined && (!postgres || typeof migrationUrl !== 'string' || !isPostgresUrl(migrationUrl))) {
+    throw new TypeError('openDatabase: "migrationUrl" is a postgres:// URL, for a PostgreSQL database only (SQLite migrates through its one connection)');
+  }
+  if (!postgres) {
+    if (url !== ':memory:') mkdirSync(dirname(url), { recursive: true });
+    const db = createDatabase<T>({ url });
+    try {
+      await migrateToLatest(db, SERVICE_MIGRATIONS);
+    } catch (error) {
+      await db.destroy();
+      throw error;
+    }
+    return db;
+  }
+  if (migrationUrl !== undefined) await migrateDatabase(migrationUrl);
   const db = createDatabase<T>({ url });
   try {
-    await migrateToLatest(db, SERVICE_MIGRATIONS);
+    const pending = await pendingMigrations(db, SERVICE_MIGRATIONS);
+    if (pending.length > 0) {
+      throw new MigrationError(
+        `the database is not migrated (pending: ${pending.join(', ')}): run them as the owner of the tables ` +
+          '(npm run migrate, or COVENANT_MIGRATION_DATABASE_URL) before serving',
+      );
+    }
+    await assertServingRole(db, { rowLevelSecurity: HELPDESK_TABLES, appendOnly: ['rbac_changes'] });
   } catch (error) {
     await db.destroy();
     throw error;
   }
   return db;
+}
+
+/**
+ * Brings the database at `url` to the latest schema (every `SERVICE_MIGRATIONS`) and closes it; returns
+ * the migrations it ran. On PostgreSQL `url` is the owner's (what `npm run migrate` does with
+ * COVENANT_MIGRATION_DATABASE_URL); on SQLite, the file (created with its folder if missing).
+ */
+export async function migrateDatabase(url: string): Promise<string[]> {
+  if (url !== ':memory:' && !isPostgresUrl(url)) mkdirSync(dirname(url), { recursive: true });
+  const db = createDatabase<unknown>({ url });
+  try {
+    return await migrateToLatest(db, SERVICE_MIGRATIONS);
+  } finally {
+    await db.destroy();
+  }
 }

@@ -5,7 +5,7 @@ import { createLogDestination } from '@covenant/server';
 import { pino } from 'pino';
 import type { CheckpointSigner } from '@covenant/ledger';
 import { createSignerKeyFile, ledgerStateFileFor, readSignerKeyFile } from '@covenant/ledger/node';
-import { dataDir, databaseUrl } from './database.ts';
+import { dataDir, databaseUrl, migrationDatabaseUrl } from './database.ts';
 import { openDevIdentity, type DevIdentity } from './dev-identity.ts';
 import { createClient } from './generated/client.ts';
 import { DEMO_USERS, seedDemo } from './seed.ts';
@@ -14,7 +14,9 @@ import { createService } from './service.ts';
 /**
  * `npm start`: the helpdesk — the helpdesk contracts and the platform contracts (health, whoami, RBAC
  * administration, the ledger) in one router, over HTTP, on one SQLite file (COVENANT_DATABASE_URL, else
- * apps/helpdesk/data/covenant.db), migrated at start-up.
+ * apps/helpdesk/data/covenant.db), migrated at start-up. On PostgreSQL (COVENANT_DATABASE_URL=postgres://…,
+ * the serving role) it migrates through COVENANT_MIGRATION_DATABASE_URL (the owner) when set, and
+ * otherwise expects `npm run migrate` to have done so (ADR 0013).
  *
  * Data and development keys live in COVENANT_DATA_DIR (default apps/helpdesk/data, git-ignored).
  *
@@ -41,7 +43,15 @@ async function start(): Promise<void> {
   // full disk or a closed pipe loses lines, not the service.
   const stdout = createLogDestination();
   const logger = pino({ level: 'info' }, stdout);
-  const service = await createService({ identity: verifierOptions, databaseUrl: database, ledgerSigner, ledgerStateFile, logger });
+  const migrations = migrationDatabaseUrl(process.env);
+  const service = await createService({
+    identity: verifierOptions,
+    databaseUrl: database,
+    ...(migrations === undefined ? {} : { migrationDatabaseUrl: migrations }),
+    ledgerSigner,
+    ledgerStateFile,
+    logger,
+  });
 
   // Stopping closes the service cleanly from the moment it accepts calls (seeding included).
   const stop = (): void => {

@@ -23,8 +23,16 @@ export interface ServiceOptions {
    * `sessions.revoke` or `covenant sessions revoke` is refused on every later call.
    */
   readonly identity: Omit<TokenVerifierOptions, 'revocation'>;
-  /** A SQLite file path, `:memory:`, or a `postgres://` URL (see `databaseUrl`). */
+  /**
+   * A SQLite file path, `:memory:`, or a `postgres://` URL (see `databaseUrl`). On PostgreSQL it connects
+   * as the serving role: a member of `covenant_service`, not the owner of the tables (ADR 0013).
+   */
   readonly databaseUrl: string;
+  /**
+   * PostgreSQL only: the owner's URL (COVENANT_MIGRATION_DATABASE_URL), to migrate through at start-up.
+   * Without it the database must already be migrated (`npm run migrate`).
+   */
+  readonly migrationDatabaseUrl?: string;
   /**
    * Defaults to pino at `info` on stdout through `createLogDestination`: a full disk or a closed pipe
    * drops log lines (counted), it never blocks or ends the service.
@@ -70,7 +78,8 @@ export const SERVED_CAPABILITIES: ReadonlyArray<string> = Object.freeze(
 
 /**
  * Assembles the service `npm start` runs (main.ts adds the environment, the development identity and the
- * demo org): the database, migrated before anything is served; the audit ledger and its audit port, which
+ * demo org): the database, migrated (or, on PostgreSQL, checked to be migrated and served as a role that
+ * can only append to the ledger) before anything is served; the audit ledger and its audit port, which
  * closes intents a crash left open before anything is served; the RBAC store as the authorization port,
  * its catalogue holding every capability the served contracts declare, each change written to the ledger
  * in the change's own transaction; the revocation store as the verifier's revocation port, each
@@ -87,7 +96,10 @@ export async function createService(options: ServiceOptions): Promise<Service> {
   if (typeof options.identity === 'object' && options.identity !== null && Object.hasOwn(options.identity, 'revocation')) {
     throw new TypeError('createService: "identity.revocation" is the service\'s own revocation store; leave it out');
   }
-  const db = await openDatabase<ServiceTables>(options.databaseUrl);
+  const db = await openDatabase<ServiceTables>(
+    options.databaseUrl,
+    options.migrationDatabaseUrl === undefined ? {} : { migrationUrl: options.migrationDatabaseUrl },
+  );
   let audit: LedgerAudit | undefined;
   const destination = options.logger === undefined ? createLogDestination() : null;
   try {

@@ -33,8 +33,13 @@ export interface Helpdesk {
 
 export const TEST_LEDGER_SIGNER = createCheckpointSigner({ name: 'test.example/helpdesk', privateKey: new Uint8Array(32).fill(11) });
 
-/** `databaseUrl`: a database to run on instead of a temp SQLite file (a PostgreSQL test schema's URL). */
-export async function startHelpdesk(options: { readonly seed?: boolean; readonly databaseUrl?: string } = {}): Promise<Helpdesk> {
+/**
+ * `databaseUrl`: a database to run on instead of a temp SQLite file (a PostgreSQL test schema's serving
+ * URL), and `migrationDatabaseUrl` the owner's URL to migrate it through (see `createService`).
+ */
+export async function startHelpdesk(
+  options: { readonly seed?: boolean; readonly databaseUrl?: string; readonly migrationDatabaseUrl?: string } = {},
+): Promise<Helpdesk> {
   const dir = await mkdtemp(join(tmpdir(), 'covenant-helpdesk-'));
   const identity = await openDevIdentity(join(dir, 'dev-issuer.jwk'));
   const logs: string[] = [];
@@ -42,6 +47,7 @@ export async function startHelpdesk(options: { readonly seed?: boolean; readonly
   const service = await createService({
     identity: identity.verifierOptions,
     databaseUrl: databaseFile,
+    ...(options.migrationDatabaseUrl === undefined ? {} : { migrationDatabaseUrl: options.migrationDatabaseUrl }),
     logger: pino({ level: 'info' }, { write: (line: string) => void logs.push(line) }),
     ledgerSigner: TEST_LEDGER_SIGNER,
   });

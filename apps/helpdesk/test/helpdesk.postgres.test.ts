@@ -2,9 +2,10 @@
 // form), the demo seed, and a few behaviours over HTTP with the generated client. Runs when COVENANT_TEST_PG
 // is set (see @covenant/testkit/postgres), in a schema of its own, dropped afterwards.
 import { randomUUID } from 'node:crypto';
+import { createDatabase } from '@covenant/db';
 import { decodeEntry, verifyLedger } from '@covenant/ledger';
 import { postgresTestDatabase, postgresTestUrl, type PostgresTestDatabase } from '@covenant/testkit/postgres';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseUrl } from '../src/database.ts';
 import { isUniqueViolation } from '../src/helpdesk/scope.ts';
@@ -15,13 +16,17 @@ const baseUrl = postgresTestUrl();
 
 let schema: PostgresTestDatabase | undefined;
 let helpdesk: Helpdesk | undefined;
+/** The owner's connection (the test superuser): the service's own role sees no helpdesk row outside a tenant. */
+let owner: Kysely<any> | undefined;
 beforeAll(async () => {
   if (baseUrl === undefined) return;
   schema = await postgresTestDatabase(baseUrl);
-  helpdesk = await startHelpdesk({ databaseUrl: schema.url });
+  helpdesk = await startHelpdesk({ databaseUrl: schema.servingUrl, migrationDatabaseUrl: schema.url });
+  owner = createDatabase<any>({ url: schema.url });
 });
 afterAll(async () => {
   await helpdesk?.close();
+  await owner?.destroy();
   await schema?.drop();
 });
 
@@ -35,7 +40,7 @@ describe.skipIf(baseUrl === undefined)('the helpdesk on PostgreSQL', () => {
     const columns = await sql<{ table_name: string; column_name: string; data_type: string; is_identity: string }>`
       select table_name, column_name, data_type, is_identity from information_schema.columns
       where table_schema = ${schema!.schema} and table_name like 'helpdesk_%' and column_name in ('seq', 'id', 'internal')
-      order by table_name, column_name`.execute(hd().service.db);
+      order by table_name, column_name`.execute(owner!);
     expect(columns.rows.map((c) => [c.table_name, c.column_name, c.data_type, c.is_identity])).toEqual([
       ['helpdesk_comments', 'id', 'text', 'NO'],
       ['helpdesk_comments', 'internal', 'bigint', 'NO'],
@@ -46,7 +51,7 @@ describe.skipIf(baseUrl === undefined)('the helpdesk on PostgreSQL', () => {
       ['helpdesk_tickets', 'seq', 'bigint', 'YES'],
     ]);
     const constraints = await sql<{ conname: string }>`select conname from pg_constraint c join pg_namespace n on n.oid = c.connamespace
-      where n.nspname = ${schema!.schema} and conname like 'helpdesk_%' and contype in ('u', 'f') order by conname`.execute(hd().service.db);
+      where n.nspname = ${schema!.schema} and conname like 'helpdesk_%' and contype in ('u', 'f') order by conname`.execute(owner!);
     expect(constraints.rows.map((c) => c.conname)).toEqual(
       expect.arrayContaining(['helpdesk_comments_ticket', 'helpdesk_tickets_customer', 'helpdesk_tickets_external_ref', 'helpdesk_customers_email']),
     );
@@ -86,7 +91,7 @@ describe.skipIf(baseUrl === undefined)('the helpdesk on PostgreSQL', () => {
       409,
       'DUPLICATE_REFERENCE',
     );
-    expect(await hd().service.db.selectFrom('helpdesk_customers').select('id').where('email', '=', email).execute()).toEqual([]);
+    expect(await owner!.selectFrom('helpdesk_customers').select('id').where('email', '=', email).execute()).toEqual([]);
     await expect(ann.customers.create.mutate({ name: 'Rolled Back', email })).resolves.toMatchObject({ email });
     await hd().service.ledger.flush();
     const rows = await hd().service.db.selectFrom('ledger_entries').select('body').where('request_id', '=', error.requestId!).orderBy('seq').execute();
@@ -100,7 +105,7 @@ describe.skipIf(baseUrl === undefined)('the helpdesk on PostgreSQL', () => {
     let caught: unknown;
     try {
       await sql`insert into helpdesk_customers (id, org, workspace, name, email, created_at, created_by)
-        select id, org, workspace, name, email, created_at, created_by from helpdesk_customers limit 1`.execute(hd().service.db);
+        select id, org, workspace, name, email, created_at, created_by from helpdesk_customers limit 1`.execute(owner!);
     } catch (error) {
       caught = error;
     }

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDatabase } from '@covenant/db';
 import { createCheckpointSigner, verifyCheckpoint, verifyLedger } from '@covenant/ledger';
-import { createTestIssuer } from '@covenant/testkit';
-import { sql, type Kysely } from 'kysely';
+import { createTestIssuer, disableAppendOnly } from '@covenant/testkit';
+import type { Kysely } from 'kysely';
 import { pino } from 'pino';
 import { createService, type Service } from '../src/service.ts';
 
@@ -54,10 +54,12 @@ async function twoBatches(service: Service): Promise<void> {
 
 /** The attacker with the file: the tail (entries and checkpoints) deleted back to the first checkpoint. */
 async function truncateToFirstCheckpoint(db: Kysely<any>): Promise<number> {
-  for (const table of ['ledger_entries', 'ledger_checkpoints']) await sql`drop trigger ${sql.raw(`${table}_no_delete`)}`.execute(db);
+  // Triggers off, and back on after: the schema is intact, only the contents are cut.
+  const restore = await disableAppendOnly(db);
   const first = (await db.selectFrom('ledger_checkpoints').select('size').orderBy('size').limit(1).executeTakeFirstOrThrow()).size as number;
   await db.deleteFrom('ledger_entries').where('seq', '>=', first).execute();
   await db.deleteFrom('ledger_checkpoints').where('size', '>', first).execute();
+  await restore();
   return first;
 }
 

@@ -2,9 +2,9 @@
 // PostgreSQL database → N·M ok outcomes, a gap-free sequence, one signed checkpoint per size (no forks), and
 // a ledger that verifies (verifyLedger and `covenant ledger verify`). Runs when COVENANT_TEST_PG is set.
 //
-// The parent starts the service once on a fresh schema (migrations, capability catalogue), registers the
-// roles' permissions and bootstraps the org's admin, then closes it: nothing is left for the children to race
-// on. Each child (fixtures/pg-writer-child.ts) runs createService on the same URL with the same ledger signer
+// The parent starts the service once on a fresh schema (migrations, as the owner; capability catalogue),
+// registers the roles' permissions and bootstraps the org's admin, then closes it: nothing is left for the
+// children to race on. Every service here and in the children serves as the schema's serving role (ADR 0013). Each child (fixtures/pg-writer-child.ts) runs createService on the same URL with the same ledger signer
 // and makes M rbac.roles.create calls over HTTP, IN_FLIGHT at a time. Run 1 starts the N children at once;
 // run 2 starts the others while the first is mid-burst (their start-up recovery must leave its in-flight
 // intents alone).
@@ -130,7 +130,9 @@ async function prepare(): Promise<string> {
   const issuer = await createTestIssuer();
   const service = await createService({
     identity: issuer.verifierOptions(),
-    databaseUrl: schema.url,
+    // Migrated by the owner (the test superuser); served, here and by every child, as the schema's serving role.
+    databaseUrl: schema.servingUrl,
+    migrationDatabaseUrl: schema.url,
     logger: pino({ level: 'silent' }),
     ledgerSigner: SIGNER,
   });
@@ -140,7 +142,7 @@ async function prepare(): Promise<string> {
   } finally {
     await service.close();
   }
-  return schema.url;
+  return schema.servingUrl;
 }
 
 /** The writer id of the intent an outcome closes. */

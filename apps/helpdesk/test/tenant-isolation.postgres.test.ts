@@ -1,11 +1,13 @@
 // Tenant isolation in the database on PostgreSQL (ADR 0011): the helpdesk's handlers run as the role
 // covenant_tenant with the caller's tenant set for the transaction, and row-level security (migration
 // 1002-helpdesk-tenancy) confines every statement — even one a handler forgot to filter, even raw SQL — to
-// the caller's tenant. The test user is a superuser (which bypasses RLS): the proof is that the handler's
-// statements do not run as it. Runs when COVENANT_TEST_PG is set.
+// the caller's tenant. The service serves as the schema's serving role (a member of covenant_service, not the
+// owner: ADR 0013), which sees no helpdesk row outside a tenant scope; the test reads every row through the
+// owner's connection (the test superuser, which bypasses RLS). Runs when COVENANT_TEST_PG is set.
+import { createDatabase } from '@covenant/db';
 import { postgresTestDatabase, postgresTestUrl, type PostgresTestDatabase } from '@covenant/testkit/postgres';
 import { decodeEntry, verifyLedger } from '@covenant/ledger';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRouter } from '../src/generated/router.ts';
 import { createHandlers } from '../src/handlers.ts';
@@ -17,20 +19,23 @@ const baseUrl = postgresTestUrl();
 
 let schema: PostgresTestDatabase | undefined;
 let helpdesk: Helpdesk | undefined;
+let owner: Kysely<any> | undefined;
 beforeAll(async () => {
   if (baseUrl === undefined) return;
   schema = await postgresTestDatabase(baseUrl);
-  helpdesk = await startHelpdesk({ databaseUrl: schema.url });
+  helpdesk = await startHelpdesk({ databaseUrl: schema.servingUrl, migrationDatabaseUrl: schema.url });
+  owner = createDatabase<any>({ url: schema.url });
   const bob = await helpdesk.as('bob');
   await bob.tickets.create.mutate({ customer: { new: { name: 'Bea Billing', email: 'bea@example.com' } }, subject: 'Invoice twice', body: 'Help' });
 });
 afterAll(async () => {
   await helpdesk?.close();
+  await owner?.destroy();
   await schema?.drop();
 });
 
 const hd = (): Helpdesk => helpdesk!;
-const allTickets = () => hd().service.db.selectFrom('helpdesk_tickets').select(['id', 'org', 'workspace', 'subject', 'priority']).orderBy('id').execute();
+const allTickets = () => owner!.selectFrom('helpdesk_tickets').select(['id', 'org', 'workspace', 'subject', 'priority']).orderBy('id').execute();
 
 function buggyRouter() {
   const { service } = hd();
@@ -54,7 +59,7 @@ function buggyRouter() {
 }
 
 describe.skipIf(baseUrl === undefined)('tenant isolation in the database (PostgreSQL: row-level security)', () => {
-  it('migration 1002 forced RLS on the helpdesk tables, and the service user is a superuser (it would see every row)', async () => {
+  it("migration 1002 forced RLS on the helpdesk tables; the owner sees every tenant's rows, the service's own role none outside a tenant scope", async () => {
     const tables = await sql<{ relname: string; relrowsecurity: boolean; relforcerowsecurity: boolean }>`
       select c.relname, c.relrowsecurity, c.relforcerowsecurity from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where n.nspname = ${schema!.schema} and c.relname like 'helpdesk_%' and c.relkind = 'r' order by c.relname`.execute(hd().service.db);
@@ -65,6 +70,7 @@ describe.skipIf(baseUrl === undefined)('tenant isolation in the database (Postgr
     ]);
     const tenants = new Set((await allTickets()).map((t) => `${t.org}/${t.workspace}`));
     expect(tenants).toEqual(new Set(['acme/support', 'acme/billing', 'globex/support']));
+    expect(await hd().service.db.selectFrom('helpdesk_tickets').select('id').execute()).toEqual([]);
   });
 
   it("a deliberately unfiltered query in a handler returns only the caller's tenant rows", async () => {
@@ -110,7 +116,7 @@ describe.skipIf(baseUrl === undefined)('tenant isolation in the database (Postgr
       if (row.org === 'acme' && row.workspace === 'support') expect(now.subject).toBe(`${row.subject} (touched)`);
       else expect(now).toEqual(row);
     }
-    // The outcome was appended after the handler, in the same transaction, as the owner.
+    // The outcome was appended after the handler, in the same transaction, as the serving role.
     await hd().service.ledger.flush();
     const rows = await hd().service.db.selectFrom('ledger_entries').select('body').orderBy('seq').execute();
     const updates = rows.map((row) => decodeEntry(new Uint8Array(row.body))).filter((e) => e.action === 'tickets.update');

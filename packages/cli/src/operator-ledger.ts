@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { MIGRATIONS, type createDatabase, isAppMigration, migrateToLatest } from '@covenant/db';
+import { MIGRATIONS, type createDatabase, dialectOf, isAppMigration, migrateToLatest, pendingMigrations } from '@covenant/db';
 import { LogError, createLedgerStore, type CheckpointSigner, type LedgerStore } from '@covenant/ledger';
 import { KeyFileError, ledgerStateFileFor, readSignerKeyFile } from '@covenant/ledger/node';
 import type { Io } from './main.ts';
@@ -21,7 +21,7 @@ export interface DatabaseFlag {
   /** A SQLite file path resolved from the working directory, or the `postgres://` URL as given. */
   readonly database: string;
   readonly postgres: boolean;
-  /** For messages: the path, or the URL without its password. */
+  /** For messages: the path, or the URL without its credentials and query (which may carry settings). */
   readonly shown: string;
 }
 
@@ -39,14 +39,15 @@ export function databaseFlag(command: string, value: string, io: Io, postgres: b
     const database = resolve(io.cwd, value);
     return { database, postgres: false, shown: database };
   }
-  return { database: value, postgres: true, shown: withoutPassword(value) };
+  return { database: value, postgres: true, shown: forMessages(value) };
 }
 
-function withoutPassword(url: string): string {
+function forMessages(url: string): string {
   try {
     const parsed = new URL(url);
-    if (parsed.password === '') return url;
+    parsed.username = '';
     parsed.password = '';
+    parsed.search = '';
     return parsed.href;
   } catch {
     return 'the PostgreSQL database';
@@ -91,10 +92,11 @@ export function readLedgerSigner(command: string, ledgerKey: string, origin: str
 }
 
 /**
- * Migrates `db` (refusing a database a newer build wrote; an application's own migrations, 1000 and up,
- * are its business) unless `migrate` is false (a database the service set up, left as it is), and opens
- * its ledger with `signer`, held to the head in `stateFile`. Returns `null` after reporting, with `db`
- * destroyed; nothing has changed then.
+ * Migrates a SQLite `db` (refusing a database a newer build wrote; an application's own migrations, 1000
+ * and up, are its business) unless `migrate` is false (a database the service set up, left as it is), and
+ * opens its ledger with `signer`, held to the head in `stateFile`. A PostgreSQL database is never migrated
+ * here: the command connects as the serving role, which cannot (ADR 0013); one with pending framework
+ * migrations is refused. Returns `null` after reporting, with `db` destroyed; nothing has changed then.
  */
 export async function openOperatorLedger(
   command: string,
@@ -106,7 +108,12 @@ export async function openOperatorLedger(
   options: { readonly stateFile: string; readonly migrate?: boolean },
 ): Promise<LedgerStore | null> {
   try {
-    if (options.migrate !== false) await migrateToLatest(db, MIGRATIONS, { ignoreUnknown: isAppMigration });
+    if (dialectOf(db) === 'postgres') {
+      const pending = await pendingMigrations(db, MIGRATIONS, { ignoreUnknown: isAppMigration });
+      if (pending.length > 0) throw new Error(`the database is not migrated (pending: ${pending.join(', ')}): run the migrations as the owner of the tables first`);
+    } else if (options.migrate !== false) {
+      await migrateToLatest(db, MIGRATIONS, { ignoreUnknown: isAppMigration });
+    }
     return await createLedgerStore({ db, origin, signer, stateFile: options.stateFile });
   } catch (error) {
     await db.destroy();

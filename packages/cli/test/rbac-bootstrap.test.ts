@@ -7,6 +7,7 @@ import { createLedgerStore, decodeEntry, verifyCheckpoint, verifyLedger, type Le
 import { createSignerKeyFile, readSignerKeyFile } from '@covenant/ledger/node';
 import { createRbacStore, type RbacTables } from '@covenant/rbac';
 import { recordChangesOn } from '@covenant/rbac/ledger';
+import { disableAppendOnly } from '@covenant/testkit';
 import { postgresTestDatabase, postgresTestUrl } from '@covenant/testkit/postgres';
 import { createTempProject, type TempProject } from './temp-project.ts';
 
@@ -167,13 +168,14 @@ describe('covenant rbac bootstrap (in-process)', () => {
     const signer = readSignerKeyFile(join(p.root, 'keys/ledger.key'), ORIGIN);
     expect(verifyCheckpoint(readFileSync(stateFile, 'utf8'), { name: ORIGIN, publicKey: signer.publicKey, origin: ORIGIN })).toMatchObject({ ok: true, checkpoint: { size: 1 } });
     expect((await p.run('rbac', 'bootstrap', ...flags({ org: 'org_b', admin: 'bea' }))).code).toBe(0);
-    // The tail (org_b's bootstrap entry and its checkpoint) deleted with the triggers dropped: a log that verifies on its own.
+    // The tail (org_b's bootstrap entry and its checkpoint) deleted, triggers off and back on: a log that
+    // verifies on its own, on an intact schema.
     const db = createDatabase<any>({ url: join(p.root, 'data/covenant.db') });
-    const run = (text: string) => db.executeQuery({ sql: text, parameters: [], query: { kind: 'RawNode', sqlFragments: [text], parameters: [] } } as never);
     try {
-      for (const table of ['ledger_entries', 'ledger_checkpoints']) await run(`drop trigger ${table}_no_delete`);
-      await run('delete from ledger_entries where seq >= 1');
-      await run('delete from ledger_checkpoints where size > 1');
+      const restore = await disableAppendOnly(db);
+      await db.deleteFrom('ledger_entries').where('seq', '>=', 1).execute();
+      await db.deleteFrom('ledger_checkpoints').where('size', '>', 1).execute();
+      await restore();
     } finally {
       await db.destroy();
     }
@@ -544,11 +546,14 @@ describe.skipIf(postgresTestUrl() === undefined)('covenant rbac recover on Postg
     const p = await project('rbac-recover-pg');
     await p.write('contracts/admin.contract.ts', ADMIN_CONTRACT);
     const scratch = await postgresTestDatabase();
-    const db = createDatabase<RbacTables>({ url: scratch.url });
-    const log = createDatabase<LedgerTables>({ url: scratch.url });
+    // Migrated by the owner; the service, and the operator's command, use the serving role (ADR 0013).
+    const owner = createDatabase<any>({ url: scratch.url });
+    const db = createDatabase<RbacTables>({ url: scratch.servingUrl });
+    const log = createDatabase<LedgerTables>({ url: scratch.servingUrl });
     try {
       // The database as the service leaves it: migrated, org_a bootstrapped through the ledger, then locked out.
-      await migrateToLatest(db);
+      await migrateToLatest(owner);
+      await owner.destroy();
       const ledger = await createLedgerStore({ db, origin: ORIGIN, signer: readSignerKeyFile(join(p.root, 'keys/ledger.key'), ORIGIN) });
       const store = createRbacStore({ db, ...recordChangesOn(ledger, { error: () => undefined }) });
       await store.registerCapabilities(FULL_CATALOGUE, 'contract');
@@ -558,7 +563,7 @@ describe.skipIf(postgresTestUrl() === undefined)('covenant rbac recover on Postg
       const principal = { subject: 'alice', tenant: { org: 'org_a', workspace: null }, session: null, tokenId: null, issuer: 'https://issuer.test', issuedAt: 0, expiresAt: 0 };
       expect((await store.check({ principal, capability: 'rbac.bindings.manage', resource: null })).allowed).toBe(false);
 
-      const result = await p.spawn('rbac', 'recover', ...recoverFlags({ database: scratch.url }));
+      const result = await p.spawn('rbac', 'recover', ...recoverFlags({ database: scratch.servingUrl }));
       expect(result).toMatchObject({ code: 0, stderr: '' });
       expect(result.stdout).toContain('lifted 1 deny binding of alice');
       expect(result.stdout).not.toContain('search_path');
@@ -568,7 +573,7 @@ describe.skipIf(postgresTestUrl() === undefined)('covenant rbac recover on Postg
       const signer = readSignerKeyFile(join(p.root, 'keys/ledger.key'), ORIGIN);
       expect(await verifyLedger(log, { origin: ORIGIN, keyName: ORIGIN, publicKey: signer.publicKey })).toMatchObject({ ok: true, size: 2 });
 
-      const again = await p.spawn('rbac', 'recover', ...recoverFlags({ database: scratch.url }));
+      const again = await p.spawn('rbac', 'recover', ...recoverFlags({ database: scratch.servingUrl }));
       expect(again).toMatchObject({ code: 1, stdout: '' });
       expect(again.stderr).toContain('refused: org_a is not locked out');
     } finally {

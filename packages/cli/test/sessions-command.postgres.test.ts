@@ -24,9 +24,11 @@ describe.skipIf(baseUrl === undefined)('covenant sessions revoke on PostgreSQL',
     dir = mkdtempSync(join(tmpdir(), 'covenant-sessions-pg-'));
     key = join(dir, 'ledger.key');
     createSignerKeyFile(key);
-    const db = createDatabase<any>({ url: scratch.url });
+    // Migrated by the owner; the service and the operator's command use the serving role (ADR 0013).
+    const owner = createDatabase<any>({ url: scratch.url });
+    await migrateToLatest(owner).finally(() => owner.destroy());
+    const db = createDatabase<any>({ url: scratch.servingUrl });
     try {
-      await migrateToLatest(db);
       const ledger = await createLedgerStore({ db, origin: ORIGIN, signer: readSignerKeyFile(key, ORIGIN) });
       await ledger.close();
     } finally {
@@ -40,12 +42,12 @@ describe.skipIf(baseUrl === undefined)('covenant sessions revoke on PostgreSQL',
 
   it("revokes a session in the org's tenant only and records it on the ledger", async () => {
     const result = await runInProcess(
-      ['sessions', 'revoke', '--database', scratch.url, '--org', 'acme', '--session', 'sid-pg', '--reason', 'phone lost', '--operator', 'jane', '--ledger-key', key],
+      ['sessions', 'revoke', '--database', scratch.servingUrl, '--org', 'acme', '--session', 'sid-pg', '--reason', 'phone lost', '--operator', 'jane', '--ledger-key', key],
       dir,
     );
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.stdout).toContain('acme: session sid-pg revoked');
-    const db = createDatabase<any>({ url: scratch.url });
+    const db = createDatabase<any>({ url: scratch.servingUrl });
     try {
       const store = createRevocationStore({ db });
       const token = (org: string) => ({ issuer: 'i', subject: 's', session: 'sid-pg', tokenId: null, issuedAt: 0, tenant: { org, workspace: null } });

@@ -4,9 +4,14 @@ export { ADVISORY_LOCKS, beginSnapshot, dialectOf, lockAdvisory } from './dialec
 export type { Dialect } from './dialect.ts';
 export { tryLockFile } from './file-lock.ts';
 export type { FileLock } from './file-lock.ts';
-export { MIGRATIONS, MigrationError, isAppMigration, migrateToLatest } from './migrate.ts';
+export { MIGRATIONS, MigrationError, isAppMigration, migrateToLatest, pendingMigrations } from './migrate.ts';
 export type { MigrateOptions } from './migrate.ts';
 export { SAVEPOINT_NAMES, withSavepoint } from './savepoint.ts';
 export { ReadOnlyViolationError, readOnly } from './read-only.ts';
 export { TenantFilterMissingError, tenantGuard } from './tenant-guard.ts';
 export type { GuardedTenant } from './tenant-guard.ts';
+export { SERVICE_GRANTS, SERVICE_ROLE } from './migrations/0004-service-role.ts';
+export { MissingPrivilegeError, PrivilegedRoleError, assertServingRole } from './serving-role.ts';
+export type { RoleFinding, ServingRolePolicy } from './serving-role.ts';
+export { SchemaAlteredError, createSchemaGuard } from './schema-integrity.ts';
+export type { SchemaDifference, SchemaGuard } from './schema-integrity.ts';

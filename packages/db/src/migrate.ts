@@ -3,12 +3,14 @@ import { ADVISORY_LOCKS, dialectOf, lockAdvisory } from './dialect.ts';
 import { rbacMigration } from './migrations/0001-rbac.ts';
 import { ledgerMigration } from './migrations/0002-ledger.ts';
 import { revocationsMigration } from './migrations/0003-revocations.ts';
+import { serviceRoleMigration } from './migrations/0004-service-role.ts';
 
 /** Every store's migrations, in order. Names sort in the order they run; never rename or reorder one. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-rbac': rbacMigration,
   '0002-ledger': ledgerMigration,
   '0003-revocations': revocationsMigration,
+  '0004-service-role': serviceRoleMigration,
 });
 
 /**
@@ -60,7 +62,6 @@ export async function migrateToLatest(
   migrations: Readonly<Record<string, Migration>> = MIGRATIONS,
   options: MigrateOptions = {},
 ): Promise<string[]> {
-  const ignorable = options.ignoreUnknown ?? (() => false);
   const names = Object.keys(migrations).sort();
   return db.connection().execute(async (connection) => {
     const postgres = dialectOf(connection) === 'postgres';
@@ -71,12 +72,7 @@ export async function migrateToLatest(
       const applied = new Set(
         (await connection.selectFrom(TABLE).select('name').execute()).map((row: { name: string }) => row.name),
       );
-      const unknown = [...applied].filter((name) => !Object.hasOwn(migrations, name) && !ignorable(name)).sort();
-      if (unknown.length > 0) {
-        throw new MigrationError(
-          `the database was migrated by a newer build (unknown migrations: ${unknown.join(', ')}); refusing to start`,
-        );
-      }
+      refuseUnknown(applied, migrations, options);
       const ran: string[] = [];
       for (const name of names) {
         if (applied.has(name)) continue;
@@ -95,4 +91,44 @@ export async function migrateToLatest(
       throw error;
     }
   });
+}
+
+/**
+ * The migrations `migrateToLatest` would run, without running any: what a service that may not migrate
+ * (on PostgreSQL it serves as a role that cannot, ADR 0013) checks before it serves. Only reads; refuses a
+ * database migrated by a newer build as `migrateToLatest` does (`MigrationError`).
+ *
+ * @example
+ * ```ts
+ * const pending = await pendingMigrations(db, SERVICE_MIGRATIONS);
+ * if (pending.length > 0) throw new MigrationError(`run the migrations first: ${pending.join(', ')}`);
+ * ```
+ */
+export async function pendingMigrations(
+  db: Kysely<any>,
+  migrations: Readonly<Record<string, Migration>> = MIGRATIONS,
+  options: MigrateOptions = {},
+): Promise<string[]> {
+  const exists =
+    dialectOf(db) === 'postgres'
+      ? sql<{ found: boolean }>`select to_regclass(${TABLE}) is not null as found`
+      : sql<{ found: number }>`select count(*) > 0 as found from sqlite_master where type = 'table' and name = ${TABLE}`;
+  // A boolean from PostgreSQL, 0 or 1 from SQLite.
+  const found = Boolean((await exists.execute(db)).rows[0]?.found);
+  const applied = new Set<string>(
+    found ? (await db.selectFrom(TABLE).select('name').execute()).map((row: { name: string }) => row.name) : [],
+  );
+  refuseUnknown(applied, migrations, options);
+  return Object.keys(migrations)
+    .sort()
+    .filter((name) => !applied.has(name));
+}
+
+/** A database carrying a migration this build does not know (and may not ignore) was written by a newer build. */
+function refuseUnknown(applied: ReadonlySet<string>, migrations: Readonly<Record<string, Migration>>, options: MigrateOptions): void {
+  const ignorable = options.ignoreUnknown ?? (() => false);
+  const unknown = [...applied].filter((name) => !Object.hasOwn(migrations, name) && !ignorable(name)).sort();
+  if (unknown.length > 0) {
+    throw new MigrationError(`the database was migrated by a newer build (unknown migrations: ${unknown.join(', ')}); refusing to start`);
+  }
 }

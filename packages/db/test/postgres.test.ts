@@ -103,7 +103,7 @@ describe.skipIf(baseUrl === undefined)('PostgreSQL: createDatabase', () => {
 describe.skipIf(baseUrl === undefined)('PostgreSQL: migrateToLatest', () => {
   it('creates every table and the append-only triggers, and does nothing the second time', async () => {
     const { db, schema } = await scratch();
-    expect(await migrateToLatest(db)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations']);
+    expect(await migrateToLatest(db)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role']);
     expect(await tables(db, schema)).toEqual([
       'covenant_migrations',
       'identity_revocations',
@@ -130,7 +130,7 @@ describe.skipIf(baseUrl === undefined)('PostgreSQL: migrateToLatest', () => {
       'rbac_changes_no_update',
     ]);
     expect(await migrateToLatest(db)).toEqual([]);
-    expect((await db.selectFrom('covenant_migrations').select('name').orderBy('name').execute()).map((r) => r.name)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations']);
+    expect((await db.selectFrom('covenant_migrations').select('name').orderBy('name').execute()).map((r) => r.name)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role']);
   });
 
   it('uses bytea for blobs, bigint for integers, and bytewise ("C") collation for text', async () => {
@@ -227,7 +227,7 @@ describe.skipIf(baseUrl === undefined)('PostgreSQL: migrateToLatest', () => {
     expect(error).toBeInstanceOf(MigrationError);
     expect((error as Error).cause).toMatchObject({ message: 'boom' });
     expect(await tables(db, schema)).toEqual([]);
-    expect(await migrateToLatest(db)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations']);
+    expect(await migrateToLatest(db)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role']);
   });
 
   it('serialises two migrators on separate pools: one runs everything, the other waits and finds it done', async () => {
@@ -247,7 +247,7 @@ describe.skipIf(baseUrl === undefined)('PostgreSQL: migrateToLatest', () => {
     };
     const migrations = { ...MIGRATIONS, '0003-slow': slow };
     const results = await Promise.all([migrateToLatest(first, migrations), migrateToLatest(second, migrations)]);
-    expect(results.flat().sort()).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0003-slow']);
+    expect(results.flat().sort()).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0003-slow', '0004-service-role']);
     expect(results.filter((ran) => ran.length === 0)).toHaveLength(1);
     expect(overlapped).toBe(false);
   });

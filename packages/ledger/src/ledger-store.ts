@@ -22,6 +22,7 @@ import { createMerkleTreeInternals } from './merkle-tree.ts';
 import type { SignatureCheck } from './signed-note.ts';
 import { checkStoredEntry } from './stored-entry.ts';
 import { strictEd25519Check } from './verify-ledger.ts';
+import { openStorageGuard } from './storage-guard.ts';
 import { bytesEqual } from './verify.ts';
 
 /** The tables of migration 0002-ledger (@covenant/db), as kysely sees them. */
@@ -70,6 +71,13 @@ export interface LedgerStoreOptions {
    * signer. Without this option only the running store holds the log to what it saw (see docs/ledger.md).
    */
   readonly stateFile?: string;
+  /**
+   * Development and tests only: on PostgreSQL, serve through a role that could change the ledger tables
+   * (an owner, a superuser). By default a writable store refuses one (`PrivilegedRoleError`,
+   * `ERR_DB_ROLE_PRIVILEGED`): its own connection could disable the triggers and delete entries (ADR 0013).
+   * The schema check runs either way.
+   */
+  readonly unsafeAllowPrivilegedRole?: boolean;
 }
 
 /**
@@ -233,7 +241,7 @@ const systemClock: LedgerClock = { now: () => new Date() };
  * ```
  */
 export async function createLedgerStore(options: LedgerStoreOptions): Promise<LedgerStore> {
-  const { db, origin, signer, clock = systemClock, workTimeoutMs = 5_000, stateFile } = options ?? ({} as LedgerStoreOptions);
+  const { db, origin, signer, clock = systemClock, workTimeoutMs = 5_000, stateFile, unsafeAllowPrivilegedRole = false } = options ?? ({} as LedgerStoreOptions);
   if (db === null || typeof db !== 'object' || typeof db.connection !== 'function') throw new TypeError('createLedgerStore: "db" must be a kysely instance');
   if (typeof origin !== 'string' || origin === '') throw new TypeError('createLedgerStore: "origin" is required');
   if (signer !== undefined && (typeof signer?.sign !== 'function' || !(signer.publicKey instanceof Uint8Array))) {
@@ -243,6 +251,7 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
   if (!Number.isSafeInteger(workTimeoutMs) || workTimeoutMs <= 0) throw new TypeError('createLedgerStore: "workTimeoutMs" must be a positive integer');
   if (stateFile !== undefined && (typeof stateFile !== 'string' || stateFile === '')) throw new TypeError('createLedgerStore: "stateFile" must be a file path');
   if (stateFile !== undefined && signer === undefined) throw new TypeError('createLedgerStore: "stateFile" needs a signer (a read-only store records nothing)');
+  if (typeof unsafeAllowPrivilegedRole !== 'boolean') throw new TypeError('createLedgerStore: "unsafeAllowPrivilegedRole" must be a boolean');
   const postgres = dialectOf(db) === 'postgres';
   const key = signer === undefined ? null : { name: signer.name, publicKey: signer.publicKey, origin };
   const check: SignatureCheck | undefined = signer === undefined ? undefined : strictEd25519Check(signer.publicKey);
@@ -502,6 +511,8 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
             else settled.push(await runUnit(tx, batchIdentity, buffer, sequence, pending.work));
           }
           await insertEntries(tx, postgres, buffer.rows, at);
+          // After every unit of work ran, before signing: the tables and their triggers are still ours.
+          await storage?.check(tx);
           const size = start + buffer.rows.length;
           const checkpoint = Object.freeze({ origin, size, root: frontierRoot(buffer.frontier) });
           // A batch of failed units only may have appended nothing: no empty checkpoint then.
@@ -678,6 +689,7 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
     return found;
   };
 
+  const storage = await openStorageGuard(db, { writable: signer !== undefined, allowPrivilegedRole: unsafeAllowPrivilegedRole });
   // The whole log, checked; then held to the head on record outside the database, which it must contain.
   await catchUpSnapshot();
   holdToRecordedHead();

@@ -38,13 +38,16 @@ function intent(requestId: string): AuditIntent {
   };
 }
 
+/** A fresh schema, migrated by its owner; returns the URL of its serving role, which the "processes" use (ADR 0013). */
 async function scratch(): Promise<string> {
   const database = await postgresTestDatabase(baseUrl);
   schemas.push(database);
-  const db = createDatabase<LedgerTables>({ url: database.url });
-  pools.push(db);
-  await migrateToLatest(db);
-  return database.url;
+  const owner = createDatabase<LedgerTables>({ url: database.url });
+  pools.push(owner);
+  await migrateToLatest(owner);
+  await sql`create table notes (id integer primary key, text text not null)`.execute(owner);
+  await sql`grant select, insert on notes to covenant_service`.execute(owner);
+  return database.servingUrl;
 }
 
 /** One "process": its own pool, ledger store and audit port (start-up recovery runs here). */
@@ -194,7 +197,6 @@ async function countedWriter(): Promise<{ db: Kysely<NotesTables>; audit: Ledger
   const url = await scratch();
   const db = createDatabase<NotesTables>({ url });
   pools.push(db);
-  await db.schema.createTable('notes').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('text', 'text', (c) => c.notNull()).execute();
   const fencing = new FencingQueries();
   const counted = db.withPlugin(fencing);
   const ledger = await createLedgerStore({ db: counted, origin: ORIGIN, signer });

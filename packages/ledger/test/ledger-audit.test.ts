@@ -25,6 +25,7 @@ import {
   type LedgerStore,
   type LedgerTables,
 } from '../src/index.ts';
+import { disableAppendOnly } from '@covenant/testkit';
 import { TRPCError } from '@trpc/server';
 import { KEY, ORIGIN, VERIFY, createTempDatabases, signer } from './ledger-fixtures.ts';
 
@@ -311,21 +312,18 @@ describe('createLedgerAudit: audited', () => {
       audit.audited(intent(1), async (scope) => {
         called += 1;
         await write(scope, 1);
-        // Created inside the batch's transaction: the checkpoint insert of this batch aborts, and the
-        // trigger is rolled back with everything else.
-        await sql`create trigger no_checkpoints before insert on ledger_checkpoints begin select raise(abort, 'checkpoint refused'); end`.execute(
-          scope.db as Kysely<Tables>,
-        );
+        // Inside the batch's transaction, a checkpoint far ahead: the append-only trigger then refuses this
+        // batch's own checkpoint (it must grow), and the row is rolled back with everything else. (Not an
+        // extra trigger: the store refuses to sign over a schema it did not create.)
+        await sql`insert into ledger_checkpoints (size, root, note, at) values (1000000, x'00', 'in the way', 'x')`.execute(scope.db as Kysely<Tables>);
         return { ok: true };
       }),
     );
     expect(called).toBe(1);
     expect(error).toBeInstanceOf(AuditUnavailableError);
-    expect(String((error as Error).cause)).toMatch(/checkpoint refused/);
+    expect(String((error as Error).cause)).toMatch(/ledger_checkpoints is append-only and grows/);
     expect(await noteIds(db)).toEqual([]);
-    expect((await db.selectFrom('sqlite_master' as never).select('name' as never).where('type' as never, '=', 'trigger' as never).execute()).map((r) => (r as { name: string }).name)).not.toContain(
-      'no_checkpoints',
-    );
+    expect((await db.selectFrom('ledger_checkpoints').select('note').execute()).map((r) => r.note)).not.toContain('in the way');
     // No ok outcome: the port logged that the call failed for want of the audit.
     expect((await entries(db, 'req_1')).map((entry) => [entry.kind, entry.outcome, entry.data])).toEqual([
       ['intent', null, { call: 'mutation' }],
@@ -336,20 +334,23 @@ describe('createLedgerAudit: audited', () => {
 
   it('outcome entries refused by the database: AuditUnavailableError, writes gone, the intent stays open until recovery', async () => {
     const { db, ledger, audit } = await setup();
-    await sql`create trigger no_outcomes before insert on ledger_entries when new.kind = 'outcome' begin select raise(abort, 'outcomes refused'); end`.execute(db);
     let called = false;
     const error = await rejection(
       audit.audited(intent(1), async (scope) => {
         called = true;
         await write(scope, 1);
+        // From here on the database refuses every write (SQLite's query_only, a connection setting that no
+        // rollback undoes): the outcome batch fails, and so does the failed outcome the port tries next.
+        await sql`pragma query_only = 1`.execute(scope.db as Kysely<Tables>);
         return { ok: true };
       }),
     );
     expect(called).toBe(true);
     expect(error).toBeInstanceOf(AuditUnavailableError);
+    expect(String((error as Error).cause)).toMatch(/readonly database/);
     expect(await noteIds(db)).toEqual([]);
     expect((await ledger.openIntents()).map((entry) => entry.requestId)).toEqual(['req_1']);
-    await sql`drop trigger no_outcomes`.execute(db);
+    await sql`pragma query_only = 0`.execute(db);
     await audit.close();
     const restarted = await openAudit({ ledger, db });
     expect(restarted.recovered).toEqual(['req_1']);
@@ -490,9 +491,11 @@ describe('createLedgerAudit: recovery reads the hashed bodies, not the unhashed 
       at: new Date(),
     });
     await audit.close();
-    await sql`drop trigger ledger_entries_no_update`.execute(db);
+    // Triggers off and back on: only the unhashed columns differ from the bodies.
+    const restore = await disableAppendOnly(db);
     await sql`update ledger_entries set kind = 'event' where request_id = 'req_1' and kind = 'outcome'`.execute(db);
     await sql`update ledger_entries set kind = 'event' where request_id = 'req_cut'`.execute(db);
+    await restore();
     // The running store took both rows in when they were written: recovery decides from what it verified.
     const restarted = await openAudit({ ledger, db });
     expect(restarted.recovered).toEqual(['req_cut']);

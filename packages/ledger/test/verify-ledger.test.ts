@@ -30,10 +30,15 @@ async function honestLog(): Promise<Kysely<LedgerTables>> {
 }
 
 /** An attacker with write access to the file: the append-only triggers are no obstacle. */
-async function dropTriggers(db: Kysely<LedgerTables>): Promise<void> {
+/** Drops the append-only triggers; returns how to put them back exactly (the same SQL text). */
+async function dropTriggers(db: Kysely<LedgerTables>): Promise<() => Promise<void>> {
+  const { rows } = await sql<{ sql: string }>`select sql from sqlite_master where type = 'trigger' and tbl_name like 'ledger_%' order by name`.execute(db);
   for (const table of ['ledger_entries', 'ledger_checkpoints']) {
     for (const suffix of ['no_update', 'no_delete', 'no_replace']) await sql`drop trigger ${sql.raw(`${table}_${suffix}`)}`.execute(db);
   }
+  return async () => {
+    for (const row of rows) await sql.raw(row.sql).execute(db);
+  };
 }
 
 async function body(db: Kysely<LedgerTables>, seq: number): Promise<Uint8Array> {
@@ -174,11 +179,12 @@ describe('verifyLedger', () => {
     it('a log rewritten from some index on (a fork) fails against a kept checkpoint', async () => {
       const db = await honestLog();
       const kept = await note(db, 13);
-      await dropTriggers(db);
+      const restore = await dropTriggers(db);
       await sql`delete from ledger_entries where seq >= 8`.execute(db);
       await sql`delete from ledger_checkpoints where size > 8`.execute(db);
-      // The attacker cannot sign, so to re-sign the tail they would need the key; with it (insider), the
-      // rewritten log is self-consistent but does not match what a witness kept.
+      // The insider puts the triggers back (a store refuses to sign over a schema without them) and, holding
+      // the key, re-signs a new tail: the rewritten log is self-consistent but does not match what a witness kept.
+      await restore();
       const store = await createLedgerStore({ db, origin: ORIGIN, signer });
       await store.append(Array.from({ length: 7 }, (_, i) => sample(100 + i)));
       expect((await verifyLedger(db, VERIFY)).ok).toBe(true);

@@ -6,3 +6,4 @@ export { createTestIssuer } from '@covenant/identity/testing';
 export type { TestIssuer } from '@covenant/identity/testing';
 export { contractSource, createTempProject } from './temp-project.ts';
 export type { TempProject, TempProjectOptions } from './temp-project.ts';
+export { disableAppendOnly } from './ledger-tamper.ts';

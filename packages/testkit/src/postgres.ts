@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { SERVICE_ROLE } from '@covenant/db';
 import pg from 'pg';
 
 /** The environment variable that turns the PostgreSQL suites on: a connection string to a scratch database. */
@@ -32,17 +33,33 @@ export function postgresTestUrl(): string | undefined {
 
 /** A throw-away schema in the test database. */
 export interface PostgresTestDatabase {
-  /** The base URL with `options=-c search_path=<schema>`: every connection opened from it works in the schema. */
+  /**
+   * The base URL with `options=-c search_path=<schema>`: every connection opened from it works in the
+   * schema, as the base URL's user (the test superuser). Migrate with it: it plays the owner of the tables.
+   */
   readonly url: string;
+  /**
+   * The same schema as the schema's own serving role (`<schema>_serve`, a LOGIN role with a random
+   * password, member of `covenant_service` and nothing else): what a service connects as (ADR 0013). It
+   * gets its privileges from the migrations (0004-service-role), so migrate through `url` first.
+   */
+  readonly servingUrl: string;
+  /** The serving role's name. */
+  readonly servingRole: string;
   readonly schema: string;
-  /** Drops the schema and everything in it. */
+  /** Drops the schema and everything in it, and the serving role. */
   drop(): Promise<void>;
 }
 
 /**
  * Creates a schema `t_<random>` in the database `baseUrl` names (default: `COVENANT_TEST_PG`) and returns a
  * connection string whose connections use it, so that test files (and tests) running at the same time on
- * one server never see each other's tables. Call `drop()` after the test.
+ * one server never see each other's tables, and one that connects as a serving role of its own. Call
+ * `drop()` after the test.
+ *
+ * It also revokes TEMPORARY on the test database from PUBLIC (a serving role that may create temporary
+ * tables is refused by the ledger store: one could shadow the ledger's tables), and creates the NOLOGIN
+ * role `covenant_service` if the cluster has none yet, as migration 0004-service-role would.
  *
  * @example
  * ```ts
@@ -54,26 +71,42 @@ export interface PostgresTestDatabase {
 export async function postgresTestDatabase(baseUrl: string | undefined = postgresTestUrl()): Promise<PostgresTestDatabase> {
   if (baseUrl === undefined || baseUrl === '') throw new Error(`postgresTestDatabase: ${POSTGRES_TEST_ENV} is not set`);
   const schema = `t_${randomBytes(8).toString('hex')}`;
-  await admin(baseUrl, `create schema ${schema}`);
+  const servingRole = `${schema}_serve`;
+  const password = randomBytes(16).toString('hex');
+  await admin(baseUrl, [
+    `create schema ${schema}`,
+    // Roles are cluster-wide: another test file, or another database of the cluster, may create it at the same time.
+    `do $$ begin
+       if not exists (select from pg_roles where rolname = '${SERVICE_ROLE}') then create role ${SERVICE_ROLE} nologin; end if;
+     exception when duplicate_object or unique_violation then null;
+     end $$`,
+    `create role ${servingRole} login password '${password}' in role ${SERVICE_ROLE}`,
+    `do $$ begin execute format('revoke temporary on database %I from public', current_database()); end $$`,
+  ]);
   const url = new URL(baseUrl);
   url.searchParams.set('options', `-c search_path=${schema}`);
+  const serving = new URL(url);
+  serving.username = servingRole;
+  serving.password = password;
   let dropped = false;
   return Object.freeze({
     url: url.toString(),
+    servingUrl: serving.toString(),
+    servingRole,
     schema,
     async drop(): Promise<void> {
       if (dropped) return;
       dropped = true;
-      await admin(baseUrl, `drop schema if exists ${schema} cascade`);
+      await admin(baseUrl, [`drop schema if exists ${schema} cascade`, `drop owned by ${servingRole}`, `drop role if exists ${servingRole}`]);
     },
   });
 }
 
-async function admin(url: string, statement: string): Promise<void> {
+async function admin(url: string, statements: ReadonlyArray<string>): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    await client.query(statement);
+    for (const statement of statements) await client.query(statement);
   } finally {
     await client.end();
   }

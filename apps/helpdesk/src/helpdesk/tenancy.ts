@@ -1,4 +1,4 @@
-import { dialectOf, tenantGuard, withSavepoint } from '@covenant/db';
+import { SERVICE_ROLE, dialectOf, tenantGuard, withSavepoint } from '@covenant/db';
 import type { DatabaseScope, DatabaseScopeCall } from '@covenant/server';
 import { sql, type Kysely, type Migration } from 'kysely';
 
@@ -55,6 +55,20 @@ export const tenancyMigration: Migration = {
 };
 
 /**
+ * Migration 1003-helpdesk-service-role (ADR 0013). On PostgreSQL the service serves as a member of
+ * `covenant_service` (framework migration 0004), not as the owner who ran 1002: this lets that role run
+ * the handlers as `covenant_tenant` (`SET LOCAL ROLE`). It needs nothing on the helpdesk tables itself: the
+ * handlers reach them as the tenant role only, under row-level security. Granting a role takes the
+ * migrating owner's CREATEROLE (or ADMIN OPTION on `covenant_tenant`). On SQLite it only records itself.
+ */
+export const serviceTenancyMigration: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    if (dialectOf(db) !== 'postgres') return;
+    await sql`grant ${sql.id(TENANT_ROLE)} to ${sql.id(SERVICE_ROLE)}`.execute(db);
+  },
+};
+
+/**
  * The helpdesk's `databaseScope` (see `createCovenantRuntime`): the handlers of the helpdesk contracts
  * run confined to the caller's tenant in the database, under their own `ofTenant` filters, so a handler
  * that forgets one still cannot reach another tenant's rows (ADR 0011).
@@ -63,7 +77,7 @@ export const tenancyMigration: Migration = {
  *   or for an unaudited one a new READ ONLY transaction on the base handle — the statements run as
  *   `covenant_tenant` with `covenant.org` / `covenant.workspace` set locally, so row-level security applies.
  *   Afterwards the role and settings are reset (or rolled back with the savepoint): the ledger batch goes
- *   on in the same transaction and writes its own tables as the owner. The tenant guard is not applied
+ *   on in the same transaction and writes its own tables as the serving role. The tenant guard is not applied
  *   there: RLS is the control, and it also covers raw SQL.
  * - SQLite: the handle is wrapped in `tenantGuard`, which refuses a statement on a helpdesk table that is
  *   not filtered on the tenant (`ERR_DB_TENANT_FILTER_MISSING`, a 500 for the caller).

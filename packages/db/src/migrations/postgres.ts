@@ -17,14 +17,33 @@ export async function appendOnly(db: Kysely<unknown>, table: string): Promise<vo
     begin
       raise exception '% is append-only', tg_table_name using errcode = 'raise_exception';
     end $$`.execute(db);
-  for (const [suffix, event, level] of [
-    ['no_update', 'update', 'row'],
-    ['no_delete', 'delete', 'row'],
-    ['no_truncate', 'truncate', 'statement'],
-  ] as const) {
-    await sql`create trigger ${sql.id(`${table}_${suffix}`)} before ${sql.raw(event)} on ${sql.table(table)}
-      for each ${sql.raw(level)} execute function covenant_refuse_change()`.execute(db);
+  for (const trigger of appendOnlyTriggers(table)) {
+    await sql`create trigger ${sql.id(trigger.name)} before ${sql.raw(trigger.event)} on ${sql.table(table)}
+      for each ${sql.raw(trigger.level)} execute function ${sql.id(trigger.fn)}()`.execute(db);
   }
+}
+
+/** A BEFORE trigger the migrations create on PostgreSQL, as the schema check (schema-integrity.ts) expects it. */
+export interface PgTriggerSpec {
+  readonly name: string;
+  readonly event: 'insert' | 'update' | 'delete' | 'truncate';
+  readonly level: 'row' | 'statement';
+  /** The trigger function's name. */
+  readonly fn: string;
+}
+
+/** The triggers `appendOnly(db, table)` creates. */
+export function appendOnlyTriggers(table: string): ReadonlyArray<PgTriggerSpec> {
+  return [
+    { name: `${table}_no_update`, event: 'update', level: 'row', fn: 'covenant_refuse_change' },
+    { name: `${table}_no_delete`, event: 'delete', level: 'row', fn: 'covenant_refuse_change' },
+    { name: `${table}_no_truncate`, event: 'truncate', level: 'statement', fn: 'covenant_refuse_change' },
+  ];
+}
+
+/** The trigger `refuseInsertWhen(db, table, trigger, …)` creates. */
+export function insertCheckTrigger(trigger: string): PgTriggerSpec {
+  return { name: trigger, event: 'insert', level: 'row', fn: `${trigger}_check` };
 }
 
 /**
@@ -34,7 +53,7 @@ export async function appendOnly(db: Kysely<unknown>, table: string): Promise<vo
  * the right table whatever a later session's search_path is.
  */
 export async function refuseInsertWhen(db: Kysely<unknown>, table: string, trigger: string, refuse: string, message: string): Promise<void> {
-  const fn = sql.id(`${trigger}_check`);
+  const fn = sql.id(insertCheckTrigger(trigger).fn);
   await sql`create function ${fn}() returns trigger language plpgsql set search_path from current as $$
     begin
       if ${sql.raw(refuse)} then

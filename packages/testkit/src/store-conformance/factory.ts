@@ -10,8 +10,18 @@ import { postgresTestDatabase } from '../postgres.ts';
  * The suites open one per test (`it`) and dispose it after that test, so no test sees another's rows.
  */
 export interface ConformanceDatabase {
-  /** The first connection (pool) on the database, migrated. */
+  /**
+   * The first connection (pool) on the database, migrated; what a store is given. On PostgreSQL it is the
+   * serving role (a member of `covenant_service`: SELECT and INSERT on the ledger tables, ADR 0013), not
+   * the owner of the tables.
+   */
   readonly db: Kysely<any>;
+  /**
+   * A connection as the owner of the tables (PostgreSQL: the role that ran the migrations; SQLite: `db`
+   * itself, which has no roles): for what a serving role may not do — DDL and grants in a test's set-up,
+   * and an attacker's edits.
+   */
+  readonly owner: Kysely<any>;
   /**
    * Another connection (pool, or SQLite handle) on the SAME database: what a second process would open.
    * The suites use it to show that a second store sees a first one's committed writes (and only those).
@@ -58,15 +68,16 @@ export function sqliteConformanceFactory(): StoreConformanceFactory {
         await dispose();
         throw error;
       }
-      return { db, another: async () => connect(), dispose };
+      return { db, owner: db, another: async () => connect(), dispose };
     },
   };
 }
 
 /**
  * PostgreSQL through a throw-away schema per test (see `postgresTestDatabase`) in the database `baseUrl`
- * names; `another()` opens a second pool on the same schema. With `baseUrl` undefined, `open()` throws:
- * gate the suite with `describe.skipIf(postgresTestUrl() === undefined)`.
+ * names, migrated by the owner (`owner`); `db` and `another()` (a second pool on the same schema) connect
+ * as the schema's serving role. With `baseUrl` undefined, `open()` throws: gate the suite with
+ * `describe.skipIf(postgresTestUrl() === undefined)`.
  */
 export function postgresConformanceFactory(baseUrl: string | undefined): StoreConformanceFactory {
   return {
@@ -74,8 +85,8 @@ export function postgresConformanceFactory(baseUrl: string | undefined): StoreCo
     async open() {
       const scratch = await postgresTestDatabase(baseUrl);
       const handles: Array<Kysely<any>> = [];
-      const connect = (): Kysely<any> => {
-        const db = createDatabase<any>({ url: scratch.url });
+      const connect = (url: string): Kysely<any> => {
+        const db = createDatabase<any>({ url });
         handles.push(db);
         return db;
       };
@@ -83,14 +94,14 @@ export function postgresConformanceFactory(baseUrl: string | undefined): StoreCo
         for (const handle of handles.splice(0)) await handle.destroy();
         await scratch.drop();
       };
-      const db = connect();
+      const owner = connect(scratch.url);
       try {
-        await migrateToLatest(db);
+        await migrateToLatest(owner);
       } catch (error) {
         await dispose();
         throw error;
       }
-      return { db, another: async () => connect(), dispose };
+      return { db: connect(scratch.servingUrl), owner, another: async () => connect(scratch.servingUrl), dispose };
     },
   };
 }

@@ -1,7 +1,8 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dialectOf } from '@covenant/db';
+import { SchemaAlteredError, dialectOf } from '@covenant/db';
+import { disableAppendOnly } from '../ledger-tamper.ts';
 import {
   LogError,
   createCheckpointSigner,
@@ -23,6 +24,7 @@ import { sql, type Kysely } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StoreConformanceFactory } from './factory.ts';
 import { databasesPerTest } from './per-test.ts';
+import { grantToService } from './service-grants.ts';
 
 const ORIGIN = 'conformance.example/ledger';
 /** Fixed test keys (never real ones). */
@@ -55,8 +57,10 @@ function sample(n: number, overrides: Partial<NewEntry> = {}): NewEntry {
 
 const tables = (db: Kysely<any>): Kysely<Tables> => db as Kysely<Tables>;
 
-async function createNotes(db: Kysely<any>): Promise<void> {
-  await db.schema.createTable('notes').addColumn('id', 'integer', (c) => c.primaryKey()).execute();
+/** The owner creates it (a serving role may not) and lets the serving role use it, as an application's migration would. */
+async function createNotes(owner: Kysely<any>): Promise<void> {
+  await owner.schema.createTable('notes').addColumn('id', 'integer', (c) => c.primaryKey()).execute();
+  await grantToService(owner, 'notes');
 }
 
 async function insertNote(db: Kysely<any>, id: number): Promise<void> {
@@ -79,20 +83,19 @@ async function checkpointSizes(db: Kysely<any>): Promise<number[]> {
   return (await tables(db).selectFrom('ledger_checkpoints').select('size').orderBy('size').execute()).map((row) => row.size);
 }
 
+
 /**
- * What an attacker with write access to the database does first: switch the append-only triggers off.
- * SQLite has no way to disable a trigger, so they are dropped; PostgreSQL disables the user triggers of
- * both ledger tables (`alter table … disable trigger user`). Either way the store itself is not involved.
+ * Takes one append-only trigger away: dropped on SQLite (which cannot disable one), disabled on PostgreSQL.
+ * Returns how to put it back as it was.
  */
-async function disableAppendOnly(db: Kysely<any>): Promise<void> {
-  if (dialectOf(db) === 'postgres') {
-    await sql`alter table ledger_entries disable trigger user`.execute(db);
-    await sql`alter table ledger_checkpoints disable trigger user`.execute(db);
-    return;
+async function removeTrigger(conn: Kysely<any>, table: string, trigger: string): Promise<() => Promise<void>> {
+  if (dialectOf(conn) === 'postgres') {
+    await sql`alter table ${sql.table(table)} disable trigger ${sql.id(trigger)}`.execute(conn);
+    return async () => void (await sql`alter table ${sql.table(table)} enable trigger ${sql.id(trigger)}`.execute(conn));
   }
-  const { rows } = await sql<{ name: string }>`select name from sqlite_master
-    where type = 'trigger' and tbl_name in ('ledger_entries', 'ledger_checkpoints')`.execute(db);
-  for (const { name } of rows) await sql`drop trigger ${sql.id(name)}`.execute(db);
+  const { rows } = await sql<{ sql: string }>`select sql from sqlite_master where type = 'trigger' and name = ${trigger}`.execute(conn);
+  await sql`drop trigger ${sql.id(trigger)}`.execute(conn);
+  return async () => void (await sql.raw(rows[0]!.sql).execute(conn));
 }
 
 /**
@@ -298,8 +301,8 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
 
     describe('units of work (transact)', () => {
       it("commits a unit's writes and entries together and resolves only after the commit", async () => {
-        const { db, another } = await open();
-        await createNotes(db);
+        const { db, owner, another } = await open();
+        await createNotes(owner);
         const other = await another();
         const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
         let unseen: { notes: number[]; seqs: number[] } | undefined;
@@ -324,8 +327,8 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
       });
 
       it('a throwing unit (even after a failed statement) is rolled back alone, writes and entries; the rest of its batch commits under one checkpoint', async () => {
-        const { db } = await open();
-        await createNotes(db);
+        const { db, owner } = await open();
+        await createNotes(owner);
         const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
         const boom = new Error('handler failed');
         const [kept, failed, broken, plain] = await Promise.allSettled([
@@ -356,8 +359,8 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
       });
 
       it('tx.savepoint rolls back its writes and entries on throw and rethrows; the unit goes on and commits the rest', async () => {
-        const { db } = await open();
-        await createNotes(db);
+        const { db, owner } = await open();
+        await createNotes(owner);
         const store = await createLedgerStore({ db, origin: ORIGIN, signer });
         const inner = new Error('inner failed');
         const result = await store.transact(async (tx) => {
@@ -383,8 +386,8 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
       });
 
       it('a batch of failing units only stores nothing and signs no checkpoint', async () => {
-        const { db } = await open();
-        await createNotes(db);
+        const { db, owner } = await open();
+        await createNotes(owner);
         const store = await createLedgerStore({ db, origin: ORIGIN, signer });
         const results = await Promise.allSettled(
           [1, 2].map((id) =>
@@ -404,8 +407,8 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
       });
 
       it('transactionOf finds the running unit by its handle only; after the unit settles its handle and append are revoked', async () => {
-        const { db } = await open();
-        await createNotes(db);
+        const { db, owner } = await open();
+        await createNotes(owner);
         const store = await createLedgerStore({ db, origin: ORIGIN, signer });
         let captured: LedgerTransaction | undefined;
         let during: LedgerTransaction | null = null;
@@ -465,12 +468,14 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
 
     describe('isOpen (what recovery re-checks inside the writer lock)', () => {
       it('an intent is open until a later outcome of its request id, the batch\'s own entries included; flipped columns do not change the answer', async () => {
-        const { db } = await open();
+        const { db, owner } = await open();
         const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
         await store.append([sample(1), sample(2), sample(1, { kind: 'outcome', outcome: 'ok' }), sample(9, { kind: 'event' })]);
-        // Someone flips the committed outcome's kind and the open intent's: the store decided from the bodies.
-        await disableAppendOnly(db);
-        await tables(db).updateTable('ledger_entries').set({ kind: 'event' }).where('seq', 'in', [1, 2]).execute();
+        // Someone flips the committed outcome's kind and the open intent's (and puts the triggers back, so the
+        // schema check does not stop the store first): the store decided from the bodies.
+        const restore = await disableAppendOnly(owner);
+        await tables(owner).updateTable('ledger_entries').set({ kind: 'event' }).where('seq', 'in', [1, 2]).execute();
+        await restore();
         const seen = await store.transact(async (tx) => {
           const before = [tx.isOpen('req_1'), tx.isOpen('req_2'), tx.isOpen('req_unknown')];
           tx.append([sample(2, { kind: 'outcome', outcome: 'aborted' }), sample(3)]);
@@ -598,35 +603,41 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
       });
 
       it('an entry whose unhashed kind, request_id or at column was changed is refused when the store opens (ERR_LEDGER_LOG_INDEX_MISMATCH)', async () => {
-        const { db } = await open();
+        const { db, owner } = await open();
         const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
         await store.append([sample(0), sample(0, { kind: 'outcome', outcome: 'ok' })]);
         await store.append([sample(2)]);
         await store.close();
-        await disableAppendOnly(db);
+        /** The owner changes one column, triggers off and back on: only the column differs from the body. */
+        const setColumn = async (column: 'kind' | 'request_id' | 'at', value: string): Promise<void> => {
+          const restore = await disableAppendOnly(owner);
+          await tables(owner).updateTable('ledger_entries').set({ [column]: value }).where('seq', '=', 1).execute();
+          await restore();
+        };
         for (const [column, value, original] of [
           ['kind', 'event', 'outcome'],
           ['request_id', 'req_other', 'req_0'],
           ['at', '2026-01-02T03:04:05.679Z', AT],
         ] as const) {
-          await tables(db).updateTable('ledger_entries').set({ [column]: value }).where('seq', '=', 1).execute();
+          await setColumn(column, value);
           await expect(createLedgerStore({ db, origin: ORIGIN, signer })).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_INDEX_MISMATCH' });
           expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: false, index: 1, code: 'ERR_LEDGER_LOG_INDEX_MISMATCH' });
-          await tables(db).updateTable('ledger_entries').set({ [column]: original }).where('seq', '=', 1).execute();
+          await setColumn(column, original);
         }
         expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: true, size: 3 });
       });
 
       it('the running store sees its last entry or checkpoint deleted behind its back (a tail cut at a batch boundary) and signs nothing (ERR_LEDGER_LOG_TRUNCATED)', async () => {
         for (const cut of ['entries and checkpoint', 'entries only'] as const) {
-          const { db, another } = await open();
+          const { db, owner } = await open();
           const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
           await store.append([sample(0), sample(1)]);
           await store.append([sample(2)]);
-          const attacker = await another();
-          await disableAppendOnly(attacker);
-          await tables(attacker).deleteFrom('ledger_entries').where('seq', '>=', 2).execute();
-          if (cut === 'entries and checkpoint') await tables(attacker).deleteFrom('ledger_checkpoints').where('size', '>', 2).execute();
+          // The owner's connection (on PostgreSQL the serving role cannot), triggers put back after.
+          const restore = await disableAppendOnly(owner);
+          await tables(owner).deleteFrom('ledger_entries').where('seq', '>=', 2).execute();
+          if (cut === 'entries and checkpoint') await tables(owner).deleteFrom('ledger_checkpoints').where('size', '>', 2).execute();
+          await restore();
           await expect(store.append([sample(3)])).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_TRUNCATED' });
           expect(await checkpointSizes(db)).toEqual(cut === 'entries only' ? [2, 3] : [2]);
           expect(await storedSeqs(db)).toEqual([0, 1]);
@@ -690,7 +701,7 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
       };
 
       it('records the signed head before the batch is answered; a log truncated at a batch boundary (entries and heads deleted together) is refused on restart', async () => {
-        const { db } = await open();
+        const { db, owner } = await open();
         const stateFile = folder().path('ledger.state');
         const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock, stateFile });
         await store.append([sample(0), sample(1)]);
@@ -700,9 +711,10 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
         expect(readFileSync(stateFile, 'utf8')).toBe(head.note);
         expect(verifyCheckpoint(readFileSync(stateFile, 'utf8'), KEY)).toMatchObject({ ok: true, checkpoint: { size: 3 } });
         await store.close();
-        await disableAppendOnly(db);
-        await tables(db).deleteFrom('ledger_entries').where('seq', '>=', 2).execute();
-        await tables(db).deleteFrom('ledger_checkpoints').where('size', '>', 2).execute();
+        const restore = await disableAppendOnly(owner);
+        await tables(owner).deleteFrom('ledger_entries').where('seq', '>=', 2).execute();
+        await tables(owner).deleteFrom('ledger_checkpoints').where('size', '>', 2).execute();
+        await restore();
         // On its own the shorter log is consistent…
         expect(await verifyLedger(db, VERIFY)).toEqual({ ok: true, size: 2, checkpoints: 1 });
         // …but not with what the store signed: it refuses to open, so it never signs size 3 again.
@@ -713,15 +725,16 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
       });
 
       it('a log with another root at the recorded size (rewritten by a writer without the file) is refused (ERR_LEDGER_LOG_ROOT_MISMATCH)', async () => {
-        const { db } = await open();
+        const { db, owner } = await open();
         const stateFile = folder().path('ledger.state');
         const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock, stateFile });
         await store.append([sample(0), sample(1)]);
         await store.append([sample(2)]);
         await store.close();
-        await disableAppendOnly(db);
-        await tables(db).deleteFrom('ledger_entries').where('seq', '>=', 2).execute();
-        await tables(db).deleteFrom('ledger_checkpoints').where('size', '>', 2).execute();
+        const restore = await disableAppendOnly(owner);
+        await tables(owner).deleteFrom('ledger_entries').where('seq', '>=', 2).execute();
+        await tables(owner).deleteFrom('ledger_checkpoints').where('size', '>', 2).execute();
+        await restore();
         // A writer that remembers nothing signs size 3 a second time, over other entries: a fork.
         const forgetful = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
         await forgetful.append([sample(99)]);
@@ -730,7 +743,7 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
       });
 
       it('several stores each keep their own file and hold the log to what they saw, the other writers\' heads included', async () => {
-        const { db, another } = await open();
+        const { db, owner, another } = await open();
         const files = folder();
         const a = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock, stateFile: files.path('a.state') });
         const b = await createLedgerStore({ db: await another(), origin: ORIGIN, signer, clock: fixedClock, stateFile: files.path('b.state') });
@@ -742,9 +755,10 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
         const head = (await a.latestCheckpoint())!.note;
         expect(readFileSync(files.path('a.state'), 'utf8')).toBe(head);
         expect(readFileSync(files.path('b.state'), 'utf8')).toBe(head);
-        await disableAppendOnly(db);
-        await tables(db).deleteFrom('ledger_entries').where('seq', '>=', 2).execute();
-        await tables(db).deleteFrom('ledger_checkpoints').where('size', '>', 2).execute();
+        const restore = await disableAppendOnly(owner);
+        await tables(owner).deleteFrom('ledger_entries').where('seq', '>=', 2).execute();
+        await tables(owner).deleteFrom('ledger_checkpoints').where('size', '>', 2).execute();
+        await restore();
         await expect(createLedgerStore({ db: await another(), origin: ORIGIN, signer, stateFile: files.path('b.state') })).rejects.toMatchObject({
           code: 'ERR_LEDGER_LOG_TRUNCATED',
         });
@@ -794,10 +808,11 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
 
     describe('storage integrity', () => {
       it('the append-only triggers refuse an update, a delete and an out-of-sequence insert; the store goes on', async () => {
-        const { db } = await open();
+        const { db, owner } = await open();
         const store = await createLedgerStore({ db, origin: ORIGIN, signer });
         await store.append([sample(0)]);
-        const t = tables(db);
+        // The owner's connection: the triggers are what stops it (the serving role is stopped earlier, by privileges).
+        const t = tables(owner);
         await expect(t.updateTable('ledger_entries').set({ kind: 'event' }).where('seq', '=', 0).execute()).rejects.toThrow('ledger_entries is append-only');
         await expect(t.deleteFrom('ledger_entries').execute()).rejects.toThrow('ledger_entries is append-only');
         await expect(t.deleteFrom('ledger_checkpoints').execute()).rejects.toThrow('ledger_checkpoints is append-only');
@@ -809,39 +824,128 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
       });
 
       it('verifyLedger finds a tampered entry body (triggers disabled) at its index, and a reopened store refuses the log', async () => {
-        const { db } = await open();
+        const { db, owner } = await open();
         const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
         await store.append([sample(0), sample(1), sample(2)]);
         await store.append([sample(3)]);
         expect(await verifyLedger(db, VERIFY)).toEqual({ ok: true, size: 4, checkpoints: 2 });
-        await disableAppendOnly(db);
+        const restore = await disableAppendOnly(owner);
         const { bytes } = await store.readEntry(2);
         const tampered = bytes.slice();
         tampered[tampered.length - 2]! ^= 0x01;
-        await tables(db).updateTable('ledger_entries').set({ body: tampered }).where('seq', '=', 2).execute();
+        await tables(owner).updateTable('ledger_entries').set({ body: tampered }).where('seq', '=', 2).execute();
         expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: false, index: 2 });
-        // The attacker rewrites the leaf hash too: the body is still not an entry, and the store refuses it.
-        await tables(db).updateTable('ledger_entries').set({ leaf_hash: leafHash(tampered) }).where('seq', '=', 2).execute();
+        // The attacker rewrites the leaf hash too: the body is still not an entry.
+        await tables(owner).updateTable('ledger_entries').set({ leaf_hash: leafHash(tampered) }).where('seq', '=', 2).execute();
         expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: false, index: 2 });
+        // With the triggers still off, a store refuses to open on the schema already; put back, on the contents.
+        await expect(createLedgerStore({ db, origin: ORIGIN, signer })).rejects.toMatchObject({ code: 'ERR_DB_SCHEMA_ALTERED' });
+        await restore();
         await expect(createLedgerStore({ db, origin: ORIGIN, signer })).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_ENTRY_MALFORMED' });
         // A canonical forgery with its own leaf hash: the stored hashes no longer have the signed root.
+        const again = await disableAppendOnly(owner);
         const forged = encodeEntry({ v: 1, seq: 2, at: AT, ...sample(2, { action: 'orders.refund' }) });
-        await tables(db).updateTable('ledger_entries').set({ body: forged, leaf_hash: leafHash(forged) }).where('seq', '=', 2).execute();
+        await tables(owner).updateTable('ledger_entries').set({ body: forged, leaf_hash: leafHash(forged) }).where('seq', '=', 2).execute();
         expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: false, code: 'ERR_LEDGER_LOG_ROOT_MISMATCH' });
+        await again();
         await expect(createLedgerStore({ db, origin: ORIGIN, signer })).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_ROOT_MISMATCH' });
       });
 
+      it('a writable store refuses to open when an append-only trigger is gone (dropped, or disabled on PostgreSQL), naming it; a read-only one still opens', async () => {
+        const { db, owner } = await open();
+        await (await createLedgerStore({ db, origin: ORIGIN, signer })).append([sample(0)]);
+        await removeTrigger(owner, 'ledger_entries', 'ledger_entries_no_delete');
+        const error = await createLedgerStore({ db, origin: ORIGIN, signer }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(SchemaAlteredError);
+        expect(error).toMatchObject({
+          code: 'ERR_DB_SCHEMA_ALTERED',
+          differences: [{ type: 'trigger', name: 'ledger_entries_no_delete', problem: dialectOf(db) === 'postgres' ? 'disabled' : 'missing' }],
+        });
+        expect((error as Error).message).toContain('ledger_entries_no_delete');
+        // Signing nothing, a reader has nothing to refuse: it serves proofs the verifier checks anyway.
+        expect(await (await createLedgerStore({ db, origin: ORIGIN })).size()).toBe(1);
+      });
+
+      it('a running store signs nothing once a trigger is taken away through another connection, and nothing later either, even once it is back', async () => {
+        const database = await open();
+        const { db, owner } = database;
+        // The attacker's connection: the owner's on PostgreSQL (the serving role cannot), a second one on SQLite.
+        const attacker = dialectOf(db) === 'postgres' ? owner : await database.another();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer });
+        expect(await store.append([sample(0)])).toEqual([0]);
+        const restore = await removeTrigger(attacker, 'ledger_checkpoints', 'ledger_checkpoints_no_update');
+        const refused = await Promise.allSettled([store.append([sample(1)]), store.append([sample(2)])]);
+        for (const result of refused) {
+          expect(result.status).toBe('rejected');
+          expect((result as PromiseRejectedResult).reason).toMatchObject({
+            code: 'ERR_DB_SCHEMA_ALTERED',
+            differences: [{ type: 'trigger', name: 'ledger_checkpoints_no_update' }],
+          });
+        }
+        expect(await storedSeqs(owner)).toEqual([0]);
+        expect(await checkpointSizes(owner)).toEqual([1]);
+        await restore();
+        await expect(store.append([sample(3)])).rejects.toMatchObject({ code: 'ERR_DB_SCHEMA_ALTERED' });
+        await expect(store.transact(async (tx) => tx.append([sample(4)]))).rejects.toMatchObject({ code: 'ERR_DB_SCHEMA_ALTERED' });
+        expect(await checkpointSizes(owner)).toEqual([1]);
+        // A store opened anew (a restart, once someone has looked) verifies the schema again and goes on.
+        expect(await (await createLedgerStore({ db, origin: ORIGIN, signer })).append([sample(5)])).toEqual([1]);
+        expect(await verifyLedger(db, VERIFY)).toEqual({ ok: true, size: 2, checkpoints: 2 });
+      });
+
+      it('a unit of work cannot take a trigger away from its own batch, nor shadow a ledger table with a temporary one', async () => {
+        const { db, owner } = await open();
+        const postgres = dialectOf(db) === 'postgres';
+        await (await createLedgerStore({ db, origin: ORIGIN, signer })).append([sample(0)]);
+        const attacks = [
+          {
+            run: (conn: Kysely<any>) =>
+              postgres ? sql`alter table ledger_entries disable trigger ledger_entries_no_delete`.execute(conn) : sql`drop trigger ledger_entries_no_delete`.execute(conn),
+            found: { type: 'trigger', name: 'ledger_entries_no_delete', problem: 'missing' },
+          },
+          {
+            run: (conn: Kysely<any>) => sql`create temporary table ledger_checkpoints (size integer, root blob, note text, at text)`.execute(conn),
+            found: { type: 'table', name: 'temp.ledger_checkpoints', problem: 'unexpected' },
+          },
+        ];
+        let size = 1;
+        for (const attack of attacks) {
+          // A store opened now also proves that the previous attack left the schema as the migrations made it.
+          const store = await createLedgerStore({ db, origin: ORIGIN, signer });
+          const batch = await Promise.allSettled([
+            store.transact(async (tx) => {
+              tx.append([sample(1)]);
+              await attack.run(tx.db);
+            }),
+            store.append([sample(2)]),
+          ]);
+          if (postgres) {
+            // The serving role may neither alter the table nor create temporary tables: PostgreSQL refuses the
+            // statement (42501), the unit fails, and the rest of its batch commits with the triggers in place.
+            expect(batch[0]).toMatchObject({ status: 'rejected', reason: { code: '42501' } });
+            expect(batch[1]).toEqual({ status: 'fulfilled', value: [size] });
+            size += 1;
+          } else {
+            // SQLite runs it; the check before the signature refuses the whole batch, which rolls the DDL back too.
+            for (const result of batch) expect(result).toMatchObject({ status: 'rejected', reason: { code: 'ERR_DB_SCHEMA_ALTERED', differences: [attack.found] } });
+          }
+        }
+        expect(await storedSeqs(owner)).toEqual(Array.from({ length: size }, (_, i) => i));
+        await createLedgerStore({ db, origin: ORIGIN, signer });
+        expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: true, size });
+      });
+
       it('verifyLedger finds a deleted tail (entries and their checkpoint) only against a checkpoint kept outside, and unsealed entries always', async () => {
-        const { db } = await open();
+        const { db, owner } = await open();
         const store = await createLedgerStore({ db, origin: ORIGIN, signer });
         await store.append([sample(0), sample(1)]);
         await store.append([sample(2)]);
         const kept = (await store.latestCheckpoint())!.note;
-        await disableAppendOnly(db);
-        await tables(db).deleteFrom('ledger_checkpoints').where('size', '=', 3).execute();
+        await disableAppendOnly(owner);
+        await tables(owner).deleteFrom('ledger_checkpoints').where('size', '=', 3).execute();
         // Entry 2 is now not covered by any checkpoint.
         expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: false, index: 2 });
-        await tables(db).deleteFrom('ledger_entries').where('seq', '=', 2).execute();
+        await tables(owner).deleteFrom('ledger_entries').where('seq', '=', 2).execute();
         // A log cut at a checkpoint boundary looks honest on its own…
         expect(await verifyLedger(db, VERIFY)).toEqual({ ok: true, size: 2, checkpoints: 1 });
         // …but not against a checkpoint kept outside the database.

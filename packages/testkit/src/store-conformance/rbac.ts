@@ -17,6 +17,7 @@ import type { Kysely } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import type { StoreConformanceFactory } from './factory.ts';
 import { databasesPerTest } from './per-test.ts';
+import { grantToService } from './service-grants.ts';
 
 /** What a small ticketing contract would declare, plus the rbac admin capabilities. */
 const CATALOGUE = ['projects.read', 'rbac.bindings.manage', 'rbac.roles.manage', 'tickets.delete', 'tickets.read', 'tickets.write'];
@@ -242,7 +243,7 @@ export function runRbacConformance(factory: StoreConformanceFactory): void {
       if (options.bootstrap !== false) await rbac.bootstrapTenant('ops', 'org_a', 'alice', 'first admin of org_a');
       /** A second store on another connection to the same database (another process, in effect). */
       const second = async (): Promise<RbacStore> => createRbacStore({ db: tables(await database.another()), clock: clock.now });
-      return { db, rbac, clock, another: database.another, second };
+      return { db, owner: tables(database.owner), rbac, clock, another: database.another, second };
     };
 
     describe('decisions', () => {
@@ -391,7 +392,7 @@ export function runRbacConformance(factory: StoreConformanceFactory): void {
       });
 
       it('records every change in order, newest first, with before and after', async () => {
-        const { db, rbac, clock } = await setup();
+        const { db, owner, rbac, clock } = await setup();
         const role = await rbac.createRole(ALICE, 'org_a', { name: 'reader', capabilities: ['tickets.read'] }, 'readers');
         clock.advance(1_000);
         const updated = await rbac.updateRole(ALICE, 'org_a', role.id, { capabilities: ['tickets.read', 'projects.read'], description: 'reads' }, 'projects too');
@@ -413,9 +414,12 @@ export function runRbacConformance(factory: StoreConformanceFactory): void {
         expect(bootstrap).toMatchObject({ actor: 'operator:ops', requestId: null });
         expect((await rbac.changes('org_a', { limit: 2 })).map((c) => c.seq)).toEqual(seqs.slice(0, 2));
         expect(await rbac.changes('org_b')).toEqual([]);
-        // The record is append-only in the database too.
-        await expect(db.deleteFrom('rbac_changes').execute()).rejects.toThrow('rbac_changes is append-only');
-        await expect(db.updateTable('rbac_changes').set({ reason: 'forged' }).execute()).rejects.toThrow('rbac_changes is append-only');
+        // The record is append-only in the database too: the triggers refuse even the owner, and on PostgreSQL
+        // the store's own (serving) role has no UPDATE or DELETE on it in the first place.
+        await expect(owner.deleteFrom('rbac_changes').execute()).rejects.toThrow('rbac_changes is append-only');
+        await expect(owner.updateTable('rbac_changes').set({ reason: 'forged' }).execute()).rejects.toThrow('rbac_changes is append-only');
+        await expect(db.deleteFrom('rbac_changes').execute()).rejects.toThrow(/rbac_changes is append-only|permission denied for table rbac_changes/);
+        await expect(db.updateTable('rbac_changes').set({ reason: 'forged' }).execute()).rejects.toThrow(/rbac_changes is append-only|permission denied for table rbac_changes/);
       });
 
       it('refuses invalid and cross-tenant changes without changing anything', async () => {
@@ -544,7 +548,8 @@ export function runRbacConformance(factory: StoreConformanceFactory): void {
             events.push(event);
           },
         });
-        await f.db.schema.createTable('audit_copy').addColumn('action', 'text', (c) => c.notNull()).execute();
+        await f.owner.schema.createTable('audit_copy').addColumn('action', 'text', (c) => c.notNull()).execute();
+        await grantToService(f.owner, 'audit_copy');
         await f.rbac.bootstrapTenant('ops', 'org_a', 'alice', 'first admin of org_a');
         const copies = async (): Promise<string[]> =>
           (await (f.db as unknown as Kysely<{ audit_copy: { action: string } }>).selectFrom('audit_copy').select('action').execute()).map((r) => r.action);
