@@ -32,4 +32,12 @@ export const ledger = defineContract('ledger', {
     capability: 'ledger.read',
     errors: { ENTRY_NOT_FOUND: { status: 404, message: 'No such entry in your organisation’s audit trail' } },
   }),
+  consistency: query({
+    summary:
+      'A consistency proof from an earlier tree size (an audit receipt’s checkpoint) to the latest signed checkpoint: the log the caller was shown is a prefix of today’s.',
+    input: z.strictObject({ fromSize: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER) }),
+    output: z.object({ fromSize: z.number().int(), toSize: z.number().int(), note: z.string(), proof: z.array(z.string()) }),
+    capability: 'ledger.read',
+    errors: { SIZE_NOT_FOUND: { status: 404, message: 'The log has no checkpoint that large' } },
+  }),
 });

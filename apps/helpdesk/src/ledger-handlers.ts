@@ -22,5 +22,17 @@ export function createLedgerHandlers(ledger: LedgerStore): Handlers['ledger'] {
       const bundle = await ledger.inclusionBundle(input.seq);
       return { entry: new TextDecoder().decode(stored.bytes), bundle: { ...bundle, proof: [...bundle.proof] } };
     },
+    // Hashes of the shared tree only: nothing of any tenant's entries.
+    consistency: async ({ input, ctx }) => {
+      const latest = await ledger.latestCheckpoint();
+      if (latest === null || input.fromSize > latest.checkpoint.size) return ctx.fail('SIZE_NOT_FOUND');
+      const proof = await ledger.consistencyProof(input.fromSize, latest.checkpoint.size);
+      return {
+        fromSize: input.fromSize,
+        toSize: latest.checkpoint.size,
+        note: latest.note,
+        proof: proof.map((hash) => Buffer.from(hash).toString('base64')),
+      };
+    },
   };
 }

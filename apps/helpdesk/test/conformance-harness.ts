@@ -99,6 +99,7 @@ async function assemble(helpdesk: Helpdesk): Promise<ConformanceHarness> {
     'platform.whoami': async () => ({}),
     'ledger.checkpoint': async () => ({}),
     'ledger.prove': async (side) => ({ seq: await latestIntentSeq(side) }),
+    'ledger.consistency': async () => ({ fromSize: 1 }),
     'rbac.roles.list': async () => ({}),
     'rbac.roles.create': async () => ({ name: `conformance-role-${next()}`, capabilities: [], reason: REASON }),
     'rbac.roles.update': async (side) => ({ roleId: (await freshRole(side)).id, description: 'edited by the conformance tests', reason: REASON }),

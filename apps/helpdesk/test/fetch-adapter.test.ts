@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createTokenVerifier } from '@covenant/identity';
-import { createCovenantRuntime, createFetchHandler, type FetchHandlerOptions } from '@covenant/server';
+import { RECEIPTS_HEADER, createCovenantRuntime, createFetchHandler, type FetchHandlerOptions } from '@covenant/server';
 import { createMemoryAudit, createStaticAuthorization, createTestIssuer } from '@covenant/testkit';
 import { pino } from 'pino';
 import { createRouter } from './fixtures/generated/router.ts';
@@ -8,6 +8,9 @@ import { simpleHandlers } from './fixtures/simple-handlers.ts';
 import { until } from './held-request.ts';
 
 const handlers = simpleHandlers;
+
+/** What an audit port on a signed log would hand back; the memory double keeps no log, so none. */
+const RECEIPT = Object.freeze({ intentSeq: 7, outcomeSeq: 8, checkpoint: Object.freeze({ size: 9, root: 'cm9vdA==', note: 'a note\n' }) });
 
 async function fetchHandler(options: Omit<FetchHandlerOptions, 'endpoint'> = {}) {
   const issuer = await createTestIssuer();
@@ -17,7 +20,10 @@ async function fetchHandler(options: Omit<FetchHandlerOptions, 'endpoint'> = {})
   const runtime = createCovenantRuntime({
     identity: createTokenVerifier(issuer.verifierOptions()),
     authorization,
-    audit,
+    audit: {
+      recordDenial: (record) => audit.recordDenial(record),
+      audited: async (intent, action) => ({ ...(await audit.audited(intent, action)), receipt: RECEIPT }),
+    },
     logger: pino({ level: 'silent' }),
   });
   const handle = createFetchHandler(runtime, createRouter(runtime, handlers), { endpoint: '/api', ...options });
@@ -138,5 +144,21 @@ describe('the Fetch API adapter enforces the same request limits and decides at 
     for (const option of ['maxBodyBytes', 'bodyTimeoutMs', 'maxBatchSize'] as const) {
       await expect(fetchHandler({ [option]: 0 })).rejects.toThrow(new RegExp(`"${option}"`));
     }
+  });
+});
+
+describe('the Fetch API adapter hands out audit receipts', () => {
+  it('an audited call answers with its receipt in the receipts header; an unaudited one with none', async () => {
+    const { issuer, handle } = await fetchHandler();
+    const token = await issuer.mint({ sub: 'alice', org: 'org_a' });
+    const response = await handle(post('tickets.create', token, JSON.stringify(TICKET)));
+    expect(response.status).toBe(200);
+    const header = response.headers.get(RECEIPTS_HEADER);
+    expect(JSON.parse(Buffer.from(header!, 'base64url').toString('utf8'))).toEqual([
+      { call: 0, path: 'tickets.create', requestId: expect.any(String), ...RECEIPT },
+    ]);
+    const query = await handle(new Request('http://covenant.test/api/tickets.mine?input=%7B%7D', { headers: { authorization: `Bearer ${token}` } }));
+    expect(query.status).toBe(200);
+    expect(query.headers.get(RECEIPTS_HEADER)).toBeNull();
   });
 });

@@ -38,7 +38,12 @@ export const TEST_LEDGER_SIGNER = createCheckpointSigner({ name: 'test.example/h
  * URL), and `migrationDatabaseUrl` the owner's URL to migrate it through (see `createService`).
  */
 export async function startHelpdesk(
-  options: { readonly seed?: boolean; readonly databaseUrl?: string; readonly migrationDatabaseUrl?: string } = {},
+  options: {
+    readonly seed?: boolean;
+    readonly databaseUrl?: string;
+    readonly migrationDatabaseUrl?: string;
+    readonly transport?: 'covenant' | 'trpc';
+  } = {},
 ): Promise<Helpdesk> {
   const dir = await mkdtemp(join(tmpdir(), 'covenant-helpdesk-'));
   const identity = await openDevIdentity(join(dir, 'dev-issuer.jwk'));
@@ -50,6 +55,7 @@ export async function startHelpdesk(
     ...(options.migrationDatabaseUrl === undefined ? {} : { migrationDatabaseUrl: options.migrationDatabaseUrl }),
     logger: pino({ level: 'info' }, { write: (line: string) => void logs.push(line) }),
     ledgerSigner: TEST_LEDGER_SIGNER,
+    ...(options.transport === undefined ? {} : { transport: options.transport }),
   });
   await new Promise<void>((resolve) => service.server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(service.server.address() as AddressInfo).port}`;

@@ -1,5 +1,7 @@
 export { createFetchHandler } from './adapters/fetch.ts';
 export type { FetchHandlerOptions } from './adapters/fetch.ts';
+export { RECEIPTS_HEADER } from './adapters/receipts.ts';
+export type { WireAuditReceipt } from './adapters/receipts.ts';
 export { createHttpServer } from './adapters/standalone.ts';
 export type { HttpServerOptions } from './adapters/standalone.ts';
 export { createTrpcWireHandler } from './adapters/trpc-wire.ts';

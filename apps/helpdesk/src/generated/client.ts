@@ -38,6 +38,7 @@ export function createClient(options: CovenantClientOptions) {
     },
     ledger: {
       checkpoint: client.query<typeof ledger.checkpoint>('ledger.checkpoint'),
+      consistency: client.query<typeof ledger.consistency>('ledger.consistency'),
       prove: client.query<typeof ledger.prove>('ledger.prove'),
     },
     platform: {

@@ -36,6 +36,8 @@ export interface Handlers {
   readonly ledger: {
     /** ledger.checkpoint: query · requires ledger.read · The latest signed checkpoint (C2SP signed note): the size and root every proof is checked against. */
     readonly checkpoint: Handler<typeof ledger.checkpoint>;
+    /** ledger.consistency: query · requires ledger.read · A consistency proof from an earlier tree size (an audit receipt’s checkpoint) to the latest signed checkpoint: the log the caller was shown is a prefix of today’s. */
+    readonly consistency: Handler<typeof ledger.consistency>;
     /** ledger.prove: query · requires ledger.read · An entry of the caller’s org with its inclusion proof against the latest checkpoint. */
     readonly prove: Handler<typeof ledger.prove>;
   };

@@ -95,6 +95,16 @@ export function createRouter(covenant: CovenantRuntime, handlers: Handlers) {
         .use(step.authorizeAction(ledger.checkpoint))
         .output(ledger.checkpoint['~covenant'].output)
         .query(step.handle(ledger.checkpoint, handlers.ledger.checkpoint)),
+      consistency: procedure
+        .meta(covenant.seal('ledger.consistency', 'ledger', ledger.consistency, 'sha256:f1d4aa8899b32d277252c6d83a607cbd3a6e1fe19e5a4bb1e8ea74f1b56740bd'))
+        .use(step.requestContext('ledger.consistency'))
+        .use(step.authenticate(ledger.consistency))
+        .use(step.authorize(ledger.consistency))
+        .use(step.refuseTenancyKeys())
+        .input(ledger.consistency['~covenant'].input)
+        .use(step.authorizeAction(ledger.consistency))
+        .output(ledger.consistency['~covenant'].output)
+        .query(step.handle(ledger.consistency, handlers.ledger.consistency)),
       prove: procedure
         .meta(covenant.seal('ledger.prove', 'ledger', ledger.prove, 'sha256:e69bba21feb09bc6c08eff8a461d86cfec813bacdc39d73714368ed9e61a66c3'))
         .use(step.requestContext('ledger.prove'))

@@ -147,6 +147,28 @@ describe('ledger.checkpoint', () => {
   procedure.isolatesTenants();
 });
 
+describe('ledger.consistency', () => {
+  // query · requires ledger.read · not audited
+  const procedure = suite.procedure({
+    path: 'ledger.consistency',
+    kind: 'query',
+    requireAuth: true,
+    capability: 'ledger.read',
+    anyPrincipal: false,
+    resource: null,
+    audit: false,
+    notFound: ['SIZE_NOT_FOUND'],
+  });
+  // No token, or a token that does not verify: 401, and nothing on the ledger.
+  procedure.refusesAnonymous();
+  // A holder of ledger.read in the home tenant is served; no intent is written (not audited).
+  procedure.servesAllowed();
+  // Every capability but ledger.read, in the home tenant: 403 ERR_AUTHZ_DENIED, a denial entry, no intent.
+  procedure.refusesLackingCapability();
+  // Another org's holder of ledger.read: answered from its own tenant only (or 404 SIZE_NOT_FOUND (or 403)), never with the home tenant's data.
+  procedure.isolatesTenants();
+});
+
 describe('ledger.prove', () => {
   // query · requires ledger.read · not audited
   const procedure = suite.procedure({

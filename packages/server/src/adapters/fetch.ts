@@ -2,6 +2,7 @@ import type { AnyTRPCRouter } from '@trpc/server';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import type { CovenantRuntime } from '../runtime.ts';
 import { boundedRequest, resolveRequestLimits, type RequestLimits } from './limits.ts';
+import { RECEIPTS_HEADER, collectReceipts } from './receipts.ts';
 
 export interface FetchHandlerOptions extends RequestLimits {
   /** The path the router is served under, e.g. `/api`. */
@@ -28,13 +29,19 @@ export function createFetchHandler(
   runtime.assertSealed(router);
   if (typeof options?.endpoint !== 'string') throw new TypeError('createFetchHandler: "endpoint" is required');
   const limits = resolveRequestLimits(options, 'createFetchHandler');
-  return (request) =>
-    fetchRequestHandler({
+  return (request) => {
+    // Fetch joins repeated headers with ", ", which the bearer parser refuses: ambiguity is a 401.
+    const receipts = collectReceipts(runtime.contextFromHeaders(request.headers.get('authorization')));
+    return fetchRequestHandler({
       endpoint: options.endpoint,
       req: boundedRequest(request, limits),
       router,
       maxBatchSize: limits.maxBatchSize,
-      // Fetch joins repeated headers with ", ", which the bearer parser refuses: ambiguity is a 401.
-      createContext: () => runtime.contextFromHeaders(request.headers.get('authorization')),
+      createContext: () => receipts.context,
+      responseMeta: () => {
+        const header = receipts.header();
+        return header === undefined ? {} : { headers: { [RECEIPTS_HEADER]: header } };
+      },
     });
+  };
 }

@@ -1,8 +1,9 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AnyTRPCRouter } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { CovenantRuntime } from '../runtime.ts';
 import { resolveRequestLimits, type RequestLimits } from './limits.ts';
+import { RECEIPTS_HEADER, collectReceipts, type ReceiptCollector } from './receipts.ts';
 import { createTrpcWireHandler } from './trpc-wire.ts';
 
 export interface HttpServerOptions extends RequestLimits {
@@ -45,12 +46,27 @@ export function createHttpServer(runtime: CovenantRuntime, router: AnyTRPCRouter
     headersTimeout: Math.min(60_000, bodyTimeoutMs),
     connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(bodyTimeoutMs / 10))),
   };
+  // Each request's context carries its own receipt sink; the answer carries what it collected (RECEIPTS_HEADER).
+  const collectors = new WeakMap<object, ReceiptCollector>();
+  const contextFor = (req: IncomingMessage): object => {
+    const collector = collectReceipts(runtime.contextFromHeaders(req.headersDistinct['authorization']));
+    collectors.set(collector.context, collector);
+    return collector.context;
+  };
+  const receiptHeaders = (ctx: unknown): Record<string, string> | undefined => {
+    const header = ctx !== null && typeof ctx === 'object' ? collectors.get(ctx)?.header() : undefined;
+    return header === undefined ? undefined : { [RECEIPTS_HEADER]: header };
+  };
   const trpc = createHTTPHandler({
     router,
     basePath,
     maxBodySize: maxBodyBytes,
     maxBatchSize,
-    createContext: ({ req }) => runtime.contextFromHeaders(req.headersDistinct['authorization']),
+    createContext: ({ req }) => contextFor(req),
+    responseMeta: ({ ctx }) => {
+      const headers = receiptHeaders(ctx);
+      return headers === undefined ? {} : { headers };
+    },
   });
   if (transport === 'trpc') return createServer(serverOptions, trpc);
   return createServer(
@@ -60,7 +76,8 @@ export function createHttpServer(runtime: CovenantRuntime, router: AnyTRPCRouter
       basePath,
       maxBodyBytes,
       maxBatchSize,
-      createContext: (req) => runtime.contextFromHeaders(req.headersDistinct['authorization']),
+      createContext: contextFor,
+      responseHeaders: receiptHeaders,
       fallback: trpc,
     }),
   );

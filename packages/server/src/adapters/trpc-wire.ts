@@ -50,6 +50,11 @@ export interface TrpcWireHandlerOptions {
    * listener alone.
    */
   readonly fallback: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * Headers to add to an answer, from the request's context, once every call has settled (what tRPC's
+   * `responseMeta` would add for the same request; the Covenant adapter adds its receipts header this way).
+   */
+  readonly responseHeaders?: (ctx: unknown) => Readonly<Record<string, string>> | undefined;
   /** Path prefix (as tRPC's standalone `basePath`). */
   readonly basePath: string;
   readonly maxBodyBytes: number;
@@ -238,6 +243,7 @@ export function createTrpcWireHandler(options: TrpcWireHandlerOptions): Listener
     res.writeHead(status, {
       vary: 'trpc-accept, accept',
       'content-type': 'application/json',
+      ...options.responseHeaders?.(ctx),
       'content-length': Buffer.byteLength(body),
     });
     res.end(body);

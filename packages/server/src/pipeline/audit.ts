@@ -46,17 +46,17 @@ export function auditStep(deps: PipelineDeps, procedure: Procedure) {
       throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', cause });
     }
     state.receipt = audited.receipt;
-    if (audited.receipt !== null) handReceipt(opts.ctx as TransportContext, state, audited.receipt);
+    if (audited.receipt !== null) handReceipt(opts.ctx as TransportContext, state, audited.receipt, opts.batchIndex);
     return audited.result;
   };
 }
 
 /** To the transport's receipt sink, if it set one. The outcome is durable: a failing sink cannot undo the call. */
-function handReceipt(ctx: TransportContext, state: CallState, receipt: AuditReceipt): void {
+function handReceipt(ctx: TransportContext, state: CallState, receipt: AuditReceipt, batchIndex: number): void {
   const sink = ctx.onAuditReceipt;
   if (sink === undefined) return;
   try {
-    sink(receipt, { requestId: state.requestId, path: state.path });
+    sink(receipt, { requestId: state.requestId, path: state.path, batchIndex });
   } catch (error) {
     state.logger.warn({ errorClass: (error as Error)?.name ?? typeof error }, 'the audit receipt sink failed; the call stands');
   }

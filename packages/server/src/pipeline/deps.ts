@@ -39,6 +39,8 @@ export interface TransportContext {
 export interface AuditReceiptCall {
   readonly requestId: string;
   readonly path: string;
+  /** The call's index in its batch (0 for a call that is not batched). */
+  readonly batchIndex: number;
 }
 
 /** A pipeline step as tRPC sees it. Steps keep their state in the call state, not in typed context. */
