@@ -66,7 +66,7 @@ const signer = readSignerKeyFile(keyFile, origin);
 const result = await runTour({
   url,
   token,
-  ledger: { databaseFile, origin, keyName: signer.name, publicKey: signer.publicKey },
+  ledger: { databaseFile, origin, keyName: signer.name, publicKey: signer.publicKey, digester: signer },
 });
 process.stdout.write(
   formatReport(result, { color: shouldColor(process.stdout, env), title: `Covenant helpdesk tour — ${url}, ledger ${databaseFile}` }),

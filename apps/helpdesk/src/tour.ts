@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { main as covenant } from '@covenant/cli';
 import { isCovenantError, type CovenantClientError } from '@covenant/client';
 import { verifyBundle, type LedgerEntry } from '@covenant/ledger';
-import { inputDigestOf } from '@covenant/server';
+import { inputDigestOf, type Digester } from '@covenant/server';
 import { tickets as ticketsContract } from '../../../contracts/helpdesk/tickets.contract.ts';
 import { createClient, type Client } from './generated/client.ts';
 
@@ -21,6 +21,11 @@ export interface TourLedger {
   readonly keyName: string;
   /** The Ed25519 public key the checkpoints are signed with (32 bytes). */
   readonly publicKey: Uint8Array;
+  /**
+   * The log's keyed digest (the checkpoint key's signer): finds this run's intent by its input. Without the
+   * key an input's digest cannot be recomputed, which is the point (issue 12).
+   */
+  readonly digester: Digester;
 }
 
 export interface TourOptions {
@@ -149,7 +154,7 @@ export async function runTour(options: TourOptions): Promise<TourResult> {
     const ticket = await ann.tickets.create.mutate(input);
     ticketId = ticket.id;
     // The intent carries the digest of the redacted input, and this run's reference makes that digest unique.
-    const digest = ticketCreateDigest(input);
+    const digest = ticketCreateDigest(input, options.ledger.digester);
     const intent = await findEntry(ada, from, (e) => e.kind === 'intent' && e.action === 'tickets.create' && e.inputDigest === digest);
     check(intent !== null, `no intent for this call in the ledger after #${from}`);
     firstSeq = intent!.seq;
@@ -303,9 +308,9 @@ export async function runTour(options: TourOptions): Promise<TourResult> {
   };
 }
 
-/** The `inputDigest` the pipeline records for a tickets.create input: sha256 of the canonical, redacted, parsed input. */
-export function ticketCreateDigest(input: unknown): string {
-  return inputDigestOf(ticketsContract.create, ticketsContract.create['~covenant'].input.parse(input));
+/** The `inputDigest` the ledger records for a tickets.create input: the keyed digest of the canonical, redacted, parsed input. */
+export function ticketCreateDigest(input: unknown, digester: Digester): string {
+  return inputDigestOf(ticketsContract.create, ticketsContract.create['~covenant'].input.parse(input), digester);
 }
 
 async function ledgerSize(admin: Client): Promise<number> {

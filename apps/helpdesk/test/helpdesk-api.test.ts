@@ -214,7 +214,7 @@ describe('customers', () => {
       actor: { subject: 'ann' },
       tenant: { org: 'acme', workspace: 'support' },
       resource: { type: 'customer', id: customer.id },
-      inputDigest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+      inputDigest: expect.stringMatching(/^hmac-sha256:[0-9a-f]{64}$/),
       data: { call: 'query' },
     });
     expect(reads[1]!.requestId).toBe(reads[0]!.requestId);

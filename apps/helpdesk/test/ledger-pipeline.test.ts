@@ -259,7 +259,7 @@ function expectIntentThenOutcome(entries: LedgerEntry[], outcome: 'ok' | 'failed
   const [intent, result] = entries as [LedgerEntry, LedgerEntry];
   expect(intent.seq).toBeLessThan(result.seq);
   expect(intent.outcome).toBeNull();
-  expect(intent.inputDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
+  expect(intent.inputDigest).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
   expect(intent.data).toEqual({ call: 'mutation' });
   expect(result.outcome).toBe(outcome);
   expect(result.data).toEqual(code === null ? null : { code });

@@ -234,9 +234,9 @@ describe('audit before action', () => {
       intent: { procedure: 'tickets.create', actor: { subject: 'alice', session: 'sess-alice' }, tenant: { org: 'org_a' } },
     });
     expect(outcome).toMatchObject({ type: 'outcome', ok: true });
-    // The intent holds a digest of the redacted input, never the classified value itself.
+    // The intent holds the input with the classified value redacted (the port digests it), never the value.
     expect(JSON.stringify(intent)).not.toContain('secret.person@example.com');
-    expect((intent as { intent: { inputDigest: string } }).intent.inputDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect((intent as { intent: { redactedInput: unknown } }).intent.redactedInput).toMatchObject({ requesterEmail: '[redacted:contact]' });
   });
 
   it('fails closed with 503 when the intent cannot be written, and the handler does not run', async () => {

@@ -24,6 +24,7 @@ beforeAll(async () => {
       origin: helpdesk.signer.name,
       keyName: helpdesk.signer.name,
       publicKey: helpdesk.signer.publicKey,
+      digester: helpdesk.signer,
     },
   };
   await helpdesk.service.ledger.flush();

@@ -114,7 +114,7 @@ describe('covenant rbac bootstrap (in-process)', () => {
         action: 'rbac.tenant.bootstrap',
         actor: { subject: 'operator:jane', session: null },
         tenant: { org: 'org_a', workspace: null },
-        data: expect.objectContaining({ change: 'applied', before: null, reasonDigest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) }),
+        data: expect.objectContaining({ change: 'applied', before: null, reasonDigest: expect.stringMatching(/^hmac-sha256:[0-9a-f]{64}$/) }),
       }),
     ]);
     // The free-text reason is on the ledger only as its digest.

@@ -1,6 +1,7 @@
-import { decodeBase64, encodeBase64, isWellFormed } from './encoding.ts';
+import { decodeBase64, encodeBase64, isWellFormed, utf8 } from './encoding.ts';
 import { failure, toLedgerError } from './errors.ts';
 import type { CheckpointErrorCode, LedgerFailure, NoteErrorCode } from './errors.ts';
+import { KEYED_DIGEST_PREFIX, deriveDigestKey, keyedDigest } from './keyed-digest.ts';
 import { HASH_SIZE } from './merkle-hash.ts';
 import { createNoteSigner, openNoteWith } from './signed-note.ts';
 import type { NoteSignerOptions, NoteVerifierKey, SignatureCheck } from './signed-note.ts';
@@ -29,6 +30,20 @@ export interface CheckpointSigner {
   readonly publicKey: Uint8Array;
   /** The signed note text of `checkpoint`. */
   sign(checkpoint: Checkpoint): string;
+  /**
+   * The ledger's keyed digest of `text` (`hmac-sha256:<hex>`, keyed-digest.ts): how the log records a value
+   * it must not hold in the clear, so that nobody without this key can confirm a guess against it.
+   */
+  digest(text: string): string;
+}
+
+/** Options of {@link createCheckpointSigner}. */
+export interface CheckpointSignerOptions extends NoteSignerOptions {
+  /**
+   * Another HMAC-SHA256 for the digest key (e.g. node:crypto's); checked against @noble/hashes once, at
+   * creation. Defaults to noble (portable).
+   */
+  readonly macBytes?: (key: Uint8Array, message: Uint8Array) => Uint8Array;
 }
 
 /** The trusted key, and optionally the origin the caller expects (strongly recommended). */
@@ -102,9 +117,26 @@ export function parseCheckpoint(text: string): CheckpointResult {
  * const note = signer.sign({ origin: 'audit.example/log', size: tree.size, root: tree.root() });
  * ```
  */
-export function createCheckpointSigner(options: NoteSignerOptions): CheckpointSigner {
+export function createCheckpointSigner(options: CheckpointSignerOptions): CheckpointSigner {
   const signer = createNoteSigner(options);
+  const digestKey = deriveDigestKey(options.privateKey);
+  const macBytes = options.macBytes;
+  let digest = (text: string): string => keyedDigest(digestKey, text);
+  if (macBytes !== undefined) {
+    if (typeof macBytes !== 'function') throw new TypeError('macBytes must be a function');
+    // Like signBytes: an injected HMAC must give exactly noble's answer for this key, checked once here.
+    const probe = 'covenant digest self-check';
+    const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+    if (`${KEYED_DIGEST_PREFIX}${hex(macBytes(digestKey, utf8(probe)))}` !== keyedDigest(digestKey, probe)) {
+      throw new TypeError('macBytes does not produce the HMAC-SHA256 of the digest key');
+    }
+    digest = (text: string): string => {
+      if (typeof text !== 'string') throw new TypeError('digest: text must be a string');
+      return `${KEYED_DIGEST_PREFIX}${hex(macBytes(digestKey, utf8(text)))}`;
+    };
+  }
   return Object.freeze({
+    digest,
     name: signer.name,
     get keyId() {
       return signer.keyId;

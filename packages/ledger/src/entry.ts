@@ -30,7 +30,10 @@ export interface LedgerEntry {
   readonly requestId: string | null;
   /** Required for `outcome` entries, `null` for `intent` entries. */
   readonly outcome: 'ok' | 'failed' | 'aborted' | null;
-  /** `sha256:` and 64 lowercase hex digits: the digest of the redacted input. */
+  /**
+   * The digest of the redacted input: `hmac-sha256:` and 64 lowercase hex digits, keyed with the log's
+   * digest key (keyed-digest.ts); `sha256:` and 64 hex digits in entries written before keyed digests.
+   */
   readonly inputDigest: string | null;
   /** Any redacted JSON value (no raw PII, tokens or secrets). */
   readonly data: JsonValue | null;
@@ -286,7 +289,7 @@ const L_END = ascii(',"v":1}');
 const KIND_NAMES: ReadonlyArray<LedgerEntryKind> = ['intent', 'outcome', 'denial', 'event'];
 const KIND_LITERALS = KIND_NAMES.map((kind) => ascii(`"${kind}"`));
 const OUTCOME_LITERALS = ['"ok"', '"failed"', '"aborted"'].map(ascii);
-const DIGEST_PREFIX = ascii('"sha256:');
+const DIGEST_PREFIXES = [ascii('"hmac-sha256:'), ascii('"sha256:')];
 
 /** Whether `expected` is at `p` (false for p < 0). */
 function at(bytes: Uint8Array, p: number, expected: Uint8Array): boolean {
@@ -319,10 +322,11 @@ function asciiText(bytes: Uint8Array, p: number): number {
   return i + 1;
 }
 
-/** `"sha256:` and 64 lowercase hex digits and `"` at `p`: the position after it, or -1. */
+/** `"hmac-sha256:` or `"sha256:`, 64 lowercase hex digits and `"` at `p`: the position after it, or -1. */
 function digest(bytes: Uint8Array, p: number): number {
-  if (!at(bytes, p, DIGEST_PREFIX)) return -1;
-  let i = p + DIGEST_PREFIX.length;
+  const prefix = DIGEST_PREFIXES.find((candidate) => at(bytes, p, candidate));
+  if (prefix === undefined) return -1;
+  let i = p + prefix.length;
   if (i + 65 > bytes.length) return -1;
   for (const stop = i + 64; i < stop; i += 1) {
     const c = bytes[i]!;
@@ -549,7 +553,7 @@ function bodyParts(entry: Record<string, unknown>, path: string): BodyParts {
     throw new TypeError(`${path}.requestId is required for an ${kind} entry`);
   }
   if (inputDigest !== null && !isDigest(inputDigest)) {
-    throw new TypeError(`${path}.inputDigest must be "sha256:" and 64 lowercase hex digits, or null`);
+    throw new TypeError(`${path}.inputDigest must be "hmac-sha256:" (or "sha256:") and 64 lowercase hex digits, or null`);
   }
   const dataText = data === null ? 'null' : json(data, `${path}.data`, 0);
   // kind, outcome and inputDigest were checked against fixed sets / a pattern: nothing in them to escape.
@@ -564,10 +568,15 @@ function bodyParts(entry: Record<string, unknown>, path: string): BodyParts {
   };
 }
 
-/** DIGEST.test, written out (the regex cost more than the rest of an entry's checks together). */
+/**
+ * `hmac-sha256:` or `sha256:` and 64 lowercase hex digits, written out (a regex cost more than the rest of an
+ * entry's checks together).
+ */
 function isDigest(value: unknown): boolean {
-  if (typeof value !== 'string' || value.length !== 71 || !value.startsWith('sha256:')) return false;
-  for (let i = 7; i < 71; i += 1) {
+  if (typeof value !== 'string') return false;
+  const start = value.startsWith('hmac-sha256:') ? 12 : value.startsWith('sha256:') ? 7 : -1;
+  if (start < 0 || value.length !== start + 64) return false;
+  for (let i = start; i < value.length; i += 1) {
     const c = value.charCodeAt(i);
     if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
   }

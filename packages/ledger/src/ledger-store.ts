@@ -171,6 +171,11 @@ export interface LedgerStore {
   readEntry(seq: number): Promise<{ readonly bytes: Uint8Array; readonly entry: LedgerEntry }>;
   /** PROOF(size1, D[0:size2]) (RFC 9162 §2.1.4.1), for two checkpointed sizes 0 < size1 ≤ size2 ≤ size. */
   consistencyProof(size1: number, size2: number): Promise<Uint8Array[]>;
+  /**
+   * The log's keyed digest of `text` (`hmac-sha256:<hex>`, the signer's `digest`): how a value is recorded
+   * that must not be in the log in the clear (a redacted input, a free-text reason). Needs a signer.
+   */
+  digest(text: string): string;
   /** Resolves once every append and unit of work queued so far has settled (committed or failed). */
   flush(): Promise<void>;
   /** Waits for pending appends, then refuses further use. The database stays open. */
@@ -244,7 +249,7 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
   const { db, origin, signer, clock = systemClock, workTimeoutMs = 5_000, stateFile, unsafeAllowPrivilegedRole = false } = options ?? ({} as LedgerStoreOptions);
   if (db === null || typeof db !== 'object' || typeof db.connection !== 'function') throw new TypeError('createLedgerStore: "db" must be a kysely instance');
   if (typeof origin !== 'string' || origin === '') throw new TypeError('createLedgerStore: "origin" is required');
-  if (signer !== undefined && (typeof signer?.sign !== 'function' || !(signer.publicKey instanceof Uint8Array))) {
+  if (signer !== undefined && (typeof signer?.sign !== 'function' || typeof signer.digest !== 'function' || !(signer.publicKey instanceof Uint8Array))) {
     throw new TypeError('createLedgerStore: "signer" must be a CheckpointSigner');
   }
   if (typeof clock?.now !== 'function') throw new TypeError('createLedgerStore: "clock" must have now()');
@@ -788,6 +793,10 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
         throw new RangeError(`consistencyProof: need 0 < size1 ≤ size2 ≤ ${tree.size}`);
       }
       return tree.consistencyProof(size1, size2);
+    },
+    digest(text: string): string {
+      if (signer === undefined) throw new LogError('ERR_LEDGER_LOG_READ_ONLY', 'the ledger store was opened without a signer');
+      return signer.digest(text);
     },
     async flush(): Promise<void> {
       while (running !== null) await running;

@@ -33,7 +33,7 @@ function intent(requestId: string): AuditIntent {
     actor: { subject: 'user_1', session: 'sess_1' },
     tenant: { org: 'org_a', workspace: 'ws_1' },
     resource: null,
-    inputDigest: DIGEST,
+    redactedInput: { title: 'note' },
     at: new Date('2026-01-02T03:04:05.678Z'),
   };
 }

@@ -8,6 +8,7 @@ import {
   type AuditIntent,
   type Denial,
   type DenialRecord,
+  canonicalRedactedInput,
 } from '@covenant/server';
 import { sql, type Kysely } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -49,6 +50,8 @@ interface Tables extends LedgerTables {
 }
 
 const DIGEST = `sha256:${'c3'.repeat(32)}`;
+/** An input as the audit step hands it over: parsed, its classified fields already labels. */
+const INPUT = Object.freeze({ title: 'Quarterly numbers', email: '[redacted:contact]' });
 
 function intent(n: number, overrides: Partial<AuditIntent> = {}): AuditIntent {
   return {
@@ -58,7 +61,7 @@ function intent(n: number, overrides: Partial<AuditIntent> = {}): AuditIntent {
     actor: { subject: 'user_1', session: 'sess_1' },
     tenant: { org: 'org_a', workspace: 'ws_1' },
     resource: { type: 'note', id: `note_${n}` },
-    inputDigest: DIGEST,
+    redactedInput: INPUT,
     at: new Date('2026-01-02T03:04:05.678Z'),
     ...overrides,
   };
@@ -145,7 +148,7 @@ describe('createLedgerAudit: audited', () => {
       resource: { type: 'note', id: 'note_1' },
       requestId: 'req_1',
       outcome: null,
-      inputDigest: DIGEST,
+      inputDigest: signer.digest(canonicalRedactedInput(INPUT)),
       data: { call: 'mutation' },
     });
     expect(outcomeEntry).toMatchObject({
@@ -287,22 +290,6 @@ describe('createLedgerAudit: audited', () => {
       expect(called).toBe(false);
     });
 
-    it('an intent whose digest is raw input: refused, and the input is stored nowhere', async () => {
-      const { db, audit } = await setup();
-      let called = false;
-      const raw = '{"password":"hunter2"}';
-      const error = await rejection(
-        audit.audited(intent(1, { inputDigest: raw }), async () => {
-          called = true;
-          return { ok: true };
-        }),
-      );
-      expect(error).toBeInstanceOf(AuditUnavailableError);
-      expect((error as Error).cause).toBeInstanceOf(TypeError);
-      expect(String((error as Error).cause)).not.toContain('hunter2');
-      expect(called).toBe(false);
-      expect(await entries(db)).toEqual([]);
-    });
   });
 
   it('intent committed but the outcome batch cannot commit: AuditUnavailableError, no write survives, the failure is logged', async () => {
@@ -587,20 +574,21 @@ describe('createLedgerAudit: group commit', () => {
   });
 });
 
-describe('createLedgerAudit: no raw input', () => {
-  it('the intent carries only the digest it was given, never the input', async () => {
+describe('createLedgerAudit: no raw input, and no digest a guess can confirm', () => {
+  it("records the input only as its keyed digest: none of its text, and not the SHA-256 a guesser would compute", async () => {
     const { db, audit } = await setup();
-    const input = JSON.stringify({ title: 'Quarterly numbers', password: 'correct horse battery staple' });
-    const inputDigest = `sha256:${createHash('sha256').update(input).digest('hex')}`;
-    await audit.audited(intent(1, { inputDigest }), async (scope) => {
+    await audit.audited(intent(1), async (scope) => {
       await write(scope, 1);
       return { ok: true };
     });
     const recorded = await entries(db, 'req_1');
-    expect(recorded[0]?.inputDigest).toBe(inputDigest);
+    const canonical = canonicalRedactedInput(INPUT);
+    expect(recorded[0]?.inputDigest).toBe(signer.digest(canonical));
+    expect(recorded[0]?.inputDigest).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
+    // Issue 12 §5: an unkeyed digest let anyone holding the log confirm a guessed input by hashing it.
+    expect(recorded[0]?.inputDigest).not.toContain(createHash('sha256').update(canonical).digest('hex'));
     expect(recorded[1]?.inputDigest).toBeNull();
     const text = await bodies(db);
-    expect(text).not.toContain('correct horse');
     expect(text).not.toContain('Quarterly');
   });
 });

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { walkSchema } from '@covenant/contract';
 import { canonicalJson } from '@covenant/contract/manifest';
 import type { JsonValue, LedgerStore, NewEntry } from '@covenant/ledger';
-import { errorForLog, redactClassified } from '@covenant/server';
+import { errorForLog, redactClassified, type Digester } from '@covenant/server';
 import type { RbacChangeEvent, RbacStoreOptions } from './rbac-store.ts';
 import { ChangeValueRecord } from './records.ts';
 
@@ -24,7 +23,8 @@ export type LedgerRecording = Required<Pick<RbacStoreOptions, 'onChange' | 'keep
  * - a refused change is a fact, not an effect: the call it belongs to fails and rolls back, so its record
  *   and its `denial` entry are written in a unit of the ledger's next batch, together (the call's `failed`
  *   outcome also carries the refusal's code). If that fails, `log` hears of it;
- * - the free-text reason is recorded as a digest only, and the records' classified fields (a binding's
+ * - the free-text reason is recorded only as the ledger's keyed digest (a plain hash would let anyone holding
+ *   the log confirm a guessed reason), and the records' classified fields (a binding's
  *   subject, a role's description: see `ChangeValueRecord`) as `[redacted:<class>]` (they may name
  *   people, and the ledger cannot forget); the full record stays in `rbac_changes`.
  *
@@ -41,7 +41,7 @@ export function recordChangesOn(ledger: LedgerStore, log: ChangeFailureLog): Led
       if (tx === null) {
         throw new Error('RBAC changes are made inside a ledger transaction (an audited procedure, or ledger.transact): this one would miss the ledger');
       }
-      tx.append([changeEntry(change)]);
+      tx.append([changeEntry(change, ledger)]);
     },
     // Queued behind the batch the refused call may be running in (never awaited there: see keepRefusal), so
     // the record commits with the next batch, after the call's own transaction has rolled back.
@@ -51,10 +51,10 @@ export function recordChangesOn(ledger: LedgerStore, log: ChangeFailureLog): Led
 }
 
 /**
- * The ledger entry of one change: `rbac.<action>`, who (`user:` or `operator:`), the org, why (digest),
- * before/after with their classified fields redacted.
+ * The ledger entry of one change: `rbac.<action>`, who (`user:` or `operator:`), the org, why (the reason's
+ * keyed digest, by `digester`: the ledger), before/after with their classified fields redacted.
  */
-export function changeEntry(change: RbacChangeEvent): NewEntry {
+export function changeEntry(change: RbacChangeEvent, digester: Digester): NewEntry {
   const classified = walkSchema(ChangeValueRecord, 'output').classified;
   return {
     kind: change.outcome === 'refused' ? 'denial' : 'event',
@@ -67,7 +67,7 @@ export function changeEntry(change: RbacChangeEvent): NewEntry {
     inputDigest: null,
     data: {
       change: change.outcome,
-      reasonDigest: `sha256:${createHash('sha256').update(change.reason, 'utf8').digest('hex')}`,
+      reasonDigest: digester.digest(change.reason),
       before: toJson(change.before === null || change.before === undefined ? null : redactClassified(change.before, classified)),
       after: toJson(change.after === null || change.after === undefined ? null : redactClassified(change.after, classified)),
     },

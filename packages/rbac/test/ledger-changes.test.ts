@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDatabase, migrateToLatest } from '@covenant/db';
 import { createCheckpointSigner, createLedgerStore, decodeEntry, verifyLedger, type LedgerEntry, type LedgerStore } from '@covenant/ledger';
@@ -113,7 +114,7 @@ describe('RBAC change entries apply the records’ classification', () => {
       [role, { ...role, description: null }],
       [binding, null],
     ]) {
-      const entry = changeEntry(event(before, after));
+      const entry = changeEntry(event(before, after), SIGNER);
       const text = JSON.stringify(entry);
       expect(text).not.toContain(SUBJECT);
       expect(text).not.toContain(DESCRIPTION);
@@ -121,8 +122,11 @@ describe('RBAC change entries apply the records’ classification', () => {
       if (before === null) expect(entry.data).toMatchObject({ before: null });
       if (after === null) expect(entry.data).toMatchObject({ after: null });
     }
+    // The reason is the ledger's keyed digest: not the SHA-256 of 'why', which anyone could compute and compare.
+    expect(changeEntry(event(null, null), SIGNER).data).toMatchObject({ reasonDigest: SIGNER.digest('why') });
+    expect(JSON.stringify(changeEntry(event(null, null), SIGNER))).not.toContain(createHash('sha256').update('why').digest('hex'));
     // The unclassified parts are kept as they are: ids, names, capabilities, scope.
-    expect(changeEntry(event(null, { role, binding })).data).toMatchObject({ after: { role: { id: 'r1', name: 'admin', capabilities: ['a.b'] }, binding: { id: 'b1', roleId: 'r1' } } });
+    expect(changeEntry(event(null, { role, binding }), SIGNER).data).toMatchObject({ after: { role: { id: 'r1', name: 'admin', capabilities: ['a.b'] }, binding: { id: 'b1', roleId: 'r1' } } });
   });
 });
 

@@ -40,7 +40,8 @@ export type {
   DenialRecord,
   ResourceSelector,
 } from './ports.ts';
-export { inputDigestOf, redactClassified } from './redact.ts';
+export { canonicalRedactedInput, inputDigestOf, redactClassified } from './redact.ts';
+export type { Digester } from './redact.ts';
 export { createCovenantRuntime } from './runtime.ts';
 export type { CovenantRuntime, CovenantRuntimeOptions, PipelineStepFactories } from './runtime.ts';
 export type { Seal } from './seal.ts';

@@ -54,8 +54,12 @@ export interface AuditIntent {
   readonly actor: AuditActor | null;
   readonly tenant: { readonly org: string; readonly workspace: string | null } | null;
   readonly resource: ResourceSelector | null;
-  /** `sha256:<hex>` of the canonical input with classified fields redacted: never the raw input. */
-  readonly inputDigest: string;
+  /**
+   * The parsed input with every classified field replaced by its `[redacted:<class>]` label. The port
+   * records it only as a keyed digest of its canonical JSON (`inputDigestOf`; the ledger's is keyed with the
+   * log's digest key), never as it is: unclassified fields are still the caller's data.
+   */
+  readonly redactedInput: unknown;
   readonly at: Date;
 }
 

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { walkSchema, type ClassifiedField, type Procedure } from '@covenant/contract';
 import { canonicalJson } from '@covenant/contract/manifest';
 
@@ -27,23 +26,37 @@ export function redactClassified(value: unknown, fields: ReadonlyArray<Classifie
   return visit(value, []);
 }
 
+/** What keys a digest: the ledger's signer and store (`digest`) are such keyed digesters. */
+export interface Digester {
+  digest(text: string): string;
+}
+
 /**
- * The `inputDigest` the audit step records for a call: `sha256:` of the canonical JSON of the parsed input
- * with the procedure's classified fields redacted. Exported so that a verifier (or a test, or the tour)
- * can find a call's intent from its input without re-implementing the rule (docs/ledger.md).
+ * The canonical JSON of an input as the audit intent carries it (classified fields redacted): what the audit
+ * port digests.
  *
  * @example
  * ```ts
- * inputDigestOf(tickets.create, tickets.create['~covenant'].input.parse(input)); // 'sha256:…'
+ * canonicalRedactedInput(redactClassified(parsed, classified)); // '{"email":"[redacted:contact]","title":"x"}'
  * ```
  */
-export function inputDigestOf(procedure: Procedure, parsedInput: unknown): string {
-  return digestOfRedacted(redactClassified(parsedInput, walkSchema(procedure['~covenant'].input, 'input').classified));
+export function canonicalRedactedInput(redacted: unknown): string {
+  return canonicalJson(redacted ?? null);
 }
 
-/** `sha256:` of the canonical JSON of an already-redacted input (the audit step's hot path: fields walked once). */
-export function digestOfRedacted(redacted: unknown): string {
-  return `sha256:${createHash('sha256').update(canonicalJson(redacted ?? null)).digest('hex')}`;
+/**
+ * The `inputDigest` the ledger records for a call: the keyed digest (`digester`, the ledger's signer) of the
+ * canonical JSON of the parsed input with the procedure's classified fields redacted. For a holder of the
+ * key (a verifier of one call, the tour) to find a call's intent from its input without re-implementing the
+ * rule (docs/ledger.md); without the key a guessed input cannot be confirmed.
+ *
+ * @example
+ * ```ts
+ * inputDigestOf(tickets.create, tickets.create['~covenant'].input.parse(input), signer); // 'hmac-sha256:…'
+ * ```
+ */
+export function inputDigestOf(procedure: Procedure, parsedInput: unknown, digester: Digester): string {
+  return digester.digest(canonicalRedactedInput(redactClassified(parsedInput, walkSchema(procedure['~covenant'].input, 'input').classified)));
 }
 
 function matches(pattern: ReadonlyArray<string | null>, path: ReadonlyArray<string>): boolean {

@@ -8,6 +8,7 @@ import {
   type AuditScope,
   type AuditedResult,
   type DenialRecord,
+  canonicalRedactedInput,
 } from '@covenant/server';
 import { dialectOf, type FileLock } from '@covenant/db';
 import type { Kysely } from 'kysely';
@@ -177,7 +178,7 @@ export async function createLedgerAudit(options: LedgerAuditOptions): Promise<Le
         if (closed) throw new Error('the ledger audit port is closed');
         // A writer known to be fenced (its lock found lost) takes no more calls: none could get an outcome.
         lock?.assertNotLost();
-        const [seq] = await ledger.append([{ kind: 'intent', ...about, outcome: null, inputDigest: intent.inputDigest, data: intentData(intent.kind) }]);
+        const [seq] = await ledger.append([{ kind: 'intent', ...about, outcome: null, inputDigest: ledger.digest(canonicalRedactedInput(intent.redactedInput)), data: intentData(intent.kind) }]);
         intentSeq = seq!;
       } catch (error) {
         throw new AuditUnavailableError({ cause: error });

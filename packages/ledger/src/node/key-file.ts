@@ -1,4 +1,4 @@
-import { createPrivateKey, randomBytes, sign } from 'node:crypto';
+import { createHmac, createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -65,7 +65,13 @@ export function createNodeCheckpointSigner(options: { readonly name: string; rea
     key: { kty: 'OKP', crv: 'Ed25519', d: Buffer.from(seed).toString('base64url'), x: Buffer.from(ed25519.getPublicKey(seed)).toString('base64url') },
     format: 'jwk',
   });
-  return createCheckpointSigner({ name: options.name, privateKey: seed, signBytes: (message) => new Uint8Array(sign(null, message, key)) });
+  return createCheckpointSigner({
+    name: options.name,
+    privateKey: seed,
+    signBytes: (message) => new Uint8Array(sign(null, message, key)),
+    // node:crypto's HMAC is several times noble's on these small inputs (one per audited call).
+    macBytes: (digestKey, message) => new Uint8Array(createHmac('sha256', digestKey).update(message).digest()),
+  });
 }
 
 /**

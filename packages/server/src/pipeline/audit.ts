@@ -2,7 +2,7 @@ import { walkSchema, type Procedure } from '@covenant/contract';
 import { TRPCError } from '@trpc/server';
 import { AuditUnavailableError } from '../errors.ts';
 import type { AuditIntent, AuditReceipt, AuditedResult } from '../ports.ts';
-import { digestOfRedacted, redactClassified } from '../redact.ts';
+import { redactClassified } from '../redact.ts';
 import { callState, type CallState } from './call-state.ts';
 import type { PipelineDeps, StepOptions, StepResult, TransportContext } from './deps.ts';
 import { readPath } from './read-path.ts';
@@ -31,7 +31,7 @@ export function auditStep(deps: PipelineDeps, procedure: Procedure) {
         def.security.resource && resourcePath
           ? { type: def.security.resource.type, id: String(readPath(opts.input, resourcePath)) }
           : null,
-      inputDigest: digestOfRedacted(redactClassified(opts.input, classified)),
+      redactedInput: redactClassified(opts.input, classified),
       at: deps.clock(),
     };
     let audited: AuditedResult<StepResult>;

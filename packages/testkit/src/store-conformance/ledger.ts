@@ -134,6 +134,7 @@ function flakySigner(): CheckpointSigner & { failNext(): void } {
       }
       return signer.sign(checkpoint);
     },
+    digest: (text) => signer.digest(text),
     failNext() {
       fail = true;
     },
