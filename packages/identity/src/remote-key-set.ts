@@ -15,7 +15,7 @@ export interface RemoteKeySetSource {
 /** Why a fetched key set was not taken (logged; never the keys themselves). */
 export type KeySetRefusal = 'not_a_key_set' | 'secret_key_material' | 'no_usable_key';
 
-/** The key set the verifier selects keys from, and when it was fetched (ms, wall clock). */
+/** The key set the verifier selects keys from, and when it was fetched (ms, on the monotonic `now`). */
 interface WorkingSet {
   readonly select: ReturnType<typeof createLocalJWKSet>;
   readonly fetchedAt: number;
