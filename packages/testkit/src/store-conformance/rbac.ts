@@ -512,6 +512,24 @@ export function runRbacConformance(factory: StoreConformanceFactory): void {
         // Not vacuous: some sequences did try to lock the org out, and were refused.
         expect(refusedUnmanageable).toBeGreaterThan(0);
       });
+
+      it('two concurrent changes that each leave a manager but together none cannot both commit (two connections, as two processes)', async () => {
+        const { rbac, second } = await setup({ bootstrap: false });
+        const other = await second();
+        for (let round = 0; round < 5; round += 1) {
+          const org = `org_race_${round}`;
+          const { role, binding: alices } = await rbac.bootstrapTenant('ops', org, 'alice', 'first admin of the race');
+          const bobs = await rbac.grant(user('alice'), org, { subject: 'bob', roleId: role.id }, 'a second admin');
+          // Each alone leaves the other admin; both together would leave nobody.
+          const results = await Promise.allSettled([
+            rbac.revoke(user('alice'), org, bobs.id, 'alice removes bob'),
+            other.revoke(user('bob'), org, alices.id, 'bob removes alice'),
+          ]);
+          expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+          const managers = await Promise.all(['alice', 'bob'].map((subject) => check(rbac, subject, org, 'rbac.bindings.manage')));
+          expect(managers.filter((decision) => decision.allowed)).toHaveLength(1);
+        }
+      });
     });
 
     describe('tenant bootstrap', () => {
