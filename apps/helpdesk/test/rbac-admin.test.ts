@@ -503,6 +503,39 @@ describe('issue 12: a workspace-scoped admin cannot lock the org admins out', ()
     }
   });
 
+  it("a workspace manager who holds a role in its workspace still cannot deny it to an org admin there: the admin manages more than it (found from outside after the first fix)", async () => {
+    const alice = await as('alice', 'org_a');
+    const agentCaps = ['tickets.read', 'tickets.write'];
+    const agent = await alice.rbac.roles.create.mutate({ name: 'desk-agent', capabilities: agentCaps, reason: 'agents of a desk' });
+    const manager = await alice.rbac.roles.create.mutate({
+      name: 'desk-manager',
+      capabilities: ['rbac.bindings.manage', 'rbac.bindings.read', ...agentCaps],
+      reason: 'managers of one desk',
+    });
+    await alice.rbac.bindings.grant.mutate({ subject: 'stan', roleId: manager.id, inWorkspace: 'desk', reason: 'stan manages the desk' });
+    await alice.rbac.bindings.grant.mutate({ subject: 'dora', roleId: agent.id, inWorkspace: 'desk', reason: 'dora works the desk' });
+    const stan = await as('stan', 'org_a', 'desk');
+    const reason = 'the desk is mine';
+
+    // He holds desk-agent's capabilities in the desk and manages its bindings: the deny of an agent is his.
+    const dorasDeny = await stan.rbac.bindings.grant.mutate({ subject: 'dora', roleId: agent.id, effect: 'deny', inWorkspace: 'desk', reason: 'dora is on leave' });
+    // The same deny on alice (an org admin): it would block every org-wide grant of those capabilities
+    // by her (a hole in what she holds) and she could not lift it (she would lack them there). Refused.
+    const before = await rolesAndBindings('org_a');
+    const refused = await expectRefused(
+      stan.rbac.bindings.grant.mutate({ subject: 'alice', roleId: agent.id, effect: 'deny', inWorkspace: 'desk', reason }),
+      403,
+      'ERR_RBAC_SCOPE_REFUSED',
+    );
+    expect(await rolesAndBindings('org_a')).toEqual(before);
+    // alice still delegates those capabilities org-wide and lifts the deny stan placed on dora.
+    await expect(alice.rbac.bindings.grant.mutate({ subject: 'carl', roleId: agent.id, reason: 'an org-wide agent' })).resolves.toBeDefined();
+    await expect(alice.rbac.bindings.revoke.mutate({ bindingId: dorasDeny.id, reason: 'dora is back' })).resolves.toBeDefined();
+    await service.ledger.flush();
+    const { changes } = await alice.rbac.changes.list.query({ limit: 200 });
+    expect(changes.find((c) => c.requestId === refused.requestId)).toMatchObject({ outcome: 'refused', actor: 'user:stan', after: { code: 'ERR_RBAC_SCOPE_REFUSED' } });
+  });
+
   it("a token naming a workspace acts in that workspace only, whatever its holder holds: the handlers pass the session's workspace", async () => {
     const alice = await as('alice', 'org_a');
     const role = await alice.rbac.roles.create.mutate({ name: 'support-readers', capabilities: ['tickets.read'], reason: 'session scope test' });

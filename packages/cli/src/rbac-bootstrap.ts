@@ -210,7 +210,7 @@ async function rbacRecover(args: ReadonlyArray<string>, io: Io): Promise<number>
     return 0;
   } catch (error) {
     if (error instanceof RbacChangeError && error.code === 'TENANT_NOT_LOCKED_OUT') {
-      io.stderr(`covenant rbac recover: refused: ${flags.org} is not locked out (someone can still manage its bindings); grant admins through the rbac API instead\n`);
+      io.stderr(`covenant rbac recover: refused: ${flags.org} is not locked out (someone holds every capability org-wide, for good); grant admins through the rbac API instead\n`);
       return 1;
     }
     if (error instanceof RbacChangeError && error.code === 'TENANT_NOT_BOOTSTRAPPED') {

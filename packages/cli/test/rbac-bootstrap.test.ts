@@ -436,11 +436,27 @@ describe('covenant rbac recover', () => {
     expect(result).toEqual({
       code: 1,
       stdout: '',
-      stderr: 'covenant rbac recover: refused: org_a is not locked out (someone can still manage its bindings); grant admins through the rbac API instead\n',
+      stderr: 'covenant rbac recover: refused: org_a is not locked out (someone holds every capability org-wide, for good); grant admins through the rbac API instead\n',
     });
     expect(await policy(p, 'org_a')).toEqual(before);
     expect((await ledgerOf(p)).entries).toHaveLength(size);
     expect(await holdsEverything(p, 'mallory')).toBe(false);
+  });
+
+  it('counts an org whose only admin is denied a capability that does not manage anything as locked out: the deny is a hole no one can lift', async () => {
+    const p = await bootstrapped('rbac-recover-hole');
+    // Written straight into the tables (the API refuses to place it now): alice, the only admin, denied
+    // the agent role in one workspace. She still manages bindings, but can grant its capabilities nowhere
+    // org-wide and cannot lift the deny (she lacks them there).
+    await withPolicyDb(p, async (db, store) => {
+      const agent = (await store.listRoles('org_a')).find((r) => r.name === 'agent')!;
+      await insertBinding(db, { id: 'bind_hole', subject: 'alice', role_id: agent.id, effect: 'deny' });
+      await db.updateTable('rbac_bindings').set({ workspace: 'w1' }).where('id', '=', 'bind_hole').execute();
+    });
+    const result = await p.run('rbac', 'recover', ...recoverFlags());
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toContain('lifted 1 deny binding of alice');
+    expect((await policy(p, 'org_a')).bindings.filter((b) => b.subject === 'alice' && b.effect === 'deny')).toEqual([]);
   });
 
   it('counts an admin whose binding expires, or who is denied the managing capability in one workspace, as locked out', async () => {

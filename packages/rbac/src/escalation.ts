@@ -76,6 +76,34 @@ export interface SubjectGrant extends ActorGrant {
 }
 
 /**
+ * Where `grants` (one subject's) manage with `capability`: `[null]` when org-wide, else the workspaces it
+ * manages (see `manages`), none when it manages nowhere.
+ */
+export function managedScopes(grants: ReadonlyArray<ActorGrant>, capability: string, now: number): Array<string | null> {
+  if (manages(grants, capability, null, now)) return [null];
+  const workspaces = new Set<string>();
+  for (const g of grants) if (g.capability === capability && g.effect === 'allow' && g.workspace !== null && g.resourceType === null) workspaces.add(g.workspace);
+  return [...workspaces].filter((workspace) => manages(grants, capability, workspace, now));
+}
+
+/**
+ * Is there a subject among `grants` (unexpired grants of one org) who holds every one of `capabilities`
+ * org-wide, for good (no expiry), with no deny of any of them anywhere: a full administrator of the org?
+ */
+export function administeredForGood(grants: ReadonlyArray<SubjectGrant>, capabilities: ReadonlyArray<string>): boolean {
+  const bySubject = new Map<string, SubjectGrant[]>();
+  for (const grant of grants) {
+    const own = bySubject.get(grant.subject);
+    if (own === undefined) bySubject.set(grant.subject, [grant]);
+    else own.push(grant);
+  }
+  for (const own of bySubject.values()) {
+    if (ungrantable(own, capabilities, { workspace: null, resource: null, expiresAt: null }).length === 0) return true;
+  }
+  return false;
+}
+
+/**
  * Is there a subject among `grants` (unexpired grants of `capability` in one org) that holds it org-wide
  * and for good: an allow without workspace, resource or expiry, and no deny of it anywhere? Expiring
  * allows do not count: time alone, with no change to refuse, would take them away, and the org would be

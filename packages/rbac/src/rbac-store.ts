@@ -4,7 +4,7 @@ import type { AuthorizationDecision, AuthorizationPort, AuthorizationRequest } f
 import { withSavepoint } from '@covenant/db';
 import type { Compilable, CompiledQuery, Kysely } from 'kysely';
 import { EscalationRefusedError, RbacChangeError, ScopeRefusedError } from './errors.ts';
-import { canManageForGood, manages, ungrantable, type ActorGrant, type GrantScope } from './escalation.ts';
+import { administeredForGood, canManageForGood, managedScopes, manages, ungrantable, type ActorGrant, type GrantScope } from './escalation.ts';
 import { evaluate, type Grant } from './evaluate.ts';
 import { GrantCache } from './grant-cache.ts';
 import type { Binding, ChangeRecord, RbacActor, ResourceScope, Role } from './model.ts';
@@ -221,10 +221,10 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
      */
     const guardOf = (trx: Kysely<RbacTables>, actor: RbacActor, org: string) => {
       let loaded: Promise<ActorGrant[]> | null = null;
-      // Every workspace: a deny in any of them is a hole an org-wide grant would paper over.
-      const grants = (subject: string): Promise<ActorGrant[]> =>
+      // The actor's, in every workspace: a deny in any of them is a hole an org-wide grant would paper over.
+      const actorGrants = (subject: string): Promise<ActorGrant[]> =>
         (loaded ??= grantRows(trx, org, subject, 'every', nowMs()).then((rows) => rows.map(actorGrant)));
-      return {
+      const guard = {
         /**
          * The actor manages `workspace` (`null`: the whole org) with `capability`: it holds it there (see
          * `manages`) and its session is not bound to another workspace (a workspace-bound session never
@@ -233,15 +233,28 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
         async manages(capability: string, workspace: string | null, attempted: unknown): Promise<void> {
           if (actor.subject === null) return;
           const inSession = actor.workspace === null || actor.workspace === workspace;
-          if (!inSession || !manages(await grants(actor.subject), capability, workspace, nowMs())) {
+          if (!inSession || !manages(await actorGrants(actor.subject), capability, workspace, nowMs())) {
             throw new Refusal({ attempted, code: 'ERR_RBAC_SCOPE_REFUSED', missing: [capability] }, new ScopeRefusedError(capability, workspace));
           }
         },
         /** The actor holds every one of `capabilities` wherever `scope` reaches, for as long (see `ungrantable`). */
         async holds(capabilities: ReadonlyArray<string>, scope: GrantScope, attempted: unknown): Promise<void> {
           if (actor.subject === null || capabilities.length === 0) return; // the operator's bootstrap has no principal
-          const missing = ungrantable(await grants(actor.subject), capabilities, scope);
+          const missing = ungrantable(await actorGrants(actor.subject), capabilities, scope);
           if (missing.length > 0) throw new Refusal({ attempted, missing }, new EscalationRefusedError(missing));
+        },
+        /**
+         * The actor manages every scope `subject` manages (bindings and roles alike): a deny takes rights away
+         * from its subject, and one who manages more than the actor must not lose them to it. Otherwise a
+         * manager of one workspace could deny the org's admin a role there — a hole that blocks every org-wide
+         * grant of its capabilities (`ungrantable`) and that the admin, lacking them there, could not lift.
+         */
+        async outranks(subject: string, attempted: unknown): Promise<void> {
+          if (actor.subject === null || subject === actor.subject) return;
+          const theirs = (await grantRows(trx, org, subject, 'every', nowMs())).map(actorGrant);
+          for (const capability of [manageBindings, manageRoles]) {
+            for (const workspace of managedScopes(theirs, capability, nowMs())) await guard.manages(capability, workspace, attempted);
+          }
         },
         /**
          * After the change, someone can still manage the org's bindings (see `manageable`): checked for every
@@ -256,6 +269,7 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
           }
         },
       };
+      return guard;
     };
 
     /**
@@ -279,6 +293,20 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
         rows.map((row) => ({ ...actorGrant(row), subject: row.subject })),
         manageBindings,
       );
+    };
+
+    /** Whether some subject holds every one of `capabilities` org-wide, for good, without a deny (see `administeredForGood`). */
+    const fullyAdministered = async (trx: Kysely<RbacTables>, org: string, capabilities: ReadonlyArray<string>): Promise<boolean> => {
+      const at = new Date(nowMs()).toISOString();
+      const rows = await trx
+        .selectFrom('rbac_bindings as b')
+        .innerJoin('rbac_roles as r', (join) => join.onRef('r.id', '=', 'b.role_id').onRef('r.org', '=', 'b.org'))
+        .innerJoin('rbac_role_capabilities as rc', 'rc.role_id', 'r.id')
+        .select(['b.id', 'b.subject', 'b.effect', 'b.workspace', 'b.resource_type', 'b.resource_id', 'b.expires_at', 'rc.capability'])
+        .where('b.org', '=', org)
+        .where((eb) => eb.or([eb('b.expires_at', 'is', null), eb('b.expires_at', '>', at)]))
+        .execute();
+      return administeredForGood(rows.map((row) => ({ ...actorGrant(row), subject: row.subject })), capabilities);
     };
 
     const validateCapabilities = async (capabilities: ReadonlyArray<string>): Promise<string[]> => {
@@ -476,6 +504,7 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
           // of the role in that scope needs. (Otherwise a binding manager could deny every admin their admin
           // role, and nobody holding it could lift the deny.)
           await guard.holds(role.capabilities, { workspace, resource, expiresAt }, attempted);
+          if (effect === 'deny') await guard.outranks(binding.subject, attempted);
           const created: Binding = {
             id: `bind_${ids()}`,
             subject: binding.subject,
@@ -575,8 +604,10 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
         return change(actor, org, 'tenant.recover', reason, async (trx) => {
           const roleId = await bootstrapRoleId(trx, org);
           if (roleId === undefined) throw new RbacChangeError('TENANT_NOT_BOOTSTRAPPED', 'this org was never bootstrapped: bootstrap it instead');
-          if (await manageable(trx, org)) {
-            throw new RbacChangeError('TENANT_NOT_LOCKED_OUT', 'someone in this org can still manage its bindings: grant through the rbac API instead');
+          // Locked out: nobody holds every capability of the catalogue org-wide for good (a deny anywhere, on
+          // any capability, is a hole in what an admin must hold to grant it and to lift other denies).
+          if (await fullyAdministered(trx, org, catalogue)) {
+            throw new RbacChangeError('TENANT_NOT_LOCKED_OUT', 'someone in this org holds every capability org-wide: grant through the rbac API instead');
           }
           const at = clock().toISOString();
           const before = (await loadRole(trx, org, roleId)) ?? null;
