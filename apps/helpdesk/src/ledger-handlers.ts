@@ -3,8 +3,8 @@ import type { Handlers } from './generated/handlers.ts';
 
 /**
  * The `ledger` platform contract over the service's ledger. The log is one tree for every tenant, so a
- * caller may only read (and prove) entries of its own org; any other index is "not found", whether it
- * exists or not.
+ * caller may only read (and prove) entries of its own tenant — its org, and for a session limited to a
+ * workspace, that workspace; any other index is "not found", whether it exists or not.
  */
 export function createLedgerHandlers(ledger: LedgerStore): Handlers['ledger'] {
   return {
@@ -18,7 +18,10 @@ export function createLedgerHandlers(ledger: LedgerStore): Handlers['ledger'] {
         if (error instanceof RangeError) return null;
         throw error;
       });
-      if (stored === null || stored.entry.tenant?.org !== ctx.tenant.org) return ctx.fail('ENTRY_NOT_FOUND');
+      // The caller's tenant only: its org and, for a session limited to a workspace, that workspace.
+      const tenant = stored?.entry.tenant;
+      const visible = tenant?.org === ctx.tenant.org && (ctx.tenant.workspace === null || tenant.workspace === ctx.tenant.workspace);
+      if (stored === null || !visible) return ctx.fail('ENTRY_NOT_FOUND');
       const bundle = await ledger.inclusionBundle(input.seq);
       return { entry: new TextDecoder().decode(stored.bytes), bundle: { ...bundle, proof: [...bundle.proof] } };
     },

@@ -1,5 +1,5 @@
 import type { ErrorCodeOf, Procedure } from '@covenant/contract';
-import { RbacChangeError, type Binding, type RbacActor, type RbacStore, type Role } from '@covenant/rbac';
+import { RbacChangeError, type Binding, type ChangeRecord, type RbacActor, type RbacStore, type Role } from '@covenant/rbac';
 import type { HandlerContext } from '@covenant/server';
 import { rbac } from '../../../contracts/platform/rbac.contract.ts';
 import type { Handlers } from './generated/handlers.ts';
@@ -59,7 +59,10 @@ export function createRbacAdminHandlers(store: RbacStore): Handlers['rbac'] {
     bindings: {
       list: async ({ input, ctx }) => {
         const filter = input.subject !== undefined ? { subject: input.subject } : {};
-        return { bindings: (await store.listBindings(ctx.tenant.org, filter)).map(binding) };
+        const bindings = await store.listBindings(ctx.tenant.org, filter);
+        // A session limited to a workspace sees that workspace's bindings only: another's are another tenant's.
+        const workspace = ctx.tenant.workspace;
+        return { bindings: bindings.filter((b) => workspace === null || b.workspace === workspace).map(binding) };
       },
       grant: ({ input, ctx }) =>
         refusals(rbac.bindings.grant, ctx, async () => {
@@ -85,9 +88,38 @@ export function createRbacAdminHandlers(store: RbacStore): Handlers['rbac'] {
         }),
     },
     changes: {
-      list: async ({ input, ctx }) => ({ changes: [...(await store.changes(ctx.tenant.org, { limit: input.limit }))] }),
+      list: async ({ input, ctx }) => {
+        const workspace = ctx.tenant.workspace;
+        if (workspace === null) return { changes: [...(await store.changes(ctx.tenant.org, { limit: input.limit }))] };
+        // A session limited to a workspace sees the changes of bindings in that workspace only (not the org's
+        // roles, not other workspaces' bindings): read deep enough to fill the page with them.
+        const all = await store.changes(ctx.tenant.org, { limit: 1000 });
+        return { changes: all.filter((c) => concernsOnly(c, workspace)).slice(0, input.limit) };
+      },
     },
   };
+}
+
+/**
+ * Whether a change record is about bindings of `workspace` and nothing else: every binding (or attempted
+ * binding) in its before/after names that workspace. Role changes and org-wide bindings are not.
+ */
+function concernsOnly(change: ChangeRecord, workspace: string): boolean {
+  const places: Array<string | null | undefined> = [];
+  const visit = (value: unknown): void => {
+    if (value === null || typeof value !== 'object') return;
+    if (Array.isArray(value)) {
+      value.forEach(visit);
+      return;
+    }
+    const record = value as Record<string, unknown>;
+    if ('capabilities' in record && 'name' in record) places.push(undefined); // a role: the org's
+    else if ('roleId' in record || 'subject' in record) places.push(typeof record['workspace'] === 'string' ? record['workspace'] : null);
+    for (const child of Object.values(record)) if (child !== null && typeof child === 'object') visit(child);
+  };
+  visit(change.before);
+  visit(change.after);
+  return places.length > 0 && places.every((place) => place === workspace);
 }
 
 /**

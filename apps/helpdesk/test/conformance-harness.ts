@@ -88,7 +88,7 @@ async function assemble(helpdesk: Helpdesk): Promise<ConformanceHarness> {
   /** The latest intent of the side's org: an entry that org may prove. */
   const latestIntentSeq = async (side: TenantSide): Promise<number> => {
     const entries = await ledgerSince(0);
-    const seq = entries.findLast((entry) => entry.kind === 'intent' && entry.tenant?.org === tenantOf(side).org)?.seq;
+    const seq = entries.findLast((entry) => entry.kind === 'intent' && entry.tenant?.org === tenantOf(side).org && entry.tenant.workspace === tenantOf(side).workspace)?.seq;
     if (seq === undefined) throw new Error(`no intent of ${tenantOf(side).org} on the ledger`);
     return seq;
   };

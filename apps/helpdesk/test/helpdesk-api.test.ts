@@ -576,6 +576,36 @@ describe('tenancy', () => {
 describe('the ledger platform contract', () => {
   const key = () => ({ name: helpdesk.signer.name, publicKey: helpdesk.signer.publicKey, origin: helpdesk.signer.name });
 
+  it('a session limited to a workspace reads that workspace only: other workspaces’ entries are not found, their bindings and changes not listed', async () => {
+    const ada = await helpdesk.as('ada');
+    const auditor = await ada.rbac.roles.create.mutate({
+      name: `ws-auditor-${tag()}`,
+      capabilities: ['ledger.read', 'rbac.bindings.read', 'rbac.changes.read'],
+      reason: 'auditors of one workspace',
+    });
+    const auditorOf = `aud-${tag()}`;
+    await ada.rbac.bindings.grant.mutate({ subject: auditorOf, roleId: auditor.id, inWorkspace: 'support', reason: 'an auditor of support' });
+    const annInSupport = await helpdesk.as({ subject: auditorOf, org: 'acme', workspace: 'support' });
+    const from = await ledgerSize();
+    await newTicket(await helpdesk.as('bob')); // acme/billing
+    await newTicket(await helpdesk.as('ann')); // acme/support
+    const written = await entriesSince(from);
+    const billing = written.find((e) => e.kind === 'intent' && e.tenant?.workspace === 'billing')!;
+    const support = written.find((e) => e.kind === 'intent' && e.tenant?.workspace === 'support')!;
+    await expect(annInSupport.ledger.prove.query({ seq: billing.seq })).rejects.toMatchObject({ code: 'ENTRY_NOT_FOUND' });
+    await expect(annInSupport.ledger.prove.query({ seq: support.seq })).resolves.toMatchObject({ bundle: { leafIndex: support.seq } });
+    // ada (org-wide) still proves both.
+    await expect(ada.ledger.prove.query({ seq: billing.seq })).resolves.toMatchObject({ bundle: { leafIndex: billing.seq } });
+
+    const { bindings } = await annInSupport.rbac.bindings.list.query({});
+    expect(bindings.length).toBeGreaterThan(0);
+    expect(new Set(bindings.map((b) => b.workspace))).toEqual(new Set(['support']));
+    expect((await ada.rbac.bindings.list.query({})).bindings.some((b) => b.workspace !== 'support')).toBe(true);
+    const { changes } = await annInSupport.rbac.changes.list.query({ limit: 200 });
+    expect(changes.length).toBeGreaterThan(0);
+    for (const change of changes) expect(JSON.stringify([change.before, change.after])).not.toMatch(/"workspace":"billing"|"workspace":null/);
+  });
+
   it('ledger.checkpoint returns a signed note that verifies with the public key alone', async () => {
     const ada = await helpdesk.as('ada');
     const size = await ledgerSize();
