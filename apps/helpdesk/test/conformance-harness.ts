@@ -85,10 +85,15 @@ async function assemble(helpdesk: Helpdesk): Promise<ConformanceHarness> {
       subject: `Conformance ticket ${next()}`,
       body: 'Opened by the conformance tests.',
     });
-  /** The latest intent of the side's org: an entry that org may prove. */
+  /** The latest intent of the side's tenant: an entry that tenant may prove. */
   const latestIntentSeq = async (side: TenantSide): Promise<number> => {
     const entries = await ledgerSince(0);
-    const seq = entries.findLast((entry) => entry.kind === 'intent' && entry.tenant?.org === tenantOf(side).org && entry.tenant.workspace === tenantOf(side).workspace)?.seq;
+    // Of the side's workspace too: a holder whose session names a workspace proves that workspace's entries only.
+    const ofSide = (tenant: unknown): boolean => {
+      const { org, workspace } = (tenant ?? {}) as { readonly org?: string; readonly workspace?: string | null };
+      return org === tenantOf(side).org && workspace === tenantOf(side).workspace;
+    };
+    const seq = entries.findLast((entry) => entry.kind === 'intent' && ofSide(entry.tenant))?.seq;
     if (seq === undefined) throw new Error(`no intent of ${tenantOf(side).org} on the ledger`);
     return seq;
   };

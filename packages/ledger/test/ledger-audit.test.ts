@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import {
   AccessDeniedError,
@@ -509,6 +510,44 @@ describe('createLedgerAudit: one writer per SQLite file', () => {
     await audit.close();
     await ledger.flush();
     expect((await openAudit({ ledger: other, db: otherDb })).recovered).toEqual([]);
+  });
+
+  it("a second writer that got in anyway (its lock file deleted) and closed an in-flight intent as aborted: the first writer's outcome is refused, its writes roll back, one outcome on the log", async () => {
+    const { db, ledger, second } = await setup();
+    await ports.pop()!.close(); // the setup's port: this test opens its own over a store that lets the race happen
+    let race: (() => Promise<void>) | null = null;
+    // The first writer's store, but before the outcome's batch runs, the second writer starts up.
+    const racing = Object.freeze({
+      ...ledger,
+      transact: async <T>(work: Parameters<typeof ledger.transact<T>>[0]): Promise<T> => {
+        const run = race;
+        race = null;
+        await run?.();
+        return ledger.transact(work);
+      },
+    });
+    const first = await openAudit({ ledger: racing, db });
+    const file = (await sql<{ file: string }>`select file from pragma_database_list where name = 'main'`.execute(db)).rows[0]!.file;
+    let recovered: ReadonlyArray<string> = [];
+    race = async () => {
+      rmSync(`${file}-writer`); // what the attacker did: the lock file is gone, so the next one locks a new file
+      const otherDb = await second();
+      const other = await createLedgerStore({ db: otherDb, origin: ORIGIN, signer });
+      recovered = (await openAudit({ ledger: other, db: otherDb })).recovered;
+    };
+    const error = await rejection(first.audited(intent(1), async (scope) => {
+      await write(scope, 1);
+      return { ok: true };
+    }));
+    expect(recovered).toEqual(['req_1']);
+    expect(error).toBeInstanceOf(AuditUnavailableError);
+    expect((error as Error).cause).toMatchObject({ code: 'ERR_LEDGER_INTENT_CLOSED' });
+    expect(await noteIds(db)).toEqual([]);
+    expect((await entries(db, 'req_1')).map((entry) => [entry.kind, entry.outcome])).toEqual([
+      ['intent', null],
+      ['outcome', 'aborted'],
+    ]);
+    expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: true });
   });
 });
 

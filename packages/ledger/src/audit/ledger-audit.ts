@@ -121,16 +121,16 @@ export async function createLedgerAudit(options: LedgerAuditOptions): Promise<Le
   const intentData = (kind: AuditIntent['kind']): JsonValue => intentDataByKind[kind] ?? dataFor(kind);
   let closed = false;
 
-  /** A failed outcome when the call's batch did not commit; on PostgreSQL only while our lock holds. */
+  /**
+   * A failed outcome when the call's batch did not commit: on PostgreSQL only while our lock holds, and on
+   * every database only if the intent is still open (another writer may have closed it): never two outcomes.
+   */
   const appendUnavailable = async (about: About): Promise<void> => {
     const entry = outcomeEntry(about, 'failed', 'ERR_AUDIT_UNAVAILABLE');
-    if (fence === null) await ledger.append([entry]);
-    else {
-      await ledger.transact(async (tx) => {
-        await fence.check(tx);
-        tx.append([entry]);
-      });
-    }
+    await ledger.transact(async (tx) => {
+      if (fence !== null) await fence.check(tx);
+      if (about.requestId !== null && tx.isOpen(about.requestId)) tx.append([entry]);
+    });
   };
 
   /**
@@ -157,6 +157,11 @@ export async function createLedgerAudit(options: LedgerAuditOptions): Promise<Le
     // Fencing: if our lock is gone, recovery elsewhere may have aborted the intent; throwing here rolls
     // this unit (the action's writes included) back.
     if (fence !== null) await fence.check(tx);
+    // And on every database: the intent must still be open, read inside the writer lock (the batch caught up
+    // with every other writer's rows). Another writer's start-up recovery may have closed it as aborted — a
+    // second process on the same SQLite file whose lock file was taken away, say: then the action must not
+    // stand either, and the call is 503 with one outcome on the log, the aborted one.
+    if (about.requestId === null || !tx.isOpen(about.requestId)) throw new IntentClosedError(about.requestId ?? '');
     const [seq] = tx.append([outcomeEntry(about, code === null ? 'ok' : 'failed', code)]);
     return { ...outcome, seq: seq!, batch: tx.batch };
   };
@@ -224,6 +229,15 @@ export async function createLedgerAudit(options: LedgerAuditOptions): Promise<Le
 type Returned<R> = { readonly type: 'returned'; readonly result: R };
 type Threw = { readonly type: 'threw'; readonly error: unknown };
 /** How a call's unit ended, with where its outcome went: its seq and the batch it committed in. */
+/** The call's intent was closed by someone else (another writer's recovery) before its outcome: refused. */
+export class IntentClosedError extends Error {
+  override readonly name = 'IntentClosedError';
+  readonly code = 'ERR_LEDGER_INTENT_CLOSED' as const;
+  constructor(requestId: string) {
+    super(`the intent of request ${requestId.slice(0, 64)} was closed by another writer before its outcome; its action is rolled back`);
+  }
+}
+
 type Settled<R> = (Returned<R> | Threw) & { readonly seq: number; readonly batch: object };
 
 /** The receipt of a call whose outcome `outcomeSeq` committed under `checkpoint`. */
