@@ -73,7 +73,7 @@ describe.skipIf(baseUrl === undefined)('the helpdesk on PostgreSQL: migrations a
     const { schema } = await scratch();
     const error = await service({ databaseUrl: schema.servingUrl }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MigrationError);
-    expect((error as Error).message).toMatch(/pending: 0001-rbac, 0002-ledger, 0003-revocations, 0004-service-role, 1001-helpdesk, 1002-helpdesk-tenancy, 1003-helpdesk-service-role/);
+    expect((error as Error).message).toMatch(/pending: 0001-rbac, 0002-ledger, 0003-revocations, 0004-service-role, 0005-ledger-checkpoint-covers-log, 1001-helpdesk, 1002-helpdesk-tenancy, 1003-helpdesk-service-role/);
     await expect(service({ databaseUrl: schema.servingUrl, migrationDatabaseUrl: 'data/owner.db' })).rejects.toBeInstanceOf(TypeError);
   });
 
@@ -87,7 +87,7 @@ describe.skipIf(baseUrl === undefined)('the helpdesk on PostgreSQL: migrations a
   it('`npm run migrate` as a non-superuser owner (CREATEROLE), then the service with the serving role only: it serves, and the ledger verifies', async () => {
     const { schema, owner } = await scratch();
     const ownerUrl = await loginRole(schema, owner, 'owner', ['alter role % createrole', `alter schema ${schema.schema} owner to %`]);
-    expect(await migrateDatabase(ownerUrl)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role', '1001-helpdesk', '1002-helpdesk-tenancy', '1003-helpdesk-service-role']);
+    expect(await migrateDatabase(ownerUrl)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role', '0005-ledger-checkpoint-covers-log', '1001-helpdesk', '1002-helpdesk-tenancy', '1003-helpdesk-service-role']);
     const helpdesk = await startHelpdesk({ databaseUrl: schema.servingUrl });
     cleanups.push(() => helpdesk.close());
     const ann = await helpdesk.as('ann');

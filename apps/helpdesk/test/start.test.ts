@@ -207,7 +207,7 @@ describe('npm run migrate', () => {
     const data = tempDir();
     const first = await run('migrate.ts', { COVENANT_DATA_DIR: data });
     expect(first).toMatchObject({ code: 0, stderr: '' });
-    expect(first.stdout).toBe('npm run migrate: ran 0001-rbac, 0002-ledger, 0003-revocations, 0004-service-role, 1001-helpdesk, 1002-helpdesk-tenancy, 1003-helpdesk-service-role\n');
+    expect(first.stdout).toBe('npm run migrate: ran 0001-rbac, 0002-ledger, 0003-revocations, 0004-service-role, 0005-ledger-checkpoint-covers-log, 1001-helpdesk, 1002-helpdesk-tenancy, 1003-helpdesk-service-role\n');
     expect(existsSync(join(data, 'covenant.db'))).toBe(true);
     expect(await run('migrate.ts', { COVENANT_DATA_DIR: data })).toMatchObject({ code: 0, stdout: 'npm run migrate: the schema is current\n' });
     const serving = await run('migrate.ts', { COVENANT_DATABASE_URL: 'postgres://helpdesk_app@127.0.0.1:1/helpdesk' });

@@ -4,6 +4,7 @@ import { rbacMigration } from './migrations/0001-rbac.ts';
 import { ledgerMigration } from './migrations/0002-ledger.ts';
 import { revocationsMigration } from './migrations/0003-revocations.ts';
 import { serviceRoleMigration } from './migrations/0004-service-role.ts';
+import { ledgerCheckpointCoversLogMigration } from './migrations/0005-ledger-checkpoint-covers-log.ts';
 
 /** Every store's migrations, in order. Names sort in the order they run; never rename or reorder one. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
@@ -11,6 +12,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0002-ledger': ledgerMigration,
   '0003-revocations': revocationsMigration,
   '0004-service-role': serviceRoleMigration,
+  '0005-ledger-checkpoint-covers-log': ledgerCheckpointCoversLogMigration,
 });
 
 /**

@@ -35,7 +35,7 @@ async function tables(db: Kysely<any>): Promise<string[]> {
 describe('migrateToLatest', () => {
   it('runs every migration on a fresh database and nothing the second time', async () => {
     const db = memory();
-    expect(await migrateToLatest(db)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role']);
+    expect(await migrateToLatest(db)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role', '0005-ledger-checkpoint-covers-log']);
     expect(await tables(db)).toEqual([
       'covenant_migrations',
       'identity_revocations',
@@ -49,11 +49,11 @@ describe('migrateToLatest', () => {
       'rbac_roles',
     ]);
     expect(await migrateToLatest(db)).toEqual([]);
-    expect((await db.selectFrom('covenant_migrations').select('name').execute()).map((r) => r.name)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role']);
+    expect((await db.selectFrom('covenant_migrations').select('name').execute()).map((r) => r.name)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role', '0005-ledger-checkpoint-covers-log']);
   });
 
   it('knows exactly the migrations this build ships, in order', () => {
-    expect(Object.keys(MIGRATIONS)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role']);
+    expect(Object.keys(MIGRATIONS)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role', '0005-ledger-checkpoint-covers-log']);
     expect(Object.isFrozen(MIGRATIONS)).toBe(true);
   });
 
@@ -65,7 +65,7 @@ describe('migrateToLatest', () => {
     expect(error).toBeInstanceOf(MigrationError);
     expect(error).toMatchObject({ name: 'MigrationError', code: 'ERR_DB_MIGRATION' });
     expect((error as Error).message).toContain('9999-future');
-    expect((await db.selectFrom('covenant_migrations').select('name').orderBy('name').execute()).map((r) => r.name)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role', '9999-future']);
+    expect((await db.selectFrom('covenant_migrations').select('name').orderBy('name').execute()).map((r) => r.name)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role', '0005-ledger-checkpoint-covers-log', '9999-future']);
   });
 
   it('with ignoreUnknown: isAppMigration, an application migration (1000 and up) is left alone, an unknown framework one still refuses', async () => {
@@ -102,7 +102,7 @@ describe('migrateToLatest', () => {
     expect((error as Error).cause).toMatchObject({ message: 'boom' });
     expect(await tables(db)).toEqual([]);
     // The next start, with a fixed build, runs everything from the beginning.
-    expect(await migrateToLatest(db)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role']);
+    expect(await migrateToLatest(db)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role', '0005-ledger-checkpoint-covers-log']);
   });
 
   it('serialises two processes migrating a fresh file at the same time: one runs, the other finds it done', async () => {
@@ -118,16 +118,16 @@ describe('migrateToLatest', () => {
       });
     const results = await Promise.all([run(), run()]);
     // Exactly one process ran the migrations; the other waited for the lock and found nothing to do.
-    expect(results.flat().sort()).toEqual(['0001-rbac', '0002-ledger', '0002-slow', '0003-revocations', '0004-service-role']);
+    expect(results.flat().sort()).toEqual(['0001-rbac', '0002-ledger', '0002-slow', '0003-revocations', '0004-service-role', '0005-ledger-checkpoint-covers-log']);
     expect(results.filter((ran) => ran.length === 0)).toHaveLength(1);
   });
 
   it('pendingMigrations reads what migrateToLatest would run, runs nothing, and refuses a newer build the same way', async () => {
     const db = memory();
-    expect(await pendingMigrations(db)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role']);
+    expect(await pendingMigrations(db)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role', '0005-ledger-checkpoint-covers-log']);
     expect(await tables(db)).toEqual([]);
     await migrateToLatest(db, { '0001-rbac': MIGRATIONS['0001-rbac']! });
-    expect(await pendingMigrations(db)).toEqual(['0002-ledger', '0003-revocations', '0004-service-role']);
+    expect(await pendingMigrations(db)).toEqual(['0002-ledger', '0003-revocations', '0004-service-role', '0005-ledger-checkpoint-covers-log']);
     await migrateToLatest(db);
     expect(await pendingMigrations(db)).toEqual([]);
     await db.insertInto('covenant_migrations').values({ name: '1001-helpdesk', applied_at: new Date(0).toISOString() }).execute();
@@ -139,7 +139,7 @@ describe('migrateToLatest', () => {
     const url = tempFile();
     const first = createDatabase<any>({ url });
     open.push(first);
-    expect(await migrateToLatest(first)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role']);
+    expect(await migrateToLatest(first)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role', '0005-ledger-checkpoint-covers-log']);
     const second = createDatabase<any>({ url });
     open.push(second);
     expect(await migrateToLatest(second)).toEqual([]);

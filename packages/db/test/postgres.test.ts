@@ -103,7 +103,7 @@ describe.skipIf(baseUrl === undefined)('PostgreSQL: createDatabase', () => {
 describe.skipIf(baseUrl === undefined)('PostgreSQL: migrateToLatest', () => {
   it('creates every table and the append-only triggers, and does nothing the second time', async () => {
     const { db, schema } = await scratch();
-    expect(await migrateToLatest(db)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role']);
+    expect(await migrateToLatest(db)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role', '0005-ledger-checkpoint-covers-log']);
     expect(await tables(db, schema)).toEqual([
       'covenant_migrations',
       'identity_revocations',
@@ -130,7 +130,7 @@ describe.skipIf(baseUrl === undefined)('PostgreSQL: migrateToLatest', () => {
       'rbac_changes_no_update',
     ]);
     expect(await migrateToLatest(db)).toEqual([]);
-    expect((await db.selectFrom('covenant_migrations').select('name').orderBy('name').execute()).map((r) => r.name)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role']);
+    expect((await db.selectFrom('covenant_migrations').select('name').orderBy('name').execute()).map((r) => r.name)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role', '0005-ledger-checkpoint-covers-log']);
   });
 
   it('uses bytea for blobs, bigint for integers, and bytewise ("C") collation for text', async () => {
@@ -177,13 +177,26 @@ describe.skipIf(baseUrl === undefined)('PostgreSQL: migrateToLatest', () => {
     expect(row.body).toEqual(new Uint8Array([2, 1]));
   });
 
-  it('checkpoints must grow and are append-only', async () => {
+  it('checkpoints must grow, cover exactly the entries of the log, and are append-only', async () => {
     const { db } = await scratch();
     await migrateToLatest(db);
     const checkpoint = (size: number) => ({ size, root: new Uint8Array(32), note: `n${size}`, at: 'x' });
+    const entriesUpTo = async (size: number) => {
+      const have = (await db.selectFrom('ledger_entries').select('seq').execute()).length;
+      for (let seq = have; seq < size; seq += 1) {
+        await db.insertInto('ledger_entries').values({ seq, body: new Uint8Array(1), leaf_hash: new Uint8Array(32), kind: 'event', request_id: null, at: 'x' }).execute();
+      }
+    };
+    const refusal = 'ledger_checkpoints is append-only, grows, and covers exactly the entries of the log';
+    // A checkpoint of a size the log does not hold (more or fewer entries) is refused.
+    await entriesUpTo(2);
+    await expect(db.insertInto('ledger_checkpoints').values(checkpoint(3)).execute()).rejects.toThrow(refusal);
+    await expect(db.insertInto('ledger_checkpoints').values(checkpoint(1)).execute()).rejects.toThrow(refusal);
+    await entriesUpTo(3);
     await db.insertInto('ledger_checkpoints').values(checkpoint(3)).execute();
-    await expect(db.insertInto('ledger_checkpoints').values(checkpoint(3)).execute()).rejects.toThrow('ledger_checkpoints is append-only and grows');
-    await expect(db.insertInto('ledger_checkpoints').values(checkpoint(2)).execute()).rejects.toThrow('ledger_checkpoints is append-only and grows');
+    await expect(db.insertInto('ledger_checkpoints').values(checkpoint(3)).execute()).rejects.toThrow(refusal);
+    await expect(db.insertInto('ledger_checkpoints').values(checkpoint(2)).execute()).rejects.toThrow(refusal);
+    await entriesUpTo(5);
     await db.insertInto('ledger_checkpoints').values(checkpoint(5)).execute();
     await expect(db.updateTable('ledger_checkpoints').set({ note: 'forged' }).execute()).rejects.toThrow('ledger_checkpoints is append-only');
     await expect(db.deleteFrom('ledger_checkpoints').execute()).rejects.toThrow('ledger_checkpoints is append-only');
@@ -227,7 +240,7 @@ describe.skipIf(baseUrl === undefined)('PostgreSQL: migrateToLatest', () => {
     expect(error).toBeInstanceOf(MigrationError);
     expect((error as Error).cause).toMatchObject({ message: 'boom' });
     expect(await tables(db, schema)).toEqual([]);
-    expect(await migrateToLatest(db)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role']);
+    expect(await migrateToLatest(db)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role', '0005-ledger-checkpoint-covers-log']);
   });
 
   it('serialises two migrators on separate pools: one runs everything, the other waits and finds it done', async () => {
@@ -247,7 +260,7 @@ describe.skipIf(baseUrl === undefined)('PostgreSQL: migrateToLatest', () => {
     };
     const migrations = { ...MIGRATIONS, '0003-slow': slow };
     const results = await Promise.all([migrateToLatest(first, migrations), migrateToLatest(second, migrations)]);
-    expect(results.flat().sort()).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0003-slow', '0004-service-role']);
+    expect(results.flat().sort()).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0003-slow', '0004-service-role', '0005-ledger-checkpoint-covers-log']);
     expect(results.filter((ran) => ran.length === 0)).toHaveLength(1);
     expect(overlapped).toBe(false);
   });

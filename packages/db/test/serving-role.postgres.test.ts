@@ -197,8 +197,8 @@ describe.skipIf(baseUrl === undefined)('PostgreSQL: the serving role (0004-servi
     const ownerRole = await role(schema, admin, ['alter role % createrole', `alter schema ${schema.schema} owner to %`]);
     const owner = connect(ownerRole.url);
     const serving = connect(schema.servingUrl);
-    expect(await pendingMigrations(serving)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role']);
-    expect(await migrateToLatest(owner)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role']);
+    expect(await pendingMigrations(serving)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role', '0005-ledger-checkpoint-covers-log']);
+    expect(await migrateToLatest(owner)).toEqual(['0001-rbac', '0002-ledger', '0003-revocations', '0004-service-role', '0005-ledger-checkpoint-covers-log']);
     expect(await pendingMigrations(serving)).toEqual([]);
     const { rows } = await sql<{ owner: string }>`select distinct pg_get_userbyid(relowner) as owner from pg_class c
       join pg_namespace n on n.oid = c.relnamespace where n.nspname = ${schema.schema} and relkind = 'r'`.execute(admin);

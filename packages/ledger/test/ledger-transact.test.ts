@@ -11,6 +11,7 @@ import {
   type LedgerTables,
   type LedgerTransaction,
 } from '../src/index.ts';
+import { flakySigner, type FlakySigner } from '@covenant/testkit';
 import { KEY, ORIGIN, VERIFY, createTempDatabases, sample, signer } from './ledger-fixtures.ts';
 
 const temp = createTempDatabases();
@@ -22,7 +23,7 @@ interface Tables extends LedgerTables {
 }
 
 /** A migrated file database with a `notes` table, a writable store on it, and its path for second connections. */
-async function setup(options: Partial<Pick<LedgerStoreOptions, 'workTimeoutMs'>> = {}) {
+async function setup(options: Partial<Pick<LedgerStoreOptions, 'workTimeoutMs' | 'signer'>> = {}) {
   const url = temp.path();
   const db = (await temp.open(url)) as unknown as Kysely<Tables>;
   await db.schema
@@ -467,17 +468,24 @@ describe('LedgerStore.transact', () => {
   });
 
   describe('a batch that cannot commit', () => {
-    // The append-only triggers abort the batch's own insert: a unit of the batch first writes a row in its
-    // way (a checkpoint far ahead, or the entry at the next seq). Not an extra trigger of the test's: the
-    // store refuses to sign over a schema it did not create.
+    // A unit of the batch makes the batch fail as a whole: the signer refuses its checkpoint (an HSM gone
+    // away), or the unit writes the entry at the next seq first so the append-only trigger aborts the
+    // batch's own insert. Not an extra trigger of the test's: the store refuses to sign over a schema it
+    // did not create.
     it.each([
-      ['ledger_checkpoints', sql`insert into ledger_checkpoints (size, root, note, at) values (1000000, x'00', 'in the way', 'x')`, /ledger_checkpoints is append-only and grows/],
-      ['ledger_entries', sql`insert into ledger_entries (seq, body, leaf_hash, kind, request_id, at) values (1, x'00', zeroblob(32), 'event', null, 'x')`, /ledger_entries is append-only and gap-free/],
-    ])('(a trigger aborts inserts into %s) rejects every unit and append of it and stores nothing', async (_table, inTheWay, refusal) => {
-      const { db, store } = await setup();
+      ['its checkpoint cannot be signed', (_db: Kysely<any>, flaky: FlakySigner) => void flaky.failNext(), /HSM unavailable/],
+      [
+        'a trigger aborts its insert into ledger_entries',
+        async (db: Kysely<any>) =>
+          void (await sql`insert into ledger_entries (seq, body, leaf_hash, kind, request_id, at) values (1, x'00', zeroblob(32), 'event', null, 'x')`.execute(db)),
+        /ledger_entries is append-only and gap-free/,
+      ],
+    ])('(%s) rejects every unit and append of it and stores nothing', async (_case, inTheWay, refusal) => {
+      const flaky = flakySigner(signer);
+      const { db, store } = await setup({ signer: flaky });
       expect(await store.append([sample(0)])).toEqual([0]);
       const batch = await Promise.allSettled([
-        store.transact(async (tx) => void (await inTheWay.execute(tx.db))),
+        store.transact(async (tx) => void (await inTheWay(tx.db, flaky))),
         store.append([sample(1)]),
         store.transact(async (tx) => {
           await insert(tx.db, 1);

@@ -7,3 +7,5 @@ export type { TestIssuer } from '@covenant/identity/testing';
 export { contractSource, createTempProject } from './temp-project.ts';
 export type { TempProject, TempProjectOptions } from './temp-project.ts';
 export { disableAppendOnly } from './ledger-tamper.ts';
+export { flakySigner } from './flaky-signer.ts';
+export type { FlakySigner } from './flaky-signer.ts';

@@ -49,18 +49,25 @@ export function insertCheckTrigger(trigger: string): PgTriggerSpec {
 /**
  * A BEFORE INSERT row trigger on `table` that raises `message` when `refuse` (a boolean SQL expression over
  * `new` and the table) holds. Row triggers see the rows an INSERT already wrote, so a multi-row INSERT is
- * checked row by row as on SQLite. The function's search_path is the migration's, so the check reads
- * the right table whatever a later session's search_path is.
+ * checked row by row as on SQLite.
  */
 export async function refuseInsertWhen(db: Kysely<unknown>, table: string, trigger: string, refuse: string, message: string): Promise<void> {
-  const fn = sql.id(insertCheckTrigger(trigger).fn);
-  await sql`create function ${fn}() returns trigger language plpgsql set search_path from current as $$
+  await replaceInsertCheck(db, trigger, refuse, message);
+  await sql`create trigger ${sql.id(trigger)} before insert on ${sql.table(table)}
+    for each row execute function ${sql.id(insertCheckTrigger(trigger).fn)}()`.execute(db);
+}
+
+/**
+ * Creates, or replaces, the function of the insert check `trigger`: a later migration changes a check this
+ * way and leaves the trigger (and the schema check's list of triggers) as it was. The function's
+ * search_path is the migration's, so the check reads the right table whatever a later session's is.
+ */
+export async function replaceInsertCheck(db: Kysely<unknown>, trigger: string, refuse: string, message: string): Promise<void> {
+  await sql`create or replace function ${sql.id(insertCheckTrigger(trigger).fn)}() returns trigger language plpgsql set search_path from current as $$
     begin
       if ${sql.raw(refuse)} then
         raise exception ${sql.lit(message)} using errcode = 'raise_exception';
       end if;
       return new;
     end $$`.execute(db);
-  await sql`create trigger ${sql.id(trigger)} before insert on ${sql.table(table)}
-    for each row execute function ${fn}()`.execute(db);
 }

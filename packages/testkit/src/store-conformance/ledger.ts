@@ -2,6 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SchemaAlteredError, dialectOf } from '@covenant/db';
+import { flakySigner } from '../flaky-signer.ts';
 import { disableAppendOnly } from '../ledger-tamper.ts';
 import {
   LogError,
@@ -14,7 +15,6 @@ import {
   verifyCheckpoint,
   verifyConsistency,
   verifyLedger,
-  type CheckpointSigner,
   type LedgerTables,
   type LedgerTransaction,
   type NewEntry,
@@ -120,27 +120,6 @@ function settableClock(at: string): { now(): Date; set(at: string): void } {
   return { now: () => new Date(current), set: (next) => void (current = new Date(next)) };
 }
 
-/** A signer whose next signature fails once `failNext()` is called (an HSM going away for one batch). */
-function flakySigner(): CheckpointSigner & { failNext(): void } {
-  let fail = false;
-  return {
-    name: signer.name,
-    keyId: signer.keyId,
-    publicKey: signer.publicKey,
-    sign(checkpoint) {
-      if (fail) {
-        fail = false;
-        throw new Error('HSM unavailable');
-      }
-      return signer.sign(checkpoint);
-    },
-    digest: (text) => signer.digest(text),
-    failNext() {
-      fail = true;
-    },
-  };
-}
-
 /**
  * The contract every ledger backend honours (@covenant/ledger's `createLedgerStore` and `verifyLedger` on
  * the database `factory` opens). Each test opens a fresh migrated database and disposes it afterwards.
@@ -220,7 +199,7 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
 
       it('a failed batch rejects every caller of it, stores nothing of it, and the store keeps working', async () => {
         const { db } = await open();
-        const flaky = flakySigner();
+        const flaky = flakySigner(signer);
         const store = await createLedgerStore({ db, origin: ORIGIN, signer: flaky });
         expect(await store.append([sample(0)])).toEqual([0]);
         flaky.failNext();
@@ -643,6 +622,43 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
           expect(await checkpointSizes(db)).toEqual(cut === 'entries only' ? [2, 3] : [2]);
           expect(await storedSeqs(db)).toEqual([0, 1]);
         }
+      });
+
+      it('a checkpoint row inserted by someone else while a batch runs, or inside it before its entries, is refused by the database: the log stays verifiable', async () => {
+        const { db, another } = await open();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+        await store.append([sample(0), sample(1)]);
+        if (dialectOf(db) === 'postgres') {
+          // Another connection (the serving role may INSERT), while a batch holds the writer lock and has written
+          // its entries, uncommitted: it counts the committed entries only, so a checkpoint inside the batch is
+          // refused. (SQLite has no such moment: its one writer holds the whole file while a batch runs.)
+          const attacker = await another();
+          let attempt: Promise<unknown> | null = null;
+          const unit = store.transact(async (tx) => {
+            tx.append([sample(2), sample(3)]);
+            attempt = tables(attacker).insertInto('ledger_checkpoints').values({ size: 3, root: new Uint8Array(32), note: 'forged', at: AT }).execute().then(
+              () => null,
+              (error: unknown) => error,
+            );
+            return 'done';
+          });
+          expect(await unit).toBe('done');
+          expect(String(await attempt)).toMatch(/covers exactly the entries/);
+        } else {
+          await store.append([sample(2), sample(3)]);
+        }
+        // Inside the batch, before its entries are inserted (a trigger on an application table, a unit's raw
+        // SQL): the batch's own connection counts the committed entries too, and is refused the same way.
+        const inside = await store
+          .transact(async (tx) => {
+            await tables(tx.db).insertInto('ledger_checkpoints').values({ size: 5, root: new Uint8Array(32), note: 'forged', at: AT }).execute();
+          })
+          .catch((error: unknown) => error);
+        expect(String(inside)).toMatch(/covers exactly the entries/);
+        await store.append([sample(4)]);
+        expect(await checkpointSizes(db)).toEqual([2, 4, 5]);
+        expect(await verifyLedger(db, VERIFY)).toMatchObject({ ok: true, size: 5 });
+        await expect(createLedgerStore({ db, origin: ORIGIN, signer })).resolves.toBeDefined();
       });
 
       it("catches up with another writer's batches (entries and checkpoint committed together) and goes on", async () => {
