@@ -285,7 +285,13 @@ export async function runTour(options: TourOptions): Promise<TourResult> {
     if (firstSeq === null) throw new TourCheckFailed('not run: the first step did not find its ledger entry');
     const seq = firstSeq;
     const { ledger } = options;
-    const run = await cli(options, ['ledger', 'prove', String(seq), '--database', ledger.databaseFile, '--origin', ledger.origin]);
+    const run = await cli(options, [
+      'ledger', 'prove', String(seq),
+      '--database', ledger.databaseFile,
+      '--origin', ledger.origin,
+      '--key-name', ledger.keyName,
+      '--public-key', Buffer.from(ledger.publicKey).toString('base64'),
+    ]);
     check(run.code === 0, `exit ${run.code}: ${firstLine(run.stderr || run.stdout)}`);
     const bundle = JSON.parse(run.stdout) as { leafIndex: number; treeSize: number; proof: string[] };
     check(bundle.leafIndex === seq, `the bundle is for entry #${bundle.leafIndex}`);

@@ -8,8 +8,8 @@ import { UsageError, parseFlags } from './usage-error.ts';
 
 /**
  * `covenant ledger <subcommand>`: `verify` audits a whole stored log with the public key, `prove <seq>`
- * prints an offline inclusion bundle, `checkpoint` prints the latest signed checkpoint. All three only
- * read the database: none creates, migrates or writes it.
+ * prints an offline inclusion bundle, `checkpoint` prints the latest signed checkpoint — both only once it
+ * verifies with the public key. All three only read the database: none creates, migrates or writes it.
  */
 export async function ledgerCommand(args: ReadonlyArray<string>, io: Io): Promise<number> {
   const [subcommand, ...rest] = args;
@@ -23,22 +23,21 @@ export async function ledgerCommand(args: ReadonlyArray<string>, io: Io): Promis
 
 const POSTGRES_URL = /^postgres(ql)?:\/\//i;
 
+/** The log's identity and key, which every ledger command checks what it reads against. */
+const KEY_FLAGS = ['origin', 'key-name', 'public-key'] as const;
+const KEY_FLAG_TYPES = { origin: { type: 'string' }, 'key-name': { type: 'string' }, 'public-key': { type: 'string' } } as const;
+
 /** Progress lines go to stderr, one per page, only on logs of more than one page. */
 const PROGRESS_PAGE = 10_000;
 
 async function ledgerVerify(args: ReadonlyArray<string>, io: Io): Promise<number> {
   const values = parseFlags(args, {
     database: { type: 'string' },
-    origin: { type: 'string' },
-    'key-name': { type: 'string' },
-    'public-key': { type: 'string' },
+    ...KEY_FLAG_TYPES,
     'trusted-checkpoint': { type: 'string' },
   });
-  const database = required('verify', values, ['database', 'origin', 'key-name', 'public-key']);
-  const publicKey = Buffer.from(values['public-key']!, 'base64');
-  if (publicKey.length !== 32 || publicKey.toString('base64') !== values['public-key']) {
-    throw new UsageError('ledger verify: --public-key is the base64 of a 32-byte Ed25519 public key');
-  }
+  const database = required('verify', values, ['database', ...KEY_FLAGS]);
+  const publicKey = publicKeyFlag('verify', values);
   let trustedCheckpoint: string | undefined;
   if (values['trusted-checkpoint'] !== undefined) {
     trustedCheckpoint = await readFile(resolve(io.cwd, values['trusted-checkpoint']), 'utf8').catch(() => undefined);
@@ -52,7 +51,7 @@ async function ledgerVerify(args: ReadonlyArray<string>, io: Io): Promise<number
     const result = await verifyLedger(db, {
       origin: values.origin!,
       keyName: values['key-name']!,
-      publicKey: new Uint8Array(publicKey),
+      publicKey,
       pageSize: PROGRESS_PAGE,
       ...(trustedCheckpoint !== undefined ? { trustedCheckpoint } : {}),
       onProgress: ({ verified, total }) => {
@@ -73,13 +72,14 @@ async function ledgerVerify(args: ReadonlyArray<string>, io: Io): Promise<number
 async function ledgerProve(args: ReadonlyArray<string>, io: Io): Promise<number> {
   const [seqText, ...rest] = args;
   if (seqText === undefined || !/^(0|[1-9][0-9]*)$/.test(seqText) || !Number.isSafeInteger(Number(seqText))) {
-    throw new UsageError('ledger prove: name the entry, e.g. covenant ledger prove 42 --database <file> --origin <origin>');
+    throw new UsageError('ledger prove: name the entry, e.g. covenant ledger prove 42 --database <file> --origin <origin> --key-name <name> --public-key <base64>');
   }
-  const values = parseFlags(rest, { database: { type: 'string' }, origin: { type: 'string' } });
-  const database = required('prove', values, ['database', 'origin']);
+  const values = parseFlags(rest, { database: { type: 'string' }, ...KEY_FLAG_TYPES });
+  const database = required('prove', values, ['database', ...KEY_FLAGS]);
+  const verifierKey = { name: values['key-name']!, publicKey: publicKeyFlag('prove', values) };
   return withDatabase('prove', database, io, async (db) => {
-    // No signer: a read-only store, which checks the latest checkpoint's root against the stored leaves.
-    const store = await createLedgerStore({ db, origin: values.origin! });
+    // A read-only store that verifies the latest checkpoint with the log's key, and its root against the leaves.
+    const store = await createLedgerStore({ db, origin: values.origin!, verifierKey });
     const seq = Number(seqText);
     const size = await store.size();
     if (seq >= size) {
@@ -93,17 +93,31 @@ async function ledgerProve(args: ReadonlyArray<string>, io: Io): Promise<number>
 }
 
 async function ledgerCheckpoint(args: ReadonlyArray<string>, io: Io): Promise<number> {
-  const values = parseFlags(args, { database: { type: 'string' } });
-  const database = required('checkpoint', values, ['database']);
+  const values = parseFlags(args, { database: { type: 'string' }, ...KEY_FLAG_TYPES });
+  const database = required('checkpoint', values, ['database', ...KEY_FLAGS]);
+  const verifierKey = { name: values['key-name']!, publicKey: publicKeyFlag('checkpoint', values) };
   return withDatabase('checkpoint', database, io, async (db) => {
-    const row = await db.selectFrom('ledger_checkpoints').select('note').orderBy('size', 'desc').limit(1).executeTakeFirst();
-    if (row === undefined) {
+    // Printed only once it verifies with the log's key and its root is the stored leaves' (what an operator
+    // keeps as the trusted head must not be whatever a database writer put in the row).
+    const store = await createLedgerStore({ db, origin: values.origin!, verifierKey });
+    const latest = await store.latestCheckpoint();
+    await store.close();
+    if (latest === null) {
       io.stderr('covenant ledger checkpoint: the log has no checkpoint yet\n');
       return 1;
     }
-    io.stdout(row.note);
+    io.stdout(latest.note);
     return 0;
   });
+}
+
+function publicKeyFlag(command: string, values: Record<string, string | boolean | undefined>): Uint8Array {
+  const text = values['public-key'] as string;
+  const publicKey = Buffer.from(text, 'base64');
+  if (publicKey.length !== 32 || publicKey.toString('base64') !== text) {
+    throw new UsageError(`ledger ${command}: --public-key is the base64 of a 32-byte Ed25519 public key`);
+  }
+  return new Uint8Array(publicKey);
 }
 
 function required(command: string, values: Record<string, string | boolean | undefined>, names: readonly string[]): string {

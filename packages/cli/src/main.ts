@@ -21,8 +21,8 @@ Usage:
                         --operator <name> --ledger-key <file> [--ledger-state <file>] [--origin <origin>] [--contracts <dir>]
   covenant ledger verify --database <sqlite file | postgres:// url> --origin <origin> --key-name <name> --public-key <base64>
                          [--trusted-checkpoint <file>]
-  covenant ledger prove <seq> --database <sqlite file | postgres:// url> --origin <origin>
-  covenant ledger checkpoint --database <sqlite file | postgres:// url>
+  covenant ledger prove <seq> --database <sqlite file | postgres:// url> --origin <origin> --key-name <name> --public-key <base64>
+  covenant ledger checkpoint --database <sqlite file | postgres:// url> --origin <origin> --key-name <name> --public-key <base64>
   covenant sessions revoke --database <sqlite file | postgres:// url> --org <org>
                            (--session <sid> | --token-id <jti> --until <iso time>) --reason <text> --operator <name>
                            --ledger-key <file> [--ledger-state <file>] [--origin <origin>]

@@ -11,6 +11,8 @@ const ORIGIN = 'audit.example/cli-test';
 const signer = createCheckpointSigner({ name: ORIGIN, privateKey: new Uint8Array(32).fill(3) });
 const PUBLIC_KEY = Buffer.from(signer.publicKey).toString('base64');
 const KEY = { name: ORIGIN, publicKey: signer.publicKey, origin: ORIGIN };
+/** Another key with the log's name: what someone who can write the database but not sign signs with. */
+const stranger = createCheckpointSigner({ name: ORIGIN, privateKey: new Uint8Array(32).fill(4) });
 
 const cleanup: string[] = [];
 afterEach(async () => {
@@ -66,7 +68,8 @@ async function tamper(file: string, statements: ReadonlyArray<string>): Promise<
   }
 }
 
-const verifyArgs = ['ledger', 'verify', '--database', 'ledger.db', '--origin', ORIGIN, '--key-name', ORIGIN, '--public-key', PUBLIC_KEY];
+const keyArgs = ['--origin', ORIGIN, '--key-name', ORIGIN, '--public-key', PUBLIC_KEY];
+const verifyArgs = ['ledger', 'verify', '--database', 'ledger.db', ...keyArgs];
 
 describe('covenant ledger verify', () => {
   it('exits 0 on an honest log', async () => {
@@ -87,7 +90,7 @@ describe('covenant ledger verify', () => {
 
   it('exits 1 on a deleted entry, and on a truncation caught with --trusted-checkpoint', async () => {
     const { dir, file } = await logFolder(12);
-    const kept = await runInProcess(['ledger', 'checkpoint', '--database', 'ledger.db'], dir);
+    const kept = await runInProcess(['ledger', 'checkpoint', '--database', 'ledger.db', ...keyArgs], dir);
     await writeFile(join(dir, 'kept.note'), kept.stdout);
     await tamper(file, ['delete from ledger_entries where seq >= 8', 'delete from ledger_checkpoints where size > 8']);
     expect((await runInProcess(verifyArgs, dir)).code).toBe(0);
@@ -130,7 +133,7 @@ describe('covenant ledger verify', () => {
 describe('covenant ledger prove and checkpoint', () => {
   it('prove prints a bundle a third party verifies offline with the public key and the entry', async () => {
     const { dir, file } = await logFolder(9);
-    const result = await runInProcess(['ledger', 'prove', '7', '--database', 'ledger.db', '--origin', ORIGIN], dir);
+    const result = await runInProcess(['ledger', 'prove', '7', '--database', 'ledger.db', ...keyArgs], dir);
     expect(result).toMatchObject({ code: 0, stderr: '' });
     const bundle = JSON.parse(result.stdout);
     const db = createDatabase<LedgerTables>({ url: file });
@@ -141,17 +144,17 @@ describe('covenant ledger prove and checkpoint', () => {
 
   it('prove exits 1 for an entry not in the log and 2 without a sequence number', async () => {
     const { dir } = await logFolder(3);
-    const beyond = await runInProcess(['ledger', 'prove', '3', '--database', 'ledger.db', '--origin', ORIGIN], dir);
+    const beyond = await runInProcess(['ledger', 'prove', '3', '--database', 'ledger.db', ...keyArgs], dir);
     expect(beyond.code).toBe(1);
     expect(beyond.stderr).toContain('entry 3 is not in the log');
-    expect((await runInProcess(['ledger', 'prove', '--database', 'ledger.db', '--origin', ORIGIN], dir)).code).toBe(2);
-    expect((await runInProcess(['ledger', 'prove', '-1', '--database', 'ledger.db', '--origin', ORIGIN], dir)).code).toBe(2);
+    expect((await runInProcess(['ledger', 'prove', '--database', 'ledger.db', ...keyArgs], dir)).code).toBe(2);
+    expect((await runInProcess(['ledger', 'prove', '-1', '--database', 'ledger.db', ...keyArgs], dir)).code).toBe(2);
   });
 
   it('prove refuses a log whose leaf hashes no longer match the latest checkpoint', async () => {
     const { dir, file } = await logFolder(3);
     await tamper(file, ['update ledger_entries set leaf_hash = zeroblob(32) where seq = 1']);
-    const result = await runInProcess(['ledger', 'prove', '0', '--database', 'ledger.db', '--origin', ORIGIN], dir);
+    const result = await runInProcess(['ledger', 'prove', '0', '--database', 'ledger.db', ...keyArgs], dir);
     expect(result.code).toBe(1);
     // The store recomputes every leaf from its body: the stored hash that is not the body's is refused as such.
     expect(result.stderr).toContain('ERR_LEDGER_LOG_LEAF_MISMATCH');
@@ -159,10 +162,30 @@ describe('covenant ledger prove and checkpoint', () => {
 
   it('checkpoint prints the latest signed note (exit 1 on an empty log)', async () => {
     const { dir } = await logFolder(5);
-    const result = await runInProcess(['ledger', 'checkpoint', '--database', 'ledger.db'], dir);
+    const result = await runInProcess(['ledger', 'checkpoint', '--database', 'ledger.db', ...keyArgs], dir);
     expect(result.code).toBe(0);
     expect(verifyCheckpoint(result.stdout, KEY)).toMatchObject({ ok: true, checkpoint: { size: 5 } });
     const empty = await logFolder(0);
-    expect((await runInProcess(['ledger', 'checkpoint', '--database', 'ledger.db'], empty.dir)).code).toBe(1);
+    expect((await runInProcess(['ledger', 'checkpoint', '--database', 'ledger.db', ...keyArgs], empty.dir)).code).toBe(1);
+  });
+
+  it('prove and checkpoint refuse a latest checkpoint another key signed (a database writer\'s), and a key that is not the log\'s', async () => {
+    const { dir, file } = await logFolder(5);
+    const stored = verifyCheckpoint((await runInProcess(['ledger', 'checkpoint', '--database', 'ledger.db', ...keyArgs], dir)).stdout, KEY);
+    if (!stored.ok) throw new Error('the honest checkpoint does not verify');
+    // Same origin, size and root — only the key differs: a reader that checks roots alone would accept it.
+    const forged = stranger.sign(stored.checkpoint);
+    await tamper(file, [`update ledger_checkpoints set note = '${forged.replaceAll("'", "''")}' where size = 5`]);
+    for (const args of [['prove', '0'], ['checkpoint']]) {
+      const result = await runInProcess(['ledger', ...args, '--database', 'ledger.db', ...keyArgs], dir);
+      expect(result).toMatchObject({ code: 1, stdout: '' });
+      expect(result.stderr).toContain('ERR_LEDGER_LOG_ROOT_MISMATCH');
+    }
+    const honest = await logFolder(5);
+    const otherKey = ['--origin', ORIGIN, '--key-name', ORIGIN, '--public-key', Buffer.from(stranger.publicKey).toString('base64')];
+    for (const args of [['prove', '0'], ['checkpoint']]) {
+      expect((await runInProcess(['ledger', ...args, '--database', 'ledger.db', ...otherKey], honest.dir)).code).toBe(1);
+      expect((await runInProcess(['ledger', ...args, '--database', 'ledger.db', '--origin', ORIGIN], honest.dir)).code).toBe(2);
+    }
   });
 });

@@ -19,7 +19,7 @@ import { appendToFrontier, frontierRoot } from './frontier.ts';
 import { openLedgerState } from './ledger-state.ts';
 import { HASH_SIZE, leafHash, sha256Into } from './merkle-hash.ts';
 import { createMerkleTreeInternals } from './merkle-tree.ts';
-import type { SignatureCheck } from './signed-note.ts';
+import type { NoteVerifierKey, SignatureCheck } from './signed-note.ts';
 import { checkStoredEntry } from './stored-entry.ts';
 import { strictEd25519Check } from './verify-ledger.ts';
 import { openStorageGuard } from './storage-guard.ts';
@@ -55,6 +55,13 @@ export interface LedgerStoreOptions {
   readonly origin: string;
   /** Signs one checkpoint per committed batch. Without it the store is read-only (proofs, checkpoints). */
   readonly signer?: CheckpointSigner;
+  /**
+   * A read-only store's key (the log's key name and public key): with it, the store verifies the checkpoints
+   * it reads as a writer does with its signer's key, and refuses a log whose latest checkpoint does not
+   * verify. Without it (and without a signer) a checkpoint is only parsed, and what the store serves must be
+   * verified by its reader. Not with `signer`, whose key is used.
+   */
+  readonly verifierKey?: NoteVerifierKey;
   readonly clock?: LedgerClock;
   /**
    * How long one `transact` unit of work may hold the batch (default 5,000 ms). Units run one after
@@ -232,7 +239,7 @@ const systemClock: LedgerClock = { now: () => new Date() };
  * Opens the ledger stored in `db`. Nothing stored is trusted: every row is decoded, its leaf hash recomputed
  * from its body (the stored one must match) and its unhashed columns checked against the body, and rows are
  * taken into the in-memory RFC 9162 tree only under a checkpoint whose root is the recomputed one (the
- * latest checkpoint's signature is checked with the signer's key). A log that does not pass is refused
+ * latest checkpoint's signature is checked with the signer's key, or the `verifierKey`). A log that does not pass is refused
  * (`LogError`). With `stateFile`, a log shorter than the recorded head, or with another root at its size,
  * is refused too. While it runs, the store checks the same of every row other writers (or anyone else)
  * appended, once per batch, inside the writer lock, before it signs anything.
@@ -246,11 +253,18 @@ const systemClock: LedgerClock = { now: () => new Date() };
  * ```
  */
 export async function createLedgerStore(options: LedgerStoreOptions): Promise<LedgerStore> {
-  const { db, origin, signer, clock = systemClock, workTimeoutMs = 5_000, stateFile, unsafeAllowPrivilegedRole = false } = options ?? ({} as LedgerStoreOptions);
+  const { db, origin, signer, verifierKey, clock = systemClock, workTimeoutMs = 5_000, stateFile, unsafeAllowPrivilegedRole = false } =
+    options ?? ({} as LedgerStoreOptions);
   if (db === null || typeof db !== 'object' || typeof db.connection !== 'function') throw new TypeError('createLedgerStore: "db" must be a kysely instance');
   if (typeof origin !== 'string' || origin === '') throw new TypeError('createLedgerStore: "origin" is required');
   if (signer !== undefined && (typeof signer?.sign !== 'function' || typeof signer.digest !== 'function' || !(signer.publicKey instanceof Uint8Array))) {
     throw new TypeError('createLedgerStore: "signer" must be a CheckpointSigner');
+  }
+  if (verifierKey !== undefined) {
+    if (signer !== undefined) throw new TypeError('createLedgerStore: pass "signer" or "verifierKey", not both (a writer verifies with its signer\'s key)');
+    if (typeof verifierKey?.name !== 'string' || verifierKey.name === '' || !(verifierKey.publicKey instanceof Uint8Array) || verifierKey.publicKey.length !== 32) {
+      throw new TypeError('createLedgerStore: "verifierKey" must be { name, publicKey } with a 32-byte Ed25519 public key');
+    }
   }
   if (typeof clock?.now !== 'function') throw new TypeError('createLedgerStore: "clock" must have now()');
   if (!Number.isSafeInteger(workTimeoutMs) || workTimeoutMs <= 0) throw new TypeError('createLedgerStore: "workTimeoutMs" must be a positive integer');
@@ -258,8 +272,9 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
   if (stateFile !== undefined && signer === undefined) throw new TypeError('createLedgerStore: "stateFile" needs a signer (a read-only store records nothing)');
   if (typeof unsafeAllowPrivilegedRole !== 'boolean') throw new TypeError('createLedgerStore: "unsafeAllowPrivilegedRole" must be a boolean');
   const postgres = dialectOf(db) === 'postgres';
-  const key = signer === undefined ? null : { name: signer.name, publicKey: signer.publicKey, origin };
-  const check: SignatureCheck | undefined = signer === undefined ? undefined : strictEd25519Check(signer.publicKey);
+  const verifier: NoteVerifierKey | undefined = signer ?? verifierKey;
+  const key = verifier === undefined ? null : { name: verifier.name, publicKey: verifier.publicKey, origin };
+  const check: SignatureCheck | undefined = verifier === undefined ? undefined : strictEd25519Check(verifier.publicKey);
   const state = stateFile === undefined ? null : openLedgerState(stateFile, key!);
 
   /**
@@ -310,7 +325,7 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
    * run under `exclusive`). Our own latest checkpoint and last entry must still be there, unchanged; every
    * new row is checked against its body (`checkStoredEntry`) and staged on a copy of the frontier; the
    * staged rows join the tree only when a new checkpoint's root is their recomputed root, and the last new
-   * checkpoint must also verify with our key (without a signer: the origin and root only). Rows that no new
+   * checkpoint must also verify with our key (without one: the origin and root only). Rows that no new
    * checkpoint covers — appended by no writer of this log, which commits its entries with their checkpoint
    * in one transaction — and checkpoints beyond the rows are refused, loudly: nothing is signed over them.
    */
@@ -894,7 +909,7 @@ function verifyOwn(note: string, key: CheckpointVerifierKey, check: SignatureChe
   return result.checkpoint;
 }
 
-/** Without a key (a read-only store) only the text is parsed; the proofs it serves are verified by their reader. */
+/** Without a key (a read-only store given none) only the text is parsed; the proofs it serves are verified by their reader. */
 function parseUnverified(note: string, origin: string): Checkpoint {
   const end = note.indexOf('\n\n');
   const parsed = parseCheckpoint(end < 0 ? '' : note.slice(0, end + 1));

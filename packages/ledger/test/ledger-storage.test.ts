@@ -123,4 +123,13 @@ describe('the ledger store refuses to sign over altered storage (SQLite)', () =>
       /"unsafeAllowPrivilegedRole" must be a boolean/,
     );
   });
+
+  it('refuses a verifierKey beside a signer, or one that is not a name and a 32-byte public key, with TypeError', async () => {
+    const db = await temp.open();
+    const verifierKey = { name: signer.name, publicKey: signer.publicKey };
+    await expect(createLedgerStore({ db, origin: ORIGIN, signer, verifierKey })).rejects.toThrow(/"signer" or "verifierKey", not both/);
+    for (const bad of [{ ...verifierKey, name: '' }, { ...verifierKey, publicKey: new Uint8Array(31) }, { name: signer.name }, 'key']) {
+      await expect(createLedgerStore({ db, origin: ORIGIN, verifierKey: bad as never })).rejects.toThrow(/"verifierKey" must be/);
+    }
+  });
 });

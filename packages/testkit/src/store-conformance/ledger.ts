@@ -582,6 +582,29 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
         expect(await checkpointSizes(db)).toEqual([2, 3]);
       });
 
+      it('a read-only store given the log\'s key (verifierKey) refuses such a log as a writer does; one given no key serves the forged checkpoint', async () => {
+        const { db, another } = await open();
+        await (await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock })).append([sample(0), sample(1)]);
+        const attacker = await another();
+        const body = await insertForeignRow(attacker, 2, sample(2));
+        const tree = createMerkleTree();
+        for (const row of await tables(attacker).selectFrom('ledger_entries').select('leaf_hash').where('seq', '<', 2).orderBy('seq').execute()) tree.append(row.leaf_hash);
+        tree.append(leafHash(body));
+        const root = tree.root();
+        const forged = stranger.sign({ origin: ORIGIN, size: 3, root });
+        await tables(attacker).insertInto('ledger_checkpoints').values({ size: 3, root, note: forged, at: AT }).execute();
+        const verifierKey = { name: signer.name, publicKey: signer.publicKey };
+        await expect(createLedgerStore({ db: await another(), origin: ORIGIN, verifierKey })).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_ROOT_MISMATCH' });
+        const unkeyed = await createLedgerStore({ db: await another(), origin: ORIGIN });
+        expect((await unkeyed.latestCheckpoint())?.note).toBe(forged);
+        // The same log, before the forgery, opens with the key: the read-only store is not simply refusing.
+        const { db: clean } = await open();
+        await (await createLedgerStore({ db: clean, origin: ORIGIN, signer, clock: fixedClock })).append([sample(0), sample(1)]);
+        const keyed = await createLedgerStore({ db: clean, origin: ORIGIN, verifierKey });
+        expect((await keyed.latestCheckpoint())?.checkpoint.size).toBe(2);
+        await expect(keyed.append([sample(2)])).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_READ_ONLY' });
+      });
+
       it('an entry whose unhashed kind, request_id or at column was changed is refused when the store opens (ERR_LEDGER_LOG_INDEX_MISMATCH)', async () => {
         const { db, owner } = await open();
         const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
