@@ -108,6 +108,21 @@ async function insertForeignRow(db: Kysely<any>, seq: number, entry: NewEntry): 
   return body;
 }
 
+/**
+ * What a database writer without the log's key does to get a row provable: inserts the entry at `seq` (the
+ * next one) and a checkpoint over the log with it, signed by `stranger`. Returns that checkpoint's note.
+ */
+async function insertForeignCheckpointedRow(db: Kysely<any>, seq: number, entry: NewEntry): Promise<string> {
+  const body = await insertForeignRow(db, seq, entry);
+  const tree = createMerkleTree();
+  for (const row of await tables(db).selectFrom('ledger_entries').select('leaf_hash').where('seq', '<', seq).orderBy('seq').execute()) tree.append(row.leaf_hash);
+  tree.append(leafHash(body));
+  const root = tree.root();
+  const note = stranger.sign({ origin: ORIGIN, size: seq + 1, root });
+  await tables(db).insertInto('ledger_checkpoints').values({ size: seq + 1, root, note, at: AT }).execute();
+  return note;
+}
+
 /** A folder for state files, removed after the test. */
 function stateFolder(): { readonly path: (name: string) => string; readonly dispose: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'covenant-ledger-state-'));
@@ -571,12 +586,7 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
         const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
         await store.append([sample(0), sample(1)]);
         const attacker = await another();
-        const body = await insertForeignRow(attacker, 2, sample(2));
-        const tree = createMerkleTree();
-        for (const row of await tables(attacker).selectFrom('ledger_entries').select('leaf_hash').where('seq', '<', 2).orderBy('seq').execute()) tree.append(row.leaf_hash);
-        tree.append(leafHash(body));
-        const root = tree.root();
-        await tables(attacker).insertInto('ledger_checkpoints').values({ size: 3, root, note: stranger.sign({ origin: ORIGIN, size: 3, root }), at: AT }).execute();
+        await insertForeignCheckpointedRow(attacker, 2, sample(2));
         await expect(store.append([sample(3)])).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_ROOT_MISMATCH' });
         await expect(createLedgerStore({ db: attacker, origin: ORIGIN, signer })).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_ROOT_MISMATCH' });
         expect(await checkpointSizes(db)).toEqual([2, 3]);
@@ -585,14 +595,7 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
       it('a read-only store given the log\'s key (verifierKey) refuses such a log as a writer does; one given no key serves the forged checkpoint', async () => {
         const { db, another } = await open();
         await (await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock })).append([sample(0), sample(1)]);
-        const attacker = await another();
-        const body = await insertForeignRow(attacker, 2, sample(2));
-        const tree = createMerkleTree();
-        for (const row of await tables(attacker).selectFrom('ledger_entries').select('leaf_hash').where('seq', '<', 2).orderBy('seq').execute()) tree.append(row.leaf_hash);
-        tree.append(leafHash(body));
-        const root = tree.root();
-        const forged = stranger.sign({ origin: ORIGIN, size: 3, root });
-        await tables(attacker).insertInto('ledger_checkpoints').values({ size: 3, root, note: forged, at: AT }).execute();
+        const forged = await insertForeignCheckpointedRow(await another(), 2, sample(2));
         const verifierKey = { name: signer.name, publicKey: signer.publicKey };
         await expect(createLedgerStore({ db: await another(), origin: ORIGIN, verifierKey })).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_ROOT_MISMATCH' });
         const unkeyed = await createLedgerStore({ db: await another(), origin: ORIGIN });
