@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { verifyCheckpoint, type CheckpointVerifierKey } from './checkpoint.ts';
@@ -28,8 +28,9 @@ const MAX_STATE_BYTES = 16_384;
 
 /**
  * Opens the state file at `path` (it need not exist yet: a store's first start records its first head).
- * Refuses (LogError `ERR_LEDGER_LOG_STATE_INVALID`) a file that group or others may write, that is not a
- * regular file, or whose content is not one checkpoint note of this origin that verifies with `key`.
+ * Refuses (LogError `ERR_LEDGER_LOG_STATE_INVALID`) a file that group or others may write or another user
+ * owns, in a folder others may write, that is not a regular file (a symbolic link included), or whose
+ * content is not one checkpoint note of this origin that verifies with `key`.
  */
 export function openLedgerState(path: string, key: CheckpointVerifierKey): LedgerState {
   let head = readState(path, key);
@@ -53,12 +54,15 @@ export function openLedgerState(path: string, key: CheckpointVerifierKey): Ledge
 }
 
 function readState(path: string, key: CheckpointVerifierKey): SignedCheckpoint | null {
+  checkFolder(path);
   let text: string;
   try {
-    const stat = statSync(path);
+    // lstat: a symbolic link is refused, not followed (the store replaces the file by renaming over it).
+    const stat = lstatSync(path);
     if (!stat.isFile()) throw invalid(path, 'is not a regular file');
-    // Whoever may rewrite it may wind the store back to an older head (or stop it): owner only.
-    if (process.platform !== 'win32' && (stat.mode & 0o022) !== 0) throw invalid(path, 'must be writable by its owner only (chmod 600)');
+    // Whoever may rewrite it may wind the store back to an older head (or stop it): the service's user only.
+    if (POSIX && (stat.mode & 0o022) !== 0) throw invalid(path, 'must be writable by its owner only (chmod 600)');
+    if (POSIX && stat.uid !== process.getuid!()) throw invalid(path, `must be owned by the user the service runs as (uid ${process.getuid!()}), not uid ${stat.uid}`);
     if (stat.size > MAX_STATE_BYTES) throw invalid(path, 'is too large to be a checkpoint note');
     text = readFileSync(path, 'utf8');
   } catch (error) {
@@ -69,6 +73,32 @@ function readState(path: string, key: CheckpointVerifierKey): SignedCheckpoint |
   const result = verifyCheckpoint(text, key);
   if (!result.ok) throw invalid(path, `is not a checkpoint of ${key.origin ?? key.name} signed with the log's key (${result.code})`);
   return Object.freeze({ checkpoint: result.checkpoint, note: text });
+}
+
+const POSIX = process.platform !== 'win32';
+
+/**
+ * Whoever may write the state file's folder may rename another file over it — an older note the log's key
+ * did sign, which winds the store back to accept a truncated log — or create it before the first start:
+ * the folder must be writable by its owner only (or sticky, like /tmp, where only a file's owner may
+ * replace it), owned by the service's user or root. As ssh's StrictModes; a missing folder is left to the
+ * first write, which fails loudly.
+ */
+function checkFolder(path: string): void {
+  if (!POSIX) return;
+  const folder = dirname(path);
+  let stat: Stats;
+  try {
+    stat = statSync(folder);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw invalid(path, `has a folder that cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const uid = process.getuid!();
+  if (stat.uid !== uid && stat.uid !== 0) throw invalid(path, `is in ${folder}, owned by uid ${stat.uid}: its owner could replace the file`);
+  if ((stat.mode & 0o022) !== 0 && (stat.mode & 0o1000) === 0) {
+    throw invalid(path, `is in ${folder}, which group or others may write: they could replace the file (chmod go-w)`);
+  }
 }
 
 function invalid(path: string, problem: string): LogError {

@@ -1,6 +1,6 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SchemaAlteredError, dialectOf } from '@covenant/db';
 import { flakySigner } from '../flaky-signer.ts';
 import { disableAppendOnly } from '../ledger-tamper.ts';
@@ -33,6 +33,7 @@ const stranger = createCheckpointSigner({ name: ORIGIN, privateKey: new Uint8Arr
 const KEY = { name: ORIGIN, publicKey: signer.publicKey, origin: ORIGIN };
 const VERIFY = { origin: ORIGIN, keyName: ORIGIN, publicKey: signer.publicKey };
 const AT = '2026-01-02T03:04:05.678Z';
+const POSIX = process.platform !== 'win32';
 const fixedClock = { now: () => new Date(AT) };
 
 /** The ledger's tables plus a table standing for a handler's own writes in a unit of work. */
@@ -831,6 +832,56 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
           await expect(createLedgerStore({ db, origin: ORIGIN, signer, stateFile: path }), name).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_STATE_INVALID' });
         }
         await expect(createLedgerStore({ db, origin: ORIGIN, stateFile: first })).rejects.toBeInstanceOf(TypeError);
+      });
+
+      it.runIf(POSIX)('a state file others could replace is refused before it is read: its folder writable by group or others (not sticky), or the file a symbolic link; a sticky shared folder is fine', async () => {
+        const { db } = await open();
+        const files = folder();
+        await (await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock })).append([sample(0)]);
+        const honest = files.path('honest.state');
+        await (await createLedgerStore({ db, origin: ORIGIN, signer, stateFile: honest })).close();
+        const shared = files.path('shared');
+        mkdirSync(shared);
+        chmodSync(shared, 0o775);
+        // Before the first start (no file yet) too: whoever may write the folder could plant one.
+        for (const stateFile of [join(shared, 'first.state'), (copyFileSync(honest, join(shared, 'kept.state')), join(shared, 'kept.state'))]) {
+          await expect(createLedgerStore({ db, origin: ORIGIN, signer, stateFile })).rejects.toMatchObject({
+            code: 'ERR_LEDGER_LOG_STATE_INVALID',
+            message: expect.stringContaining('which group or others may write'),
+          });
+        }
+        const link = files.path('link.state');
+        symlinkSync(honest, link);
+        await expect(createLedgerStore({ db, origin: ORIGIN, signer, stateFile: link })).rejects.toMatchObject({
+          code: 'ERR_LEDGER_LOG_STATE_INVALID',
+          message: expect.stringContaining('is not a regular file'),
+        });
+        chmodSync(shared, 0o1777);
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, stateFile: join(shared, 'kept.state') });
+        expect((await store.append([sample(1)]))).toEqual([1]);
+      });
+
+      // chown needs root (CI runs as root); elsewhere this test is skipped by name.
+      it.runIf(POSIX && process.getuid?.() === 0)('a state file, or its folder, owned by another user is refused (runs as root, to chown)', async () => {
+        const { db } = await open();
+        const files = folder();
+        await (await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock })).append([sample(0)]);
+        const stateFile = files.path('ledger.state');
+        await (await createLedgerStore({ db, origin: ORIGIN, signer, stateFile })).close();
+        const OTHER_UID = 4242;
+        chownSync(stateFile, OTHER_UID, 0);
+        await expect(createLedgerStore({ db, origin: ORIGIN, signer, stateFile })).rejects.toMatchObject({
+          code: 'ERR_LEDGER_LOG_STATE_INVALID',
+          message: expect.stringContaining('not uid 4242'),
+        });
+        chownSync(stateFile, 0, 0);
+        chownSync(dirname(stateFile), OTHER_UID, 0);
+        await expect(createLedgerStore({ db, origin: ORIGIN, signer, stateFile })).rejects.toMatchObject({
+          code: 'ERR_LEDGER_LOG_STATE_INVALID',
+          message: expect.stringContaining('owned by uid 4242'),
+        });
+        chownSync(dirname(stateFile), 0, 0);
+        await (await createLedgerStore({ db, origin: ORIGIN, signer, stateFile })).close();
       });
 
       it('a head that cannot be recorded fails its batch and stops the store (ERR_LEDGER_LOG_STATE_UNWRITABLE): no caller is answered for a head not on record', async () => {
