@@ -104,6 +104,25 @@ describe.each(['covenant', 'trpc'] as const)('audit receipts on the wire (%s tra
     expect(receiptsOf(query)).toBeNull();
   });
 
+  it('a streamed batch (trpc-accept: application/jsonl) carries no receipts — its headers go out before its calls settle — but its calls are audited and provable', async () => {
+    const token = await helpdesk.token('ann');
+    const response = await fetch(`${helpdesk.url}/customers.create?batch=1`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'trpc-accept': 'application/jsonl' },
+      body: JSON.stringify({ 0: { name: 'Streamed', email: `streamed-${transport}@example.com` } }),
+    });
+    expect(response.status).toBe(200);
+    const streamed = await response.text();
+    expect(streamed).toContain(`streamed-${transport}@example.com`);
+    expect(receiptsOf(response)).toBeNull();
+    // Nothing else writes meanwhile: the log's last two entries are the call's intent and ok outcome.
+    const ada = await helpdesk.as('ada');
+    const { toSize } = await ada.ledger.consistency.query({ fromSize: 1 });
+    const [intent, outcome] = await Promise.all([toSize - 2, toSize - 1].map(async (seq) => decodeEntry(new TextEncoder().encode((await ada.ledger.prove.query({ seq })).entry))));
+    expect(intent).toMatchObject({ kind: 'intent', action: 'customers.create', actor: { subject: 'ann' } });
+    expect(outcome).toMatchObject({ kind: 'outcome', outcome: 'ok', requestId: intent!.requestId });
+  });
+
   it('a refused call carries no receipt: nothing of it was acted on', async () => {
     const response = await post('customers.create', 'ann', { name: 'x', email: 'not an email' });
     expect(response.status).toBe(400);
