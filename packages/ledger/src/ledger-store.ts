@@ -239,10 +239,10 @@ const systemClock: LedgerClock = { now: () => new Date() };
  * Opens the ledger stored in `db`. Nothing stored is trusted: every row is decoded, its leaf hash recomputed
  * from its body (the stored one must match) and its unhashed columns checked against the body, and rows are
  * taken into the in-memory RFC 9162 tree only under a checkpoint whose root is the recomputed one (the
- * latest checkpoint's signature is checked with the signer's key, or the `verifierKey`). A log that does not pass is refused
- * (`LogError`). With `stateFile`, a log shorter than the recorded head, or with another root at its size,
- * is refused too. While it runs, the store checks the same of every row other writers (or anyone else)
- * appended, once per batch, inside the writer lock, before it signs anything.
+ * latest checkpoint's signature is checked with the signer's key, or the `verifierKey`). A log that does
+ * not pass is refused (`LogError`). With `stateFile`, a log shorter than the recorded head, or with another
+ * root at its size, is refused too. While it runs, the store checks the same of every row other writers
+ * (or anyone else) appended, once per batch, inside the writer lock, before it signs anything.
  *
  * @example
  * ```ts

@@ -226,9 +226,6 @@ export async function createLedgerAudit(options: LedgerAuditOptions): Promise<Le
   });
 }
 
-type Returned<R> = { readonly type: 'returned'; readonly result: R };
-type Threw = { readonly type: 'threw'; readonly error: unknown };
-/** How a call's unit ended, with where its outcome went: its seq and the batch it committed in. */
 /** The call's intent was closed by someone else (another writer's recovery) before its outcome: refused. */
 export class IntentClosedError extends Error {
   override readonly name = 'IntentClosedError';
@@ -238,6 +235,9 @@ export class IntentClosedError extends Error {
   }
 }
 
+type Returned<R> = { readonly type: 'returned'; readonly result: R };
+type Threw = { readonly type: 'threw'; readonly error: unknown };
+/** How a call's unit ended, with where its outcome went: its seq and the batch it committed in. */
 type Settled<R> = (Returned<R> | Threw) & { readonly seq: number; readonly batch: object };
 
 /** The receipt of a call whose outcome `outcomeSeq` committed under `checkpoint`. */
