@@ -323,9 +323,10 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
   /**
    * Catches up with what was committed since `latest`, trusting nothing (`conn` is inside a transaction;
    * run under `exclusive`). Our own latest checkpoint and last entry must still be there, unchanged; every
-   * new row is checked against its body (`checkStoredEntry`) and staged on a copy of the frontier; the
-   * staged rows join the tree only when a new checkpoint's root is their recomputed root, and the last new
-   * checkpoint must also verify with our key (without one: the origin and root only). Rows that no new
+   * new row is checked against its body (`checkStoredEntry`) and staged on a copy of the frontier; each new
+   * checkpoint's root must be the recomputed root of the rows before it, and the last new checkpoint must
+   * also verify with our key (without one: the origin and root only). The rows join the tree (and the index,
+   * and `latest` moves) only once all of that holds for every row and checkpoint read. Rows that no new
    * checkpoint covers — appended by no writer of this log, which commits its entries with their checkpoint
    * in one transaction — and checkpoints beyond the rows are refused, loudly: nothing is signed over them.
    */
@@ -347,13 +348,20 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
       fresh = stored.slice(1);
     }
     const frontier = internals.frontier();
-    let staged: Uint8Array[] = [];
-    let parents: Uint8Array[] = [];
-    let entries: Array<{ seq: number; kind: LedgerEntryKind; requestId: string | null }> = [];
+    // Rows staged since the last matching checkpoint, and (sealed) those a matching checkpoint covers. Nothing
+    // joins the tree, the index or `latest` until the whole catch-up has passed: the intermediate checkpoints'
+    // signatures are not checked (the last one's signed root vouches for every leaf before it), so rows under
+    // them are trusted only once the last checkpoint verified and every row after them checked out.
+    let staged = 0;
+    const leaves: Uint8Array[] = [];
+    const parents: Uint8Array[] = [];
+    const entries: Array<{ seq: number; kind: LedgerEntryKind; requestId: string | null }> = [];
     let stagedAt = lastAt;
+    // (Asserted, not annotated: assigned in `seal`, which TypeScript's narrowing does not follow.)
+    let sealed = null as { readonly at: string; readonly head: SignedCheckpoint } | null;
     let size = tree.size;
     let next = 0;
-    /** Checkpoints of exactly the staged size: each must match, and the last one verify; then the rows join. */
+    /** Checkpoints of exactly the staged size: each must match, and the last one verify; then the rows are sealed. */
     const seal = (): void => {
       while (next < fresh.length && fresh[next]!.size === size) {
         const row = fresh[next]!;
@@ -363,13 +371,8 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
         if (!bytesEqual(checkpoint.root, frontierRoot(frontier))) {
           throw new LogError('ERR_LEDGER_LOG_ROOT_MISMATCH', `the entries before ${row.size} do not have the root of checkpoint ${row.size}`);
         }
-        internals.appendComputed(staged, parents);
-        for (const entry of entries) index(entry.seq, entry.kind, entry.requestId);
-        lastAt = stagedAt;
-        latest = Object.freeze({ checkpoint, note: row.note });
-        staged = [];
-        parents = [];
-        entries = [];
+        sealed = { at: stagedAt, head: Object.freeze({ checkpoint, note: row.note }) };
+        staged = 0;
         next += 1;
       }
     };
@@ -399,7 +402,8 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
         const checked = checkStoredEntry(row, size);
         if (!checked.ok) throw new LogError(checked.code, checked.message);
         appendToFrontier(frontier, size, checked.leaf, parents);
-        staged.push(checked.leaf);
+        leaves.push(checked.leaf);
+        staged += 1;
         entries.push({ seq: size, kind: checked.index.kind, requestId: checked.index.requestId });
         if (checked.index.at > stagedAt) stagedAt = checked.index.at;
         size += 1;
@@ -407,12 +411,18 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
       }
       if (rows.length < PAGE) break;
     }
-    if (staged.length > 0) {
-      throw new LogError('ERR_LEDGER_LOG_UNSEALED', `entries ${size - staged.length}..${size - 1} are covered by no checkpoint of this log: not taken in, nothing is signed over them`);
+    if (staged > 0) {
+      throw new LogError('ERR_LEDGER_LOG_UNSEALED', `entries ${size - staged}..${size - 1} are covered by no checkpoint of this log: not taken in, nothing is signed over them`);
     }
     if (next < fresh.length) {
       throw new LogError('ERR_LEDGER_LOG_TRUNCATED', `checkpoint ${fresh[next]!.size} covers more entries than the log holds (${size})`);
     }
+    // Everything checked out (no staged rows are left, so every row read is sealed): the rows join.
+    if (sealed === null) return;
+    internals.appendComputed(leaves, parents);
+    for (const entry of entries) index(entry.seq, entry.kind, entry.requestId);
+    lastAt = sealed.at;
+    latest = sealed.head;
   };
 
   /** Records the latest verified head in the state file; a failure stops every later batch (see `halted`). */

@@ -593,6 +593,21 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
         expect(await checkpointSizes(db)).toEqual([2, 3]);
       });
 
+      it('two forged batches, each under a checkpoint over its right root that another key signed, are taken in not even in part: only the last checkpoint\'s signature is checked, so the first one vouches for nothing', async () => {
+        const { db, another } = await open();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+        expect(await store.append([sample(0), sample(1)])).toEqual([0, 1]);
+        const attacker = await another();
+        const forged = sample(2, { kind: 'event', action: 'access.breakGlass.approved', requestId: null });
+        await insertForeignCheckpointedRow(attacker, 2, forged);
+        await insertForeignCheckpointedRow(attacker, 3, forged);
+        await expect(store.append([sample(4)])).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_ROOT_MISMATCH' });
+        // The first forged entry is not part of the verified log either: not served, not provable.
+        await expect(store.readEntry(2)).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_ROOT_MISMATCH' });
+        await expect(store.inclusionBundle(2)).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_ROOT_MISMATCH' });
+        expect(await checkpointSizes(db)).toEqual([2, 3, 4]);
+      });
+
       it('a read-only store given the log\'s key (verifierKey) refuses such a log as a writer does; one given no key serves the forged checkpoint', async () => {
         const { db, another } = await open();
         await (await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock })).append([sample(0), sample(1)]);
