@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { lstatSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, readFileSync, realpathSync, type Stats } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { verifyCheckpoint, type CheckpointVerifierKey } from './checkpoint.ts';
 import { LogError } from './errors.ts';
 import type { SignedCheckpoint } from './ledger-store.ts';
@@ -29,8 +29,9 @@ const MAX_STATE_BYTES = 16_384;
 /**
  * Opens the state file at `path` (it need not exist yet: a store's first start records its first head).
  * Refuses (LogError `ERR_LEDGER_LOG_STATE_INVALID`) a file that group or others may write or another user
- * owns, in a folder others may write, that is not a regular file (a symbolic link included), or whose
- * content is not one checkpoint note of this origin that verifies with `key`.
+ * owns, under a folder someone else could change (see `checkFolders`) or in none, that is not a regular
+ * file (a symbolic link included), or whose content is not one checkpoint note of this origin that
+ * verifies with `key`.
  */
 export function openLedgerState(path: string, key: CheckpointVerifierKey): LedgerState {
   let head = readState(path, key);
@@ -54,7 +55,7 @@ export function openLedgerState(path: string, key: CheckpointVerifierKey): Ledge
 }
 
 function readState(path: string, key: CheckpointVerifierKey): SignedCheckpoint | null {
-  checkFolder(path);
+  checkFolders(path);
   let text: string;
   try {
     // lstat: a symbolic link is refused, not followed (the store replaces the file by renaming over it).
@@ -78,27 +79,45 @@ function readState(path: string, key: CheckpointVerifierKey): SignedCheckpoint |
 const POSIX = process.platform !== 'win32';
 
 /**
- * Whoever may write the state file's folder may rename another file over it — an older note the log's key
- * did sign, which winds the store back to accept a truncated log — or create it before the first start:
- * the folder must be writable by its owner only (or sticky, like /tmp, where only a file's owner may
- * replace it), owned by the service's user or root. As ssh's StrictModes; a missing folder is left to the
- * first write, which fails loudly.
+ * Whoever may replace the state file may wind the store back: rename over it an older note the log's key did
+ * sign (the store then accepts the log truncated to it), or plant one, or swap the folder that holds it.
+ * So every folder from the root down to the file's — along the path as written and as it resolves — must
+ * be owned by the service's user or root and not be writable by group or others unless sticky (like /tmp,
+ * where only an entry's owner may rename it), and every symbolic link on the way must be owned by them too.
+ * As ssh's StrictModes. The folder must exist: whoever created it later would own the head. Checked once, at
+ * open: afterwards only those owners can change any of it.
  */
-function checkFolder(path: string): void {
+function checkFolders(path: string): void {
   if (!POSIX) return;
-  const folder = dirname(path);
-  let stat: Stats;
+  const folder = resolve(dirname(path));
+  let real: string;
   try {
-    stat = statSync(folder);
+    real = realpathSync(folder);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw invalid(path, `has a folder that cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw invalid(path, code === 'ENOENT' ? `has no folder ${folder}: create it (mode 0700) first` : `has a folder that cannot be resolved (${code})`);
   }
   const uid = process.getuid!();
-  if (stat.uid !== uid && stat.uid !== 0) throw invalid(path, `is in ${folder}, owned by uid ${stat.uid}: its owner could replace the file`);
-  if ((stat.mode & 0o022) !== 0 && (stat.mode & 0o1000) === 0) {
-    throw invalid(path, `is in ${folder}, which group or others may write: they could replace the file (chmod go-w)`);
+  for (const place of new Set([...folderChain(folder), ...folderChain(real)])) {
+    let stat: Stats;
+    try {
+      stat = lstatSync(place);
+    } catch (error) {
+      throw invalid(path, `is under ${place}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (stat.uid !== uid && stat.uid !== 0) throw invalid(path, `is under ${place}, owned by uid ${stat.uid}: its owner could replace the file`);
+    // A link's own mode means nothing (who may change it is decided by its folder, which is in the chain).
+    if (!stat.isSymbolicLink() && (stat.mode & 0o022) !== 0 && (stat.mode & 0o1000) === 0) {
+      throw invalid(path, `is under ${place}, which group or others may write: they could replace the file (chmod go-w)`);
+    }
   }
+}
+
+/** `folder` (absolute) and every folder above it, up to the root. */
+function folderChain(folder: string): string[] {
+  const chain = [folder];
+  for (let place = folder; dirname(place) !== place; place = dirname(place)) chain.push(dirname(place));
+  return chain;
 }
 
 function invalid(path: string, problem: string): LogError {

@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, lchownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { SchemaAlteredError, dialectOf } from '@covenant/db';
@@ -876,6 +876,21 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
         expect((await store.append([sample(1)]))).toEqual([1]);
       });
 
+      it.runIf(POSIX)('a state file in a folder that does not exist is refused at open: whoever created the folder later would own the head', async () => {
+        const { db } = await open();
+        const files = folder();
+        await (await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock })).append([sample(0)]);
+        const stateFile = join(files.path('not-yet'), 'ledger.state');
+        await expect(createLedgerStore({ db, origin: ORIGIN, signer, stateFile })).rejects.toMatchObject({
+          code: 'ERR_LEDGER_LOG_STATE_INVALID',
+          message: expect.stringContaining('create it (mode 0700) first'),
+        });
+        mkdirSync(dirname(stateFile), { mode: 0o700 });
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, stateFile });
+        expect(await store.append([sample(1)])).toEqual([1]);
+        expect(readFileSync(stateFile, 'utf8')).toBe((await store.latestCheckpoint())!.note);
+      });
+
       // chown needs root (CI runs as root); elsewhere this test is skipped by name.
       it.runIf(POSIX && process.getuid?.() === 0)('a state file, or its folder, owned by another user is refused (runs as root, to chown)', async () => {
         const { db } = await open();
@@ -897,6 +912,49 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
         });
         chownSync(dirname(stateFile), 0, 0);
         await (await createLedgerStore({ db, origin: ORIGIN, signer, stateFile })).close();
+      });
+
+      // The deploy user owns the application's folder, the service its data folder inside (0700): the deploy
+      // user could rename the data folder away and put another (or a link to one) in its place.
+      it.runIf(POSIX && process.getuid?.() === 0)('a folder anywhere above the state file owned by another user is refused, and so is a state folder reached through a symbolic link in it (runs as root, to chown)', async () => {
+        const { db } = await open();
+        const files = folder();
+        await (await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock })).append([sample(0)]);
+        const app = files.path('app');
+        const data = join(app, 'data');
+        mkdirSync(data, { recursive: true, mode: 0o700 });
+        const stateFile = join(data, 'ledger.state');
+        await (await createLedgerStore({ db, origin: ORIGIN, signer, stateFile })).close();
+        const OTHER_UID = 4242;
+        chownSync(app, OTHER_UID, 0);
+        await expect(createLedgerStore({ db, origin: ORIGIN, signer, stateFile })).rejects.toMatchObject({
+          code: 'ERR_LEDGER_LOG_STATE_INVALID',
+          message: expect.stringContaining(`is under ${app}, owned by uid 4242`),
+        });
+        // The link, in a folder of the service's own, points into the deploy user's folder: the target's chain counts.
+        const mine = files.path('mine');
+        mkdirSync(mine, { mode: 0o700 });
+        symlinkSync(data, join(mine, 'data'));
+        await expect(createLedgerStore({ db, origin: ORIGIN, signer, stateFile: join(mine, 'data', 'ledger.state') })).rejects.toMatchObject({
+          code: 'ERR_LEDGER_LOG_STATE_INVALID',
+          message: expect.stringContaining('owned by uid 4242'),
+        });
+        // And the other way round: a link the deploy user owns, to a folder of the service's.
+        chownSync(app, 0, 0);
+        const own = files.path('own');
+        mkdirSync(own, { mode: 0o700 });
+        copyFileSync(stateFile, join(own, 'ledger.state'));
+        symlinkSync(own, join(app, 'linked'));
+        const linked = join(app, 'linked', 'ledger.state');
+        await (await createLedgerStore({ db, origin: ORIGIN, signer, stateFile: linked })).close();
+        chownSync(app, OTHER_UID, 0);
+        await expect(createLedgerStore({ db, origin: ORIGIN, signer, stateFile: linked })).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_STATE_INVALID' });
+        chownSync(app, 0, 0);
+        lchownSync(join(app, 'linked'), OTHER_UID, 0);
+        await expect(createLedgerStore({ db, origin: ORIGIN, signer, stateFile: linked })).rejects.toMatchObject({
+          code: 'ERR_LEDGER_LOG_STATE_INVALID',
+          message: expect.stringContaining(`is under ${join(app, 'linked')}, owned by uid 4242`),
+        });
       });
 
       it('a head that cannot be recorded fails its batch and stops the store (ERR_LEDGER_LOG_STATE_UNWRITABLE): no caller is answered for a head not on record', async () => {
