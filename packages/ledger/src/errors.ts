@@ -86,7 +86,9 @@ export type LogErrorCode =
   /** The store was used after `close()`. */
   | 'ERR_LEDGER_LOG_CLOSED'
   /** `append` on a store opened without a signer. */
-  | 'ERR_LEDGER_LOG_READ_ONLY';
+  | 'ERR_LEDGER_LOG_READ_ONLY'
+  /** A unit of work tried to end or leave the batch's transaction (`transaction()`, `connection()`, a raw COMMIT or ROLLBACK): refused. */
+  | 'ERR_LEDGER_LOG_UNIT_TRANSACTION';
 
 /** Every ledger failure code. */
 export type LedgerErrorCode = ProofErrorCode | NoteErrorCode | CheckpointErrorCode | BundleErrorCode | LogErrorCode;

@@ -1,5 +1,5 @@
 import { ADVISORY_LOCKS, SAVEPOINT_NAMES, beginSnapshot, dialectOf, lockAdvisory, withSavepoint } from '@covenant/db';
-import { CompiledQuery, sql, type Kysely, type KyselyPlugin } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type KyselyPlugin, type RawNode } from 'kysely';
 import { createBundle, type InclusionBundle } from './bundle.ts';
 import { parseCheckpoint, verifyCheckpointWith, type Checkpoint, type CheckpointSigner, type CheckpointVerifierKey } from './checkpoint.ts';
 import {
@@ -597,7 +597,7 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
     work: (tx: LedgerTransaction) => Promise<unknown>,
   ): Promise<{ ok: true; value: unknown } | { ok: false; error: unknown }> => {
     const gate = createGate();
-    const handle = conn.withPlugin(gate.plugin);
+    const handle = confinedToBatch(conn.withPlugin(gate.plugin), gate);
     const release = (): void => {
       gate.close();
       active.delete(handle);
@@ -898,6 +898,7 @@ function createGate(): { plugin: KyselyPlugin; assertOpen(): void; isOpen(): boo
     plugin: {
       transformQuery(args) {
         assertOpen();
+        if (args.node.kind === 'RawNode') refuseTransactionControl((args.node as RawNode).sqlFragments.join('?'));
         return args.node;
       },
       async transformResult(args) {
@@ -910,6 +911,55 @@ function createGate(): { plugin: KyselyPlugin; assertOpen(): void; isOpen(): boo
       open = false;
     },
   };
+}
+
+/**
+ * A unit's handle, confined to the batch's transaction. Units run inside one transaction (each in a
+ * savepoint) that commits with their entries and the batch's checkpoint; a unit that ended it would commit
+ * the batch's writes so far — other calls' among them — without their outcomes, and leave the rest of the
+ * batch running outside any transaction. kysely's `transaction()` does exactly that on PostgreSQL (BEGIN
+ * inside a transaction is only a warning there; its COMMIT ends the batch's), so it is refused, with
+ * `startTransaction()`, `connection()` and `destroy()`; so are raw statements that end a transaction
+ * (COMMIT, END, ABORT, ROLLBACK but for ROLLBACK TO, PREPARE TRANSACTION), through the query builder or
+ * `executeQuery`. Savepoints stay allowed: `tx.savepoint()` is the way to nest. Not a sandbox: code that
+ * reaches the driver (`getExecutor()`, the pg client) or injects a second statement into raw SQL on
+ * PostgreSQL is beyond what a handle can see (docs/ledger.md).
+ */
+function confinedToBatch(handle: Kysely<any>, gate: { assertOpen(): void }): Kysely<any> {
+  return new Proxy(handle, {
+    get(target, property) {
+      if (typeof property === 'string' && LEAVES_THE_BATCH.has(property)) {
+        return () => {
+          throw new LogError('ERR_LEDGER_LOG_UNIT_TRANSACTION', `a unit of work runs inside the batch's transaction: ${property}() would end or leave it (nest with tx.savepoint())`);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      if (property === 'executeQuery') {
+        return (query: CompiledQuery, ...rest: unknown[]) => {
+          gate.assertOpen();
+          refuseTransactionControl(query.sql);
+          return (value as (...args: unknown[]) => unknown).call(target, query, ...rest);
+        };
+      }
+      const bound = (value as (...args: unknown[]) => unknown).bind(target);
+      // Derived handles (another plugin, schema or table set) are confined the same way.
+      if (typeof property === 'string' && DERIVES_A_HANDLE.has(property)) return (...args: unknown[]) => confinedToBatch(bound(...args) as Kysely<any>, gate);
+      return bound;
+    },
+  });
+}
+
+const LEAVES_THE_BATCH = new Set(['transaction', 'startTransaction', 'connection', 'destroy']);
+const DERIVES_A_HANDLE = new Set(['withPlugin', 'withoutPlugins', 'withSchema', 'withTables']);
+
+/** A statement that ends the transaction it runs in, after leading blanks, comments and parentheses. */
+const ENDS_A_TRANSACTION = /^(?:[\s(]|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*(?:commit|end|abort|prepare\s+transaction|rollback(?!\s+(?:(?:work|transaction)\s+)?to\b))\b/i;
+
+function refuseTransactionControl(text: string): void {
+  if (ENDS_A_TRANSACTION.test(text)) {
+    throw new LogError('ERR_LEDGER_LOG_UNIT_TRANSACTION', "a unit of work runs inside the batch's transaction: a statement that ends a transaction is refused (nest with tx.savepoint())");
+  }
 }
 
 /** Opens a checkpoint with the log's own key: a mismatch means the rows were not written by a writer of this log. */

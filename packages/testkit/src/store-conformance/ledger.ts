@@ -20,7 +20,7 @@ import {
   type NewEntry,
   type SignedCheckpoint,
 } from '@covenant/ledger';
-import { sql, type Kysely } from 'kysely';
+import { CompiledQuery, sql, type Kysely } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StoreConformanceFactory } from './factory.ts';
 import { databasesPerTest } from './per-test.ts';
@@ -320,6 +320,56 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
         expect(await noteIds(other)).toEqual([1, 2]);
         expect(await checkpointSizes(other)).toEqual([1]);
         expect(await verifyLedger(other, VERIFY)).toEqual({ ok: true, size: 1, checkpoints: 1 });
+      });
+
+      it("a unit cannot end the batch's transaction — kysely's transaction(), connection(), a raw COMMIT or ROLLBACK, through a derived handle too — so an earlier unit's write never commits without its entries; savepoints still nest", async () => {
+        const { db, owner, another } = await open();
+        await createNotes(owner);
+        const other = await another();
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+        const attempts: Array<[string, (handle: Kysely<any>) => Promise<unknown>]> = [
+          ['transaction()', (handle) => handle.transaction().execute(async () => 1)],
+          ['startTransaction()', (handle) => handle.startTransaction().execute()],
+          ['connection()', (handle) => handle.connection().execute(async () => 1)],
+          ['a derived handle', (handle) => handle.withoutPlugins().withSchema('public').transaction().execute(async () => 1)],
+          ['sql commit', (handle) => sql`commit`.execute(handle)],
+          ['sql.raw with comments', (handle) => sql.raw('/* done */ -- really\n ( END').execute(handle)],
+          ['rollback', (handle) => sql`ROLLBACK WORK`.execute(handle)],
+          ['executeQuery', (handle) => handle.executeQuery(CompiledQuery.raw('commit'))],
+        ];
+        const refused: string[] = [];
+        let seenMeanwhile: number[] | undefined;
+        const [first, second] = await Promise.all([
+          store.transact(async (tx) => {
+            await insertNote(tx.db, 1);
+            return tx.append([sample(0)]);
+          }),
+          store.transact(async (tx) => {
+            for (const [name, attempt] of attempts) {
+              // (The handle's methods refuse synchronously, as kysely's own Transaction does.)
+              await Promise.resolve(tx.db).then(attempt).then(
+                () => undefined,
+                (error: unknown) => {
+                  if ((error as { code?: unknown }).code === 'ERR_LEDGER_LOG_UNIT_TRANSACTION') refused.push(name);
+                },
+              );
+            }
+            // Nesting stays: a savepoint rolled back (raw, and through tx.savepoint) undoes only its own write.
+            await sql`savepoint inner_one`.execute(tx.db);
+            await insertNote(tx.db, 3);
+            await sql`rollback to savepoint inner_one`.execute(tx.db);
+            await tx.savepoint(async () => insertNote(tx.db, 2));
+            seenMeanwhile = await noteIds(other);
+            return tx.append([sample(1)]);
+          }),
+        ]);
+        expect(refused).toEqual(attempts.map(([name]) => name));
+        // Nothing of the batch was visible to another connection before it committed (no COMMIT got through).
+        expect(seenMeanwhile).toEqual([]);
+        expect([first, second]).toEqual([[0], [1]]);
+        expect(await noteIds(other)).toEqual([1, 2]);
+        expect(await checkpointSizes(other)).toEqual([2]);
+        expect(await verifyLedger(other, VERIFY)).toEqual({ ok: true, size: 2, checkpoints: 1 });
       });
 
       it('a throwing unit (even after a failed statement) is rolled back alone, writes and entries; the rest of its batch commits under one checkpoint', async () => {
