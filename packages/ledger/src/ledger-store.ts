@@ -930,7 +930,7 @@ function confinedToBatch(handle: Kysely<any>, gate: { assertOpen(): void }): Kys
     get(target, property) {
       if (typeof property === 'string' && LEAVES_THE_BATCH.has(property)) {
         return () => {
-          throw new LogError('ERR_LEDGER_LOG_UNIT_TRANSACTION', `a unit of work runs inside the batch's transaction: ${property}() would end or leave it (nest with tx.savepoint())`);
+          throw new LogError('ERR_LEDGER_LOG_UNIT_TRANSACTION', `a unit of work runs inside the batch's transaction: ${property}() would end or leave it (nest with a savepoint: withSavepoint of @covenant/db, or tx.savepoint())`);
         };
       }
       const value: unknown = Reflect.get(target, property, target);
@@ -958,7 +958,7 @@ const ENDS_A_TRANSACTION = /^(?:[\s(]|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*(?:comm
 
 function refuseTransactionControl(text: string): void {
   if (ENDS_A_TRANSACTION.test(text)) {
-    throw new LogError('ERR_LEDGER_LOG_UNIT_TRANSACTION', "a unit of work runs inside the batch's transaction: a statement that ends a transaction is refused (nest with tx.savepoint())");
+    throw new LogError('ERR_LEDGER_LOG_UNIT_TRANSACTION', "a unit of work runs inside the batch's transaction: a statement that ends a transaction is refused (nest with a savepoint: withSavepoint of @covenant/db, or tx.savepoint())");
   }
 }
 
