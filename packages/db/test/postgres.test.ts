@@ -1,29 +1,18 @@
 // The factory and the migrations on PostgreSQL. Runs when COVENANT_TEST_PG is set (see @covenant/testkit/postgres);
 // each test works in a schema of its own, dropped afterwards.
-import { postgresTestDatabase, postgresTestUrl, type PostgresTestDatabase } from '@covenant/testkit/postgres';
+import { postgresSchemasPerTest, postgresTestUrl } from '@covenant/testkit/postgres';
 import { sql, type Kysely, type Migration } from 'kysely';
-import { afterEach, describe, expect, it } from 'vitest';
-import { MIGRATIONS, MigrationError, createDatabase, dialectOf, isAppMigration, migrateToLatest, withSavepoint } from '../src/index.ts';
+import { describe, expect, it } from 'vitest';
+import { MIGRATIONS, MigrationError, dialectOf, isAppMigration, migrateToLatest, withSavepoint } from '../src/index.ts';
 
 const baseUrl = postgresTestUrl();
 
-const open: Array<Kysely<any>> = [];
-const schemas: PostgresTestDatabase[] = [];
-afterEach(async () => {
-  for (const db of open.splice(0)) await db.destroy();
-  for (const schema of schemas.splice(0)) await schema.drop();
-});
+const schemas = postgresSchemasPerTest(baseUrl);
+const { connect } = schemas;
 
 async function scratch(): Promise<{ url: string; schema: string; db: Kysely<any> }> {
-  const database = await postgresTestDatabase(baseUrl);
-  schemas.push(database);
+  const database = await schemas.scratch();
   return { url: database.url, schema: database.schema, db: connect(database.url) };
-}
-
-function connect(url: string): Kysely<any> {
-  const db = createDatabase<any>({ url });
-  open.push(db);
-  return db;
 }
 
 async function tables(db: Kysely<any>, schema: string): Promise<string[]> {

@@ -1,34 +1,15 @@
 // createSchemaGuard on PostgreSQL: the serving role cannot change the triggers (serving-role.postgres.test.ts),
 // but an owner can, by mistake or on purpose; the guard finds every way a trigger stops firing. Runs when
 // COVENANT_TEST_PG is set, each test in a schema of its own.
-import { postgresTestDatabase, postgresTestUrl, type PostgresTestDatabase } from '@covenant/testkit/postgres';
-import { sql, type Kysely } from 'kysely';
-import { afterEach, describe, expect, it } from 'vitest';
-import { SchemaAlteredError, createDatabase, createSchemaGuard, migrateToLatest } from '../src/index.ts';
+import { postgresSchemasPerTest, postgresTestUrl } from '@covenant/testkit/postgres';
+import { sql } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { SchemaAlteredError, createSchemaGuard } from '../src/index.ts';
 
 const baseUrl = postgresTestUrl();
 const LEDGER = ['ledger_entries', 'ledger_checkpoints'];
 
-const open: Array<Kysely<any>> = [];
-const schemas: PostgresTestDatabase[] = [];
-afterEach(async () => {
-  for (const db of open.splice(0)) await db.destroy();
-  for (const schema of schemas.splice(0)) await schema.drop();
-});
-
-function connect(url: string): Kysely<any> {
-  const db = createDatabase<any>({ url });
-  open.push(db);
-  return db;
-}
-
-async function setup(): Promise<{ schema: PostgresTestDatabase; owner: Kysely<any>; serving: Kysely<any> }> {
-  const schema = await postgresTestDatabase(baseUrl);
-  schemas.push(schema);
-  const owner = connect(schema.url);
-  await migrateToLatest(owner);
-  return { schema, owner, serving: connect(schema.servingUrl) };
-}
+const { migrated: setup } = postgresSchemasPerTest(baseUrl);
 
 describe.skipIf(baseUrl === undefined)('createSchemaGuard (PostgreSQL)', () => {
   it('passes on a migrated database, for the serving role and the owner, and for rbac_changes too', async () => {

@@ -3,7 +3,7 @@
 // it only appends to; assertServingRole refuses to serve through anything more. Runs when COVENANT_TEST_PG
 // is set; each test works in a schema of its own and drops the roles it made (roles are cluster-wide).
 import { randomBytes } from 'node:crypto';
-import { postgresTestDatabase, postgresTestUrl, type PostgresTestDatabase } from '@covenant/testkit/postgres';
+import { postgresSchemasPerTest, postgresTestUrl, type PostgresTestDatabase } from '@covenant/testkit/postgres';
 import { sql, type Kysely } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -19,34 +19,23 @@ import {
 
 const baseUrl = postgresTestUrl();
 
-const open: Array<Kysely<any>> = [];
-const schemas: PostgresTestDatabase[] = [];
 const roles: string[] = [];
+// Registered first, so it runs last (after-hooks run as a stack): once every connection is closed and every schema dropped.
 afterEach(async () => {
-  for (const db of open.splice(0)) await db.destroy();
-  const admin = baseUrl === undefined ? undefined : connect(baseUrl);
-  for (const schema of schemas.splice(0)) await schema.drop();
-  for (const role of roles.splice(0)) {
-    await sql.raw(`drop owned by ${role}`).execute(admin!);
-    await sql.raw(`drop role ${role}`).execute(admin!);
+  if (roles.length === 0 || baseUrl === undefined) return;
+  const admin = createDatabase<any>({ url: baseUrl });
+  try {
+    for (const role of roles.splice(0)) {
+      await sql.raw(`drop owned by ${role}`).execute(admin);
+      await sql.raw(`drop role ${role}`).execute(admin);
+    }
+  } finally {
+    await admin.destroy();
   }
-  await admin?.destroy();
 });
-
-function connect(url: string): Kysely<any> {
-  const db = createDatabase<any>({ url });
-  open.push(db);
-  return db;
-}
-
-/** A fresh schema migrated by its owner (the test superuser); `owner` and `serving` connections to it. */
-async function migrated(): Promise<{ schema: PostgresTestDatabase; owner: Kysely<any>; serving: Kysely<any> }> {
-  const schema = await postgresTestDatabase(baseUrl);
-  schemas.push(schema);
-  const owner = connect(schema.url);
-  await migrateToLatest(owner);
-  return { schema, owner, serving: connect(schema.servingUrl) };
-}
+/** Fresh schemas migrated by their owner (the test superuser), with `owner` and `serving` connections. */
+const schemas = postgresSchemasPerTest(baseUrl);
+const { connect, migrated } = schemas;
 
 /** A LOGIN role of this test's (dropped afterwards), set up by `statements` (`%` stands for its name); its URL on `schema`. */
 async function role(schema: PostgresTestDatabase, owner: Kysely<any>, statements: ReadonlyArray<string>): Promise<{ name: string; url: string }> {
@@ -161,8 +150,7 @@ describe.skipIf(baseUrl === undefined)('PostgreSQL: the serving role (0004-servi
       expect({ case: i, error: error instanceof PrivilegedRoleError }).toEqual({ case: i, error: true });
       expect((error as PrivilegedRoleError).findings).toEqual(expect.arrayContaining([expect.objectContaining(finding)]));
       expect((error as Error).message).toContain(finding.privilege!);
-      await db.destroy();
-      open.splice(open.indexOf(db), 1);
+      await schemas.close(db);
     }
     // The owner role's table goes back to the owner before the roles are dropped.
     await sql`alter table ledger_entries owner to current_user`.execute(owner);
@@ -184,15 +172,13 @@ describe.skipIf(baseUrl === undefined)('PostgreSQL: the serving role (0004-servi
     expect(error).toBeInstanceOf(MissingPrivilegeError);
     expect((error as MissingPrivilegeError).findings.map((f) => `${f.privilege} ${f.on}`)).toEqual(['INSERT ledger_entries', 'INSERT ledger_checkpoints']);
     // Does nothing on SQLite (no roles), but still refuses misuse.
-    const sqlite = createDatabase<any>({ url: ':memory:' });
-    open.push(sqlite);
+    const sqlite = connect(':memory:');
     await expect(assertServingRole(sqlite, LEDGER)).resolves.toBeUndefined();
     await expect(assertServingRole(sqlite, { appendOnly: ['ledger entries'] })).rejects.toBeInstanceOf(TypeError);
   });
 
   it('the owner need not be a superuser: a CREATEROLE role owning the schema migrates, and its serving role passes', async () => {
-    const schema = await postgresTestDatabase(baseUrl);
-    schemas.push(schema);
+    const schema = await schemas.scratch();
     const admin = connect(schema.url);
     const ownerRole = await role(schema, admin, ['alter role % createrole', `alter schema ${schema.schema} owner to %`]);
     const owner = connect(ownerRole.url);

@@ -926,26 +926,33 @@ function createGate(): { plugin: KyselyPlugin; assertOpen(): void; isOpen(): boo
  * PostgreSQL is beyond what a handle can see (docs/ledger.md).
  */
 function confinedToBatch(handle: Kysely<any>, gate: { assertOpen(): void }): Kysely<any> {
+  // Each member is wrapped once per handle, not on every access (handlers call selectFrom & co. per query).
+  const members = new Map<PropertyKey, unknown>();
+  const wrap = (property: PropertyKey, value: unknown): unknown => {
+    if (typeof property === 'string' && LEAVES_THE_BATCH.has(property)) {
+      return () => {
+        throw new LogError('ERR_LEDGER_LOG_UNIT_TRANSACTION', `a unit of work runs inside the batch's transaction: ${property}() would end or leave it (nest with a savepoint: withSavepoint of @covenant/db, or tx.savepoint())`);
+      };
+    }
+    if (typeof value !== 'function') return value;
+    const method = value as (...args: unknown[]) => unknown;
+    if (property === 'executeQuery') {
+      return (query: CompiledQuery, ...rest: unknown[]) => {
+        gate.assertOpen();
+        refuseTransactionControl(query.sql);
+        return method.call(handle, query, ...rest);
+      };
+    }
+    // Derived handles (another plugin, schema or table set) are confined the same way.
+    if (typeof property === 'string' && DERIVES_A_HANDLE.has(property)) return (...args: unknown[]) => confinedToBatch(method.apply(handle, args) as Kysely<any>, gate);
+    return method.bind(handle);
+  };
   return new Proxy(handle, {
     get(target, property) {
-      if (typeof property === 'string' && LEAVES_THE_BATCH.has(property)) {
-        return () => {
-          throw new LogError('ERR_LEDGER_LOG_UNIT_TRANSACTION', `a unit of work runs inside the batch's transaction: ${property}() would end or leave it (nest with a savepoint: withSavepoint of @covenant/db, or tx.savepoint())`);
-        };
-      }
       const value: unknown = Reflect.get(target, property, target);
-      if (typeof value !== 'function') return value;
-      if (property === 'executeQuery') {
-        return (query: CompiledQuery, ...rest: unknown[]) => {
-          gate.assertOpen();
-          refuseTransactionControl(query.sql);
-          return (value as (...args: unknown[]) => unknown).call(target, query, ...rest);
-        };
-      }
-      const bound = (value as (...args: unknown[]) => unknown).bind(target);
-      // Derived handles (another plugin, schema or table set) are confined the same way.
-      if (typeof property === 'string' && DERIVES_A_HANDLE.has(property)) return (...args: unknown[]) => confinedToBatch(bound(...args) as Kysely<any>, gate);
-      return bound;
+      if (typeof value !== 'function' && !(typeof property === 'string' && LEAVES_THE_BATCH.has(property))) return value;
+      if (!members.has(property)) members.set(property, wrap(property, value));
+      return members.get(property);
     },
   });
 }

@@ -1,10 +1,10 @@
 // Writer liveness of the ledger audit port on PostgreSQL (ADR 0010): start-up recovery closes only the open
 // intents of writers that are gone. Runs when COVENANT_TEST_PG is set (see @covenant/testkit/postgres); each
 // test works in a schema of its own, dropped afterwards. Each "process" is a pool of its own.
-import { ADVISORY_LOCKS, createDatabase, migrateToLatest } from '@covenant/db';
+import { ADVISORY_LOCKS } from '@covenant/db';
 import { AuditUnavailableError, type ActionResult, type AuditIntent } from '@covenant/server';
 import { FencingQueries } from './fencing-queries.ts';
-import { postgresTestDatabase, postgresTestUrl, type PostgresTestDatabase } from '@covenant/testkit/postgres';
+import { postgresSchemasPerTest, postgresTestUrl } from '@covenant/testkit/postgres';
 import { sql, type Kysely } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ABORTED_BY_CRASH, WriterLockLostError, createLedgerAudit, type LedgerAudit } from '../src/audit/index.ts';
@@ -13,13 +13,11 @@ import { ORIGIN, VERIFY, signer } from './ledger-fixtures.ts';
 
 const baseUrl = postgresTestUrl();
 
+const schemas = postgresSchemasPerTest(baseUrl);
 const ports: LedgerAudit[] = [];
-const pools: Array<Kysely<any>> = [];
-const schemas: PostgresTestDatabase[] = [];
+// Registered after the schemas' hook, so it runs before it (after-hooks run as a stack): ports close before their pools.
 afterEach(async () => {
   for (const port of ports.splice(0)) await port.close();
-  for (const db of pools.splice(0)) await db.destroy();
-  for (const schema of schemas.splice(0)) await schema.drop();
 });
 
 const DIGEST = `sha256:${'c3'.repeat(32)}`;
@@ -40,11 +38,7 @@ function intent(requestId: string): AuditIntent {
 
 /** A fresh schema, migrated by its owner; returns the URL of its serving role, which the "processes" use (ADR 0013). */
 async function scratch(): Promise<string> {
-  const database = await postgresTestDatabase(baseUrl);
-  schemas.push(database);
-  const owner = createDatabase<LedgerTables>({ url: database.url });
-  pools.push(owner);
-  await migrateToLatest(owner);
+  const { schema: database, owner } = await schemas.migrated();
   await sql`create table notes (id integer primary key, text text not null)`.execute(owner);
   await sql`grant select, insert on notes to covenant_service`.execute(owner);
   return database.servingUrl;
@@ -52,8 +46,7 @@ async function scratch(): Promise<string> {
 
 /** One "process": its own pool, ledger store and audit port (start-up recovery runs here). */
 async function writer(url: string): Promise<{ db: Kysely<LedgerTables>; audit: LedgerAudit }> {
-  const db = createDatabase<LedgerTables>({ url });
-  pools.push(db);
+  const db = schemas.connect(url) as Kysely<LedgerTables>;
   const ledger = await createLedgerStore({ db, origin: ORIGIN, signer });
   const audit = await createLedgerAudit({ ledger, db });
   ports.push(audit);
@@ -173,8 +166,7 @@ describe.skipIf(baseUrl === undefined)('ledger audit writer liveness on PostgreS
     // A's process ends: its port closes, its pool (and the lock's connection) ends.
     await a.audit.close();
     await ledger.close();
-    await a.db.destroy();
-    pools.splice(pools.indexOf(a.db), 1);
+    await schemas.close(a.db);
 
     const [b, c] = await Promise.all([writer(url), writer(url)]);
     expect([...b.audit.recovered, ...c.audit.recovered].sort()).toEqual(['req_a1', 'req_a2']);
@@ -195,8 +187,7 @@ interface NotesTables extends LedgerTables {
 /** A writer whose ledger handle counts fencing queries, on a scratch schema with a `notes` table. */
 async function countedWriter(): Promise<{ db: Kysely<NotesTables>; audit: LedgerAudit; fencing: FencingQueries; url: string }> {
   const url = await scratch();
-  const db = createDatabase<NotesTables>({ url });
-  pools.push(db);
+  const db = schemas.connect(url) as Kysely<NotesTables>;
   const fencing = new FencingQueries();
   const counted = db.withPlugin(fencing);
   const ledger = await createLedgerStore({ db: counted, origin: ORIGIN, signer });
@@ -319,8 +310,7 @@ describe.skipIf(baseUrl === undefined)('ledger audit on PostgreSQL: rows no writ
       const url = await scratch();
       const a = await writer(url);
       await a.audit.audited(intent('req_1'), async () => OK);
-      const attacker = createDatabase<LedgerTables>({ url });
-      pools.push(attacker);
+      const attacker = schemas.connect(url) as Kysely<LedgerTables>;
       const at = (await entriesOf(a.db, 'req_1'))[0]!.at;
       const body =
         row === 'canonical'

@@ -1,35 +1,16 @@
 // On PostgreSQL a writable ledger store serves only through a role that cannot change its tables (ADR 0013):
 // the owner, a superuser or any role with more than SELECT and INSERT is refused at start-up, unless the
 // development opt-out says otherwise. Runs when COVENANT_TEST_PG is set; a schema of its own per test.
-import { PrivilegedRoleError, createDatabase, migrateToLatest } from '@covenant/db';
-import { postgresTestDatabase, postgresTestUrl, type PostgresTestDatabase } from '@covenant/testkit/postgres';
-import { sql, type Kysely } from 'kysely';
-import { afterEach, describe, expect, it } from 'vitest';
+import { PrivilegedRoleError } from '@covenant/db';
+import { postgresSchemasPerTest, postgresTestUrl } from '@covenant/testkit/postgres';
+import { sql } from 'kysely';
+import { describe, expect, it } from 'vitest';
 import { createLedgerStore, verifyLedger } from '../src/index.ts';
 import { ORIGIN, VERIFY, sample, signer } from './ledger-fixtures.ts';
 
 const baseUrl = postgresTestUrl();
 
-const open: Array<Kysely<any>> = [];
-const schemas: PostgresTestDatabase[] = [];
-afterEach(async () => {
-  for (const db of open.splice(0)) await db.destroy();
-  for (const schema of schemas.splice(0)) await schema.drop();
-});
-
-function connect(url: string): Kysely<any> {
-  const db = createDatabase<any>({ url });
-  open.push(db);
-  return db;
-}
-
-async function setup(): Promise<{ owner: Kysely<any>; serving: Kysely<any> }> {
-  const schema = await postgresTestDatabase(baseUrl);
-  schemas.push(schema);
-  const owner = connect(schema.url);
-  await migrateToLatest(owner);
-  return { owner, serving: connect(schema.servingUrl) };
-}
+const { migrated: setup } = postgresSchemasPerTest(baseUrl);
 
 describe.skipIf(baseUrl === undefined)('the ledger store on PostgreSQL serves only as a role that can only append', () => {
   it('refuses to open for writing as the owner of the tables (here a superuser): ERR_DB_ROLE_PRIVILEGED, nothing written', async () => {

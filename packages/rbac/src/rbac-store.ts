@@ -4,7 +4,7 @@ import type { AuthorizationDecision, AuthorizationPort, AuthorizationRequest } f
 import { withSavepoint } from '@covenant/db';
 import type { Compilable, CompiledQuery, Kysely } from 'kysely';
 import { EscalationRefusedError, RbacChangeError, ScopeRefusedError } from './errors.ts';
-import { administeredForGood, canManageForGood, managedScopes, manages, ungrantable, type ActorGrant, type GrantScope } from './escalation.ts';
+import { administeredForGood, canManageForGood, managedScopes, manages, ungrantable, type ActorGrant, type GrantScope, type SubjectGrant } from './escalation.ts';
 import { evaluate, type Grant } from './evaluate.ts';
 import { GrantCache } from './grant-cache.ts';
 import type { Binding, ChangeRecord, RbacActor, ResourceScope, Role } from './model.ts';
@@ -279,34 +279,25 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
      */
     const manageable = async (trx: Kysely<RbacTables>, org: string): Promise<boolean> => {
       if (!(await knownCapabilities()).has(manageBindings)) return true;
-      const at = new Date(nowMs()).toISOString();
-      const rows = await trx
-        .selectFrom('rbac_bindings as b')
-        .innerJoin('rbac_roles as r', (join) => join.onRef('r.id', '=', 'b.role_id').onRef('r.org', '=', 'b.org'))
-        .innerJoin('rbac_role_capabilities as rc', 'rc.role_id', 'r.id')
-        .select(['b.id', 'b.subject', 'b.effect', 'b.workspace', 'b.resource_type', 'b.resource_id', 'b.expires_at', 'rc.capability'])
-        .where('b.org', '=', org)
-        .where('rc.capability', '=', manageBindings)
-        .where((eb) => eb.or([eb('b.expires_at', 'is', null), eb('b.expires_at', '>', at)]))
-        .execute();
-      return canManageForGood(
-        rows.map((row) => ({ ...actorGrant(row), subject: row.subject })),
-        manageBindings,
-      );
+      return canManageForGood(await orgGrants(trx, org, manageBindings), manageBindings);
     };
 
     /** Whether some subject holds every one of `capabilities` org-wide, for good, without a deny (see `administeredForGood`). */
-    const fullyAdministered = async (trx: Kysely<RbacTables>, org: string, capabilities: ReadonlyArray<string>): Promise<boolean> => {
+    const fullyAdministered = async (trx: Kysely<RbacTables>, org: string, capabilities: ReadonlyArray<string>): Promise<boolean> =>
+      administeredForGood(await orgGrants(trx, org), capabilities);
+
+    /** Every unexpired grant of the org, by subject (of `capability` only, when given). */
+    const orgGrants = async (trx: Kysely<RbacTables>, org: string, capability?: string): Promise<SubjectGrant[]> => {
       const at = new Date(nowMs()).toISOString();
-      const rows = await trx
+      let query = trx
         .selectFrom('rbac_bindings as b')
         .innerJoin('rbac_roles as r', (join) => join.onRef('r.id', '=', 'b.role_id').onRef('r.org', '=', 'b.org'))
         .innerJoin('rbac_role_capabilities as rc', 'rc.role_id', 'r.id')
         .select(['b.id', 'b.subject', 'b.effect', 'b.workspace', 'b.resource_type', 'b.resource_id', 'b.expires_at', 'rc.capability'])
         .where('b.org', '=', org)
-        .where((eb) => eb.or([eb('b.expires_at', 'is', null), eb('b.expires_at', '>', at)]))
-        .execute();
-      return administeredForGood(rows.map((row) => ({ ...actorGrant(row), subject: row.subject })), capabilities);
+        .where((eb) => eb.or([eb('b.expires_at', 'is', null), eb('b.expires_at', '>', at)]));
+      if (capability !== undefined) query = query.where('rc.capability', '=', capability);
+      return (await query.execute()).map((row) => ({ ...actorGrant(row), subject: row.subject }));
     };
 
     const validateCapabilities = async (capabilities: ReadonlyArray<string>): Promise<string[]> => {

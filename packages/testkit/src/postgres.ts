@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { SERVICE_ROLE } from '@covenant/db';
+import { SERVICE_ROLE, createDatabase, migrateToLatest } from '@covenant/db';
+import type { Kysely } from 'kysely';
 import pg from 'pg';
+import { afterEach } from 'vitest';
 
 /** The environment variable that turns the PostgreSQL suites on: a connection string to a scratch database. */
 export const POSTGRES_TEST_ENV = 'COVENANT_TEST_PG';
@@ -100,6 +102,69 @@ export async function postgresTestDatabase(baseUrl: string | undefined = postgre
       await admin(baseUrl, [`drop schema if exists ${schema} cascade`, `drop owned by ${servingRole}`, `drop role if exists ${servingRole}`]);
     },
   });
+}
+
+/** What {@link postgresSchemasPerTest} hands a test file. */
+export interface PostgresSchemasPerTest {
+  /** A connection (a kysely pool) to `url`, destroyed after the test. */
+  connect(url: string): Kysely<any>;
+  /** A fresh schema (see {@link postgresTestDatabase}), dropped after the test, once its connections are closed. */
+  scratch(): Promise<PostgresTestDatabase>;
+  /** A fresh schema migrated by its owner, with a connection as the owner and one as its serving role. */
+  migrated(): Promise<{ readonly schema: PostgresTestDatabase; readonly owner: Kysely<any>; readonly serving: Kysely<any> }>;
+  /** Destroys a connection `connect` opened now, not after the test (a process that ends mid-test). */
+  close(db: Kysely<any>): Promise<void>;
+}
+
+/**
+ * Schemas and connections for one test file: registers an `afterEach` (where it is called) that destroys
+ * every connection opened through it, then drops every schema. Hooks a file registers after this call run
+ * before it (vitest runs after-hooks as a stack): close what uses the connections there.
+ *
+ * @example
+ * ```ts
+ * const baseUrl = postgresTestUrl();
+ * const pg = postgresSchemasPerTest(baseUrl);
+ * describe.skipIf(baseUrl === undefined)('…', () => {
+ *   it('…', async () => {
+ *     const { owner, serving } = await pg.migrated();
+ *   });
+ * });
+ * ```
+ */
+export function postgresSchemasPerTest(baseUrl: string | undefined = postgresTestUrl()): PostgresSchemasPerTest {
+  const open: Array<Kysely<any>> = [];
+  const schemas: PostgresTestDatabase[] = [];
+  afterEach(async () => {
+    for (const db of open.splice(0)) await db.destroy();
+    for (const schema of schemas.splice(0)) await schema.drop();
+  });
+  const connect = (url: string): Kysely<any> => {
+    const db = createDatabase<any>({ url });
+    open.push(db);
+    return db;
+  };
+  const scratch = async (): Promise<PostgresTestDatabase> => {
+    const schema = await postgresTestDatabase(baseUrl);
+    schemas.push(schema);
+    return schema;
+  };
+  return {
+    connect,
+    scratch,
+    async close(db) {
+      const at = open.indexOf(db);
+      if (at < 0) throw new Error('postgresSchemasPerTest: close() takes a connection connect() opened');
+      open.splice(at, 1);
+      await db.destroy();
+    },
+    async migrated() {
+      const schema = await scratch();
+      const owner = connect(schema.url);
+      await migrateToLatest(owner);
+      return { schema, owner, serving: connect(schema.servingUrl) };
+    },
+  };
 }
 
 async function admin(url: string, statements: ReadonlyArray<string>): Promise<void> {

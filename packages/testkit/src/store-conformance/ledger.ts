@@ -34,6 +34,8 @@ const KEY = { name: ORIGIN, publicKey: signer.publicKey, origin: ORIGIN };
 const VERIFY = { origin: ORIGIN, keyName: ORIGIN, publicKey: signer.publicKey };
 const AT = '2026-01-02T03:04:05.678Z';
 const POSIX = process.platform !== 'win32';
+/** chown to another user needs root: the tests of owners other than the service's run as root only (CI does). */
+const ROOT = POSIX && process.getuid?.() === 0;
 const fixedClock = { now: () => new Date(AT) };
 
 /** The ledger's tables plus a table standing for a handler's own writes in a unit of work. */
@@ -141,6 +143,7 @@ function settableClock(at: string): { now(): Date; set(at: string): void } {
  * the database `factory` opens). Each test opens a fresh migrated database and disposes it afterwards.
  */
 export function runLedgerConformance(factory: StoreConformanceFactory): void {
+  if (POSIX && !ROOT) console.warn('ledger conformance: the state-file tests of other owners are skipped: they chown, which needs root (.ci/run runs as root)');
   describe(`ledger store conformance (${factory.name})`, () => {
     const open = databasesPerTest(factory);
 
@@ -941,8 +944,7 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
         expect(readFileSync(stateFile, 'utf8')).toBe((await store.latestCheckpoint())!.note);
       });
 
-      // chown needs root (CI runs as root); elsewhere this test is skipped by name.
-      it.runIf(POSIX && process.getuid?.() === 0)('a state file, or its folder, owned by another user is refused (runs as root, to chown)', async () => {
+      it.runIf(ROOT)('a state file, or its folder, owned by another user is refused (runs as root, to chown)', async () => {
         const { db } = await open();
         const files = folder();
         await (await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock })).append([sample(0)]);
@@ -966,7 +968,7 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
 
       // The deploy user owns the application's folder, the service its data folder inside (0700): the deploy
       // user could rename the data folder away and put another (or a link to one) in its place.
-      it.runIf(POSIX && process.getuid?.() === 0)('a folder anywhere above the state file owned by another user is refused, and so is a state folder reached through a symbolic link in it (runs as root, to chown)', async () => {
+      it.runIf(ROOT)('a folder anywhere above the state file owned by another user is refused, and so is a state folder reached through a symbolic link in it (runs as root, to chown)', async () => {
         const { db } = await open();
         const files = folder();
         await (await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock })).append([sample(0)]);
