@@ -1,5 +1,5 @@
 import { ADVISORY_LOCKS, SAVEPOINT_NAMES, beginSnapshot, dialectOf, lockAdvisory, withSavepoint } from '@covenant/db';
-import { CompiledQuery, sql, type Kysely, type KyselyPlugin, type RawNode } from 'kysely';
+import { CompiledQuery, sql, type Kysely } from 'kysely';
 import { createBundle, type InclusionBundle } from './bundle.ts';
 import { parseCheckpoint, verifyCheckpointWith, type Checkpoint, type CheckpointSigner, type CheckpointVerifierKey } from './checkpoint.ts';
 import {
@@ -23,6 +23,7 @@ import type { NoteVerifierKey, SignatureCheck } from './signed-note.ts';
 import { checkStoredEntry } from './stored-entry.ts';
 import { strictEd25519Check } from './verify-ledger.ts';
 import { openStorageGuard } from './storage-guard.ts';
+import { TRANSACTION_LOST, confineToBatch } from './unit-handle.ts';
 import { bytesEqual } from './verify.ts';
 
 /** The tables of migration 0002-ledger (@covenant/db), as kysely sees them. */
@@ -597,7 +598,8 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
     work: (tx: LedgerTransaction) => Promise<unknown>,
   ): Promise<{ ok: true; value: unknown } | { ok: false; error: unknown }> => {
     const gate = createGate();
-    const handle = confinedToBatch(conn.withPlugin(gate.plugin), gate);
+    const confined = confineToBatch(conn, gate, postgres);
+    const handle = confined.db;
     const release = (): void => {
       gate.close();
       active.delete(handle);
@@ -656,6 +658,7 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
     const name = sql.id(`covenant_unit_${units}`);
     await sql`savepoint ${name}`.execute(conn);
     let timer: NodeJS.Timeout | undefined;
+    let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
     try {
       const value = await Promise.race([
         work(unit),
@@ -667,19 +670,24 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
           }, workTimeoutMs);
         }),
       ]);
-      release();
-      await sql`release savepoint ${name}`.execute(conn);
-      return { ok: true, value };
+      outcome = { ok: true, value };
     } catch (error) {
-      release();
-      undo();
-      // If these fail, the batch's state is unknown: the error escapes and the whole batch rolls back.
-      await sql`rollback to savepoint ${name}`.execute(conn);
-      await sql`release savepoint ${name}`.execute(conn);
-      return { ok: false, error };
+      outcome = { ok: false, error };
     } finally {
       clearTimeout(timer);
+      release();
     }
+    // The batch's transaction ended under the unit: nothing of the batch may commit, so the error escapes.
+    if (confined.lost()) throw new LogError('ERR_LEDGER_LOG_UNIT_TRANSACTION', TRANSACTION_LOST);
+    if (outcome.ok) {
+      await sql`release savepoint ${name}`.execute(conn);
+      return outcome;
+    }
+    undo();
+    // If these fail, the batch's state is unknown: the error escapes and the whole batch rolls back.
+    await sql`rollback to savepoint ${name}`.execute(conn);
+    await sql`release savepoint ${name}`.execute(conn);
+    return outcome;
   };
 
   const drain = async (): Promise<void> => {
@@ -885,88 +893,21 @@ async function insertEntries(conn: Kysely<any>, postgres: boolean, rows: Readonl
 }
 
 /**
- * A revocable view of a connection: once closed, every query through it throws before it reaches the
- * database. A unit of work keeps its handle after it settles (or overruns); this makes any late write fail
- * instead of landing in a later unit's transaction.
+ * A unit's right to run statements, revocable: once closed, every statement of its handle throws before it
+ * reaches the database (see confineToBatch). A unit keeps its handle after it settles (or overruns); this
+ * makes any late write fail instead of landing in a later unit's transaction.
  */
-function createGate(): { plugin: KyselyPlugin; assertOpen(): void; isOpen(): boolean; close(): void } {
+function createGate(): { assertOpen(): void; isOpen(): boolean; close(): void } {
   let open = true;
-  const assertOpen = (): void => {
-    if (!open) throw new LogError('ERR_LEDGER_LOG_CLOSED', 'this ledger transaction has ended; its database handle is revoked');
-  };
   return {
-    plugin: {
-      transformQuery(args) {
-        assertOpen();
-        if (args.node.kind === 'RawNode') refuseTransactionControl((args.node as RawNode).sqlFragments.join('?'));
-        return args.node;
-      },
-      async transformResult(args) {
-        return args.result;
-      },
+    assertOpen: () => {
+      if (!open) throw new LogError('ERR_LEDGER_LOG_CLOSED', 'this ledger transaction has ended; its database handle is revoked');
     },
-    assertOpen,
     isOpen: () => open,
     close: () => {
       open = false;
     },
   };
-}
-
-/**
- * A unit's handle, confined to the batch's transaction. Units run inside one transaction (each in a
- * savepoint) that commits with their entries and the batch's checkpoint; a unit that ended it would commit
- * the batch's writes so far — other calls' among them — without their outcomes, and leave the rest of the
- * batch running outside any transaction. kysely's `transaction()` does exactly that on PostgreSQL (BEGIN
- * inside a transaction is only a warning there; its COMMIT ends the batch's), so it is refused, with
- * `startTransaction()`, `connection()` and `destroy()`; so are raw statements that end a transaction
- * (COMMIT, END, ABORT, ROLLBACK but for ROLLBACK TO, PREPARE TRANSACTION), through the query builder or
- * `executeQuery`. Savepoints stay allowed: `tx.savepoint()` is the way to nest. Not a sandbox: code that
- * reaches the driver (`getExecutor()`, the pg client) or injects a second statement into raw SQL on
- * PostgreSQL is beyond what a handle can see (docs/ledger.md).
- */
-function confinedToBatch(handle: Kysely<any>, gate: { assertOpen(): void }): Kysely<any> {
-  // Each member is wrapped once per handle, not on every access (handlers call selectFrom & co. per query).
-  const members = new Map<PropertyKey, unknown>();
-  const wrap = (property: PropertyKey, value: unknown): unknown => {
-    if (typeof property === 'string' && LEAVES_THE_BATCH.has(property)) {
-      return () => {
-        throw new LogError('ERR_LEDGER_LOG_UNIT_TRANSACTION', `a unit of work runs inside the batch's transaction: ${property}() would end or leave it (nest with a savepoint: withSavepoint of @covenant/db, or tx.savepoint())`);
-      };
-    }
-    if (typeof value !== 'function') return value;
-    const method = value as (...args: unknown[]) => unknown;
-    if (property === 'executeQuery') {
-      return (query: CompiledQuery, ...rest: unknown[]) => {
-        gate.assertOpen();
-        refuseTransactionControl(query.sql);
-        return method.call(handle, query, ...rest);
-      };
-    }
-    // Derived handles (another plugin, schema or table set) are confined the same way.
-    if (typeof property === 'string' && DERIVES_A_HANDLE.has(property)) return (...args: unknown[]) => confinedToBatch(method.apply(handle, args) as Kysely<any>, gate);
-    return method.bind(handle);
-  };
-  return new Proxy(handle, {
-    get(target, property) {
-      const value: unknown = Reflect.get(target, property, target);
-      if (typeof value !== 'function' && !(typeof property === 'string' && LEAVES_THE_BATCH.has(property))) return value;
-      if (!members.has(property)) members.set(property, wrap(property, value));
-      return members.get(property);
-    },
-  });
-}
-
-const LEAVES_THE_BATCH = new Set(['transaction', 'startTransaction', 'connection', 'destroy']);
-const DERIVES_A_HANDLE = new Set(['withPlugin', 'withoutPlugins', 'withSchema', 'withTables']);
-
-/** A statement that ends the transaction it runs in, after leading blanks, comments and parentheses. */
-const ENDS_A_TRANSACTION = /^(?:[\s(]|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*(?:commit|end|abort|prepare\s+transaction|rollback(?!\s+(?:(?:work|transaction)\s+)?to\b))\b/i;
-
-function refuseTransactionControl(text: string): void {
-  if (ENDS_A_TRANSACTION.test(text)) {
-    throw new LogError('ERR_LEDGER_LOG_UNIT_TRANSACTION', "a unit of work runs inside the batch's transaction: a statement that ends a transaction is refused (nest with a savepoint: withSavepoint of @covenant/db, or tx.savepoint())");
-  }
 }
 
 /** Opens a checkpoint with the log's own key: a mismatch means the rows were not written by a writer of this log. */

@@ -362,6 +362,37 @@ describe('LedgerStore.transact', () => {
     expect(await noteIds(db)).toEqual([1]);
   });
 
+  it("a statement error with which SQLite ends the whole transaction (OR ROLLBACK, RAISE(ROLLBACK)) fails the batch: a handler that catches it writes nothing more, nothing of the batch commits", async () => {
+    const { db, store, second } = await setup();
+    await insert(db, 1);
+    await sql`create trigger notes_refuse_13 before insert on notes when new.id = 13 begin select raise(rollback, 'thirteen'); end`.execute(db);
+    for (const statement of [sql`insert or rollback into notes (id, text) values (1, 'again')`, sql`insert into notes (id, text) values (13, 'refused')`]) {
+      const attempts: unknown[] = [];
+      const [earlier, rolling, later] = await Promise.allSettled([
+        store.transact(async (tx) => {
+          await insert(tx.db, 2);
+          return tx.append([sample(0)]);
+        }),
+        store.transact(async (tx) => {
+          tx.append([sample(1)]);
+          await statement.execute(tx.db).catch(() => undefined);
+          // Without the check, each of these would commit on its own, in autocommit mode.
+          for (const attempt of [() => insert(tx.db, 3), () => insert(tx.db.withoutPlugins(), 4)]) attempts.push(await attempt().catch((error: unknown) => error));
+          return 'caught';
+        }),
+        store.transact(async (tx) => insert(tx.db, 5)),
+      ]);
+      for (const outcome of [earlier, rolling, later]) expect(outcome).toMatchObject({ status: 'rejected', reason: { code: 'ERR_LEDGER_LOG_UNIT_TRANSACTION' } });
+      expect(attempts).toMatchObject([{ code: 'ERR_LEDGER_LOG_UNIT_TRANSACTION' }, { code: 'ERR_LEDGER_LOG_UNIT_TRANSACTION' }]);
+      const other = await second();
+      expect(await noteIds(other)).toEqual([1]);
+      expect(await storedRequestIds(other)).toEqual([]);
+    }
+    // The store goes on: the next batch commits.
+    expect(await store.transact(async (tx) => (await insert(tx.db, 6), tx.append([sample(2)])))).toEqual([0]);
+    expect(await noteIds(db)).toEqual([1, 6]);
+  });
+
   describe('workTimeoutMs', () => {
     it('fails a unit that never settles, rolls it back, and commits the rest of the batch', async () => {
       const { db, store } = await setup({ workTimeoutMs: 100 });

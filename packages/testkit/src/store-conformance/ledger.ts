@@ -325,7 +325,7 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
         expect(await verifyLedger(other, VERIFY)).toEqual({ ok: true, size: 1, checkpoints: 1 });
       });
 
-      it("a unit cannot end the batch's transaction — kysely's transaction(), connection(), a raw COMMIT or ROLLBACK, through a derived handle too — so an earlier unit's write never commits without its entries; savepoints still nest", async () => {
+      it("a unit cannot end the batch's transaction — kysely's transaction(), a raw COMMIT or ROLLBACK in any fragment, script or comment, through a derived handle, another connection() or the executor too — so an earlier unit's write never commits without its entries; savepoints still nest", async () => {
         const { db, owner, another } = await open();
         await createNotes(owner);
         const other = await another();
@@ -333,12 +333,25 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
         const attempts: Array<[string, (handle: Kysely<any>) => Promise<unknown>]> = [
           ['transaction()', (handle) => handle.transaction().execute(async () => 1)],
           ['startTransaction()', (handle) => handle.startTransaction().execute()],
-          ['connection()', (handle) => handle.connection().execute(async () => 1)],
           ['a derived handle', (handle) => handle.withoutPlugins().withSchema('public').transaction().execute(async () => 1)],
+          ['destroy()', (handle) => handle.destroy()],
           ['sql commit', (handle) => sql`commit`.execute(handle)],
           ['sql.raw with comments', (handle) => sql.raw('/* done */ -- really\n ( END').execute(handle)],
           ['rollback', (handle) => sql`ROLLBACK WORK`.execute(handle)],
+          ['rollback and chain', (handle) => sql.raw('rollback /* not to */ and chain').execute(handle)],
           ['executeQuery', (handle) => handle.executeQuery(CompiledQuery.raw('commit'))],
+          // Found from outside: fragments, dropped plugins, other readings of comments, scripts.
+          ['a nested fragment', (handle) => sql`${sql.raw('com' + 'mit')}`.execute(handle)],
+          ['sql.join', (handle) => sql.join([sql.raw('rollback')], sql``).execute(handle)],
+          ['withoutPlugins()', (handle) => handle.withoutPlugins().executeQuery(CompiledQuery.raw('commit'))],
+          ['connection()', (handle) => handle.connection().execute((conn) => sql`commit`.execute(conn))],
+          ['the executor', (handle) => handle.getExecutor().provideConnection((conn) => conn.executeQuery(CompiledQuery.raw('commit')))],
+          ['a stream', (handle) => handle.getExecutor().stream(CompiledQuery.raw('commit'), 1).next()],
+          ['an empty statement first', (handle) => sql.raw(';commit').execute(handle)],
+          ['a comment ending at CR', (handle) => sql.raw('-- note\rcommit').execute(handle)],
+          ['a nested block comment', (handle) => sql.raw('/* a /* b */ c */ commit').execute(handle)],
+          ['a script', (handle) => sql.raw('select 1; insert into notes (id) values (9); commit').execute(handle)],
+          ['a script after a string', (handle) => sql.raw("select 'a\\''; commit; --'").execute(handle)],
         ];
         const refused: string[] = [];
         let seenMeanwhile: number[] | undefined;
@@ -360,8 +373,14 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
             // Nesting stays: a savepoint rolled back (raw, and through tx.savepoint) undoes only its own write.
             await sql`savepoint inner_one`.execute(tx.db);
             await insertNote(tx.db, 3);
-            await sql`rollback to savepoint inner_one`.execute(tx.db);
+            await sql.raw('rollback/**/to savepoint inner_one;').execute(tx.db);
+            await sql`savepoint inner_two`.execute(tx.db);
+            await insertNote(tx.db, 4);
+            await sql`ROLLBACK TRANSACTION TO inner_two`.execute(tx.db);
             await tx.savepoint(async () => insertNote(tx.db, 2));
+            // The confined handle is a whole one: introspection and a connection() of its own work.
+            expect((await tx.db.introspection.getTables()).map((table) => table.name)).toContain('notes');
+            expect(await tx.db.connection().execute((conn) => noteIds(conn))).toEqual([1, 2]);
             seenMeanwhile = await noteIds(other);
             return tx.append([sample(1)]);
           }),
@@ -475,6 +494,9 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
         expect(onBase).toBeNull();
         for (const handle of [tx.db, db, null, undefined, {}, tx]) expect(store.transactionOf(handle)).toBeNull();
         await expect(insertNote(tx.db, 2)).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_CLOSED' });
+        // Dropping the handle's plugins does not take the revocation with them (it is below kysely's plugins).
+        await expect(insertNote(tx.db.withoutPlugins(), 2)).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_CLOSED' });
+        await expect(tx.db.getExecutor().provideConnection((conn) => conn.executeQuery(CompiledQuery.raw('select 1')))).rejects.toMatchObject({ code: 'ERR_LEDGER_LOG_CLOSED' });
         expect(() => tx.append([sample(1)])).toThrow(LogError);
         expect(await noteIds(db)).toEqual([1]);
         expect(await storedRequestIds(db)).toEqual(['req_0']);
