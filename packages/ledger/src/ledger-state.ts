@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { lstatSync, readFileSync, realpathSync, type Stats } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { verifyCheckpoint, type CheckpointVerifierKey } from './checkpoint.ts';
 import { LogError } from './errors.ts';
 import type { SignedCheckpoint } from './ledger-store.ts';
@@ -31,14 +31,16 @@ const MAX_STATE_BYTES = 16_384;
  * Refuses (LogError `ERR_LEDGER_LOG_STATE_INVALID`) a file that group or others may write or another user
  * owns, under a folder someone else could change (see `checkFolders`) or in none, that is not a regular
  * file (a symbolic link included), or whose content is not one checkpoint note of this origin that
- * verifies with `key`.
+ * verifies with `key`. The real path found at open is the one read and written from then on.
  */
 export function openLedgerState(path: string, key: CheckpointVerifierKey): LedgerState {
-  let head = readState(path, key);
+  // Pinned: every read and write goes to the place checked, whatever the cwd is or a link points to later.
+  const file = checkFolders(path);
+  let head = readState(path, file, key);
   let last: Promise<void> = Promise.resolve();
   const write = async (next: SignedCheckpoint): Promise<void> => {
     if (head !== null && next.checkpoint.size <= head.checkpoint.size) return;
-    await writeAtomically(path, next.note);
+    await writeAtomically(path, file, next.note);
     head = next;
   };
   return {
@@ -54,18 +56,18 @@ export function openLedgerState(path: string, key: CheckpointVerifierKey): Ledge
   };
 }
 
-function readState(path: string, key: CheckpointVerifierKey): SignedCheckpoint | null {
-  checkFolders(path);
+/** Reads the state file at `file` (its checked real path; `path` as given names it in errors). */
+function readState(path: string, file: string, key: CheckpointVerifierKey): SignedCheckpoint | null {
   let text: string;
   try {
     // lstat: a symbolic link is refused, not followed (the store replaces the file by renaming over it).
-    const stat = lstatSync(path);
+    const stat = lstatSync(file);
     if (!stat.isFile()) throw invalid(path, 'is not a regular file');
     // Whoever may rewrite it may wind the store back to an older head (or stop it): the service's user only.
     if (POSIX && (stat.mode & 0o022) !== 0) throw invalid(path, 'must be writable by its owner only (chmod 600)');
     if (POSIX && stat.uid !== process.getuid!()) throw invalid(path, `must be owned by the user the service runs as (uid ${process.getuid!()}), not uid ${stat.uid}`);
     if (stat.size > MAX_STATE_BYTES) throw invalid(path, 'is too large to be a checkpoint note');
-    text = readFileSync(path, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch (error) {
     if (error instanceof LogError) throw error;
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
@@ -77,65 +79,108 @@ function readState(path: string, key: CheckpointVerifierKey): SignedCheckpoint |
 }
 
 const POSIX = process.platform !== 'win32';
+/** As Linux's MAXSYMLINKS: more links than this on one path is a loop, or as good as one (ELOOP). */
+const MAX_LINKS = 40;
 
 /**
  * Whoever may replace the state file may wind the store back: rename over it an older note the log's key did
  * sign (the store then accepts the log truncated to it), or plant one, or swap the folder that holds it.
- * So every folder from the root down to the file's — along the path as written and as it resolves — must
- * be owned by the service's user or root and not be writable by group or others unless sticky (like /tmp,
- * where only an entry's owner may rename it), and every symbolic link on the way must be owned by them too.
- * As ssh's StrictModes. The folder must exist: whoever created it later would own the head. Checked once, at
- * open: afterwards only those owners can change any of it.
+ * So `path` is walked as the kernel walks it — one component at a time from the root (from the working
+ * folder for a relative path), each symbolic link followed where it points (an absolute target from the
+ * root again, a relative one from the link's folder), each `..` taken to the parent of the real folder
+ * reached so far (after a link, the target's parent, not the folder before the link) — and every real
+ * folder on that walk must be owned by the service's user or root and not be writable by group or others
+ * unless sticky (like /tmp, where only an entry's owner may rename it), and every symbolic link on it owned
+ * by them too (the folder holding it is on the walk). As ssh's StrictModes. The folder must exist: whoever
+ * created it later would own the head. Checked once, at open: afterwards only those owners can change any
+ * of it. Returns the real absolute path of the file (its folder's real path and its name), which is the one
+ * read and written from then on, so that a later `process.chdir()` or a changed link moves nothing.
  */
-function checkFolders(path: string): void {
-  if (!POSIX) return;
-  const folder = resolve(dirname(path));
-  let real: string;
+function checkFolders(path: string): string {
+  const name = basename(path);
+  if (name === '' || name === '.' || name === '..' || path.endsWith('/') || (!POSIX && path.endsWith('\\'))) throw invalid(path, 'does not name a file');
+  if (!POSIX) return resolve(path);
+  let start: string;
   try {
-    real = realpathSync(folder);
+    start = isAbsolute(path) ? '' : process.cwd();
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    throw invalid(path, code === 'ENOENT' ? `has no folder ${folder}: create it (mode 0700) first` : `has a folder that cannot be resolved (${code})`);
+    throw invalid(path, `is relative to a working folder that cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   const uid = process.getuid!();
-  for (const place of new Set([...folderChain(folder), ...folderChain(real)])) {
-    let stat: Stats;
-    try {
-      stat = lstatSync(place);
-    } catch (error) {
-      throw invalid(path, `is under ${place}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  const check = (place: string, stat: Stats): void => {
+    if (stat.uid !== uid && stat.uid !== 0) {
+      throw invalid(path, `is under ${place}, owned by uid ${stat.uid}: its owner could ${stat.isSymbolicLink() ? 'point it elsewhere' : 'replace the file'}`);
     }
-    if (stat.uid !== uid && stat.uid !== 0) throw invalid(path, `is under ${place}, owned by uid ${stat.uid}: its owner could replace the file`);
-    // A link's own mode means nothing (who may change it is decided by its folder, which is in the chain).
+    // A link's own mode means nothing (who may change it is decided by its folder, which is on the walk).
     if (!stat.isSymbolicLink() && (stat.mode & 0o022) !== 0 && (stat.mode & 0o1000) === 0) {
       throw invalid(path, `is under ${place}, which group or others may write: they could replace the file (chmod go-w)`);
     }
+  };
+  check('/', statOf(path, '/'));
+  // The real folders reached so far, from the root (each one checked), and the components still to walk.
+  const real: string[] = [];
+  // Not `join`/`resolve`: they drop a `..` with the component before it, a link included.
+  const pending = [...components(start), ...components(path).slice(0, -1)];
+  let links = 0;
+  for (let next = pending.shift(); next !== undefined; next = pending.shift()) {
+    if (next === '.') continue;
+    if (next === '..') {
+      real.pop(); // the root's parent is the root
+      continue;
+    }
+    const place = `/${[...real, next].join('/')}`;
+    const stat = statOf(path, place);
+    if (stat.isSymbolicLink()) {
+      check(place, stat);
+      if (++links > MAX_LINKS) throw invalid(path, `has too many symbolic links on its way (more than ${MAX_LINKS}; a loop?)`);
+      let target: string;
+      try {
+        target = readlinkSync(place);
+      } catch (error) {
+        throw invalid(path, `is under ${place}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+      if (isAbsolute(target)) real.length = 0;
+      pending.unshift(...components(target));
+      continue;
+    }
+    if (!stat.isDirectory()) throw invalid(path, `is under ${place}, which is not a folder`);
+    check(place, stat);
+    real.push(next);
   }
+  return join(`/${real.join('/')}`, name);
 }
 
-/** `folder` (absolute) and every folder above it, up to the root. */
-function folderChain(folder: string): string[] {
-  const chain = [folder];
-  for (let place = folder; dirname(place) !== place; place = dirname(place)) chain.push(dirname(place));
-  return chain;
+/** The non-empty components of `path` (`.` and `..` kept: the walk takes them where it is). */
+function components(path: string): string[] {
+  return path.split('/').filter((part) => part !== '');
+}
+
+/** `lstat` of a place on the walk, refusing (with the reason) one that is missing or cannot be read. */
+function statOf(path: string, place: string): Stats {
+  try {
+    return lstatSync(place);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw invalid(path, code === 'ENOENT' ? `has no folder ${place}: create it (mode 0700) first` : `is under ${place}, which cannot be read (${code})`);
+  }
 }
 
 function invalid(path: string, problem: string): LogError {
   return new LogError('ERR_LEDGER_LOG_STATE_INVALID', `the ledger state file ${path} ${problem}`);
 }
 
-async function writeAtomically(path: string, text: string): Promise<void> {
-  const folder = dirname(path);
-  const temporary = join(folder, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+async function writeAtomically(path: string, file: string, text: string): Promise<void> {
+  const folder = dirname(file);
+  const temporary = join(folder, `.${basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    const file = await open(temporary, 'wx', 0o600);
+    const handle = await open(temporary, 'wx', 0o600);
     try {
-      await file.writeFile(text, 'utf8');
-      await file.sync();
+      await handle.writeFile(text, 'utf8');
+      await handle.sync();
     } finally {
-      await file.close();
+      await handle.close();
     }
-    await rename(temporary, path);
+    await rename(temporary, file);
   } catch (error) {
     await rm(temporary, { force: true }).catch(() => undefined);
     throw new LogError('ERR_LEDGER_LOG_STATE_UNWRITABLE', `cannot record the signed head in the ledger state file ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, {

@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, copyFileSync, lchownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, lchownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { SchemaAlteredError, dialectOf } from '@covenant/db';
@@ -128,7 +128,8 @@ async function insertForeignCheckpointedRow(db: Kysely<any>, seq: number, entry:
 
 /** A folder for state files, removed after the test. */
 function stateFolder(): { readonly path: (name: string) => string; readonly dispose: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'covenant-ledger-state-'));
+  // Its real path (macOS's tmpdir is under a link): the refusals name the real folders the walk reaches.
+  const dir = mkdtempSync(join(realpathSync(tmpdir()), 'covenant-ledger-state-'));
   return { path: (name) => join(dir, name), dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -824,6 +825,8 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
     });
 
     describe('the state file (the highest head outside the database)', () => {
+      /** A user other than the service's (and not root): the "attacker" who owns a folder or link on the way. */
+      const ATTACKER_UID = 1234;
       const folders: Array<{ dispose(): void }> = [];
       afterEach(() => {
         for (const folder of folders.splice(0)) folder.dispose();
@@ -1029,6 +1032,99 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
           code: 'ERR_LEDGER_LOG_STATE_INVALID',
           message: expect.stringContaining(`is under ${join(app, 'linked')}, owned by uid 4242`),
         });
+      });
+
+      // The kernel resolves a `..` after a symbolic link from where the link points, not by dropping the link
+      // and the component before it (as `path.resolve` does): the folders checked must be the ones it walks.
+      it.runIf(ROOT)('a .. after a symbolic link is taken from where the link points, as the kernel does: a link into another user\'s folder is refused though the .. steps back out of it on paper (runs as root, to chown)', async () => {
+        const { db } = await open();
+        const files = folder();
+        await (await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock })).append([sample(0)]);
+        const app = files.path('app');
+        mkdirSync(join(app, 'state'), { recursive: true, mode: 0o700 });
+        const attacker = files.path('attacker');
+        mkdirSync(join(attacker, 'inner'), { recursive: true });
+        mkdirSync(join(attacker, 'state'));
+        chownSync(attacker, ATTACKER_UID, ATTACKER_UID);
+        chownSync(join(attacker, 'state'), ATTACKER_UID, ATTACKER_UID);
+        symlinkSync(join(attacker, 'inner'), join(app, 'link'));
+        // On paper app/state/ledger.state; the kernel opens attacker/state/ledger.state (not join: it drops the `..`).
+        const stateFile = `${app}/link/../state/ledger.state`;
+        await expect(createLedgerStore({ db, origin: ORIGIN, signer, stateFile })).rejects.toMatchObject({
+          code: 'ERR_LEDGER_LOG_STATE_INVALID',
+          message: expect.stringContaining(`is under ${attacker}, owned by uid ${ATTACKER_UID}`),
+        });
+        expect(readdirSync(join(attacker, 'state'))).toEqual([]);
+        // Through a link of the service's own the same path opens, and the head lands where the kernel walks.
+        mkdirSync(join(app, 'deep', 'inner'), { recursive: true, mode: 0o700 });
+        mkdirSync(join(app, 'deep', 'state'), { mode: 0o700 });
+        symlinkSync(join(app, 'deep', 'inner'), join(app, 'hop'));
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, stateFile: `${app}/hop/../state/ledger.state` });
+        expect(readFileSync(join(app, 'deep', 'state', 'ledger.state'), 'utf8')).toBe((await store.latestCheckpoint())!.note);
+        expect(readdirSync(join(app, 'state'))).toEqual([]);
+      });
+
+      // A link to a link: the attacker who owns the middle one, or the folder it is in, points it at an older note.
+      it.runIf(ROOT)('every symbolic link of a chain is checked, and the folder holding each: a middle link another user owns, or one in another user\'s folder, is refused; so is a loop (runs as root, to chown)', async () => {
+        const { db } = await open();
+        const files = folder();
+        await (await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock })).append([sample(0)]);
+        const own = files.path('own');
+        mkdirSync(own, { mode: 0o700 });
+        await (await createLedgerStore({ db, origin: ORIGIN, signer, stateFile: join(own, 'ledger.state') })).close();
+        const mine = files.path('mine');
+        mkdirSync(mine, { mode: 0o700 });
+        // The middle link in the attacker's folder (the first one, and its folder, the service's).
+        const theirs = files.path('theirs');
+        mkdirSync(theirs);
+        symlinkSync(own, join(theirs, 'middle'));
+        chownSync(theirs, ATTACKER_UID, ATTACKER_UID);
+        symlinkSync(join(theirs, 'middle'), join(mine, 'first'));
+        await expect(createLedgerStore({ db, origin: ORIGIN, signer, stateFile: join(mine, 'first', 'ledger.state') })).rejects.toMatchObject({
+          code: 'ERR_LEDGER_LOG_STATE_INVALID',
+          message: expect.stringContaining(`is under ${theirs}, owned by uid ${ATTACKER_UID}`),
+        });
+        // The middle link the attacker's, in a folder of the service's (reached by a relative target).
+        const hop = files.path('hop');
+        mkdirSync(hop, { mode: 0o700 });
+        symlinkSync(own, join(hop, 'middle'));
+        lchownSync(join(hop, 'middle'), ATTACKER_UID, ATTACKER_UID);
+        symlinkSync('../hop/middle', join(mine, 'second'));
+        const second = join(mine, 'second', 'ledger.state');
+        await expect(createLedgerStore({ db, origin: ORIGIN, signer, stateFile: second })).rejects.toMatchObject({
+          code: 'ERR_LEDGER_LOG_STATE_INVALID',
+          message: expect.stringContaining(`is under ${join(hop, 'middle')}, owned by uid ${ATTACKER_UID}`),
+        });
+        lchownSync(join(hop, 'middle'), 0, 0);
+        await (await createLedgerStore({ db, origin: ORIGIN, signer, stateFile: second })).close();
+        symlinkSync(join(mine, 'loop-b'), join(mine, 'loop-a'));
+        symlinkSync(join(mine, 'loop-a'), join(mine, 'loop-b'));
+        await expect(createLedgerStore({ db, origin: ORIGIN, signer, stateFile: join(mine, 'loop-a', 'ledger.state') })).rejects.toMatchObject({
+          code: 'ERR_LEDGER_LOG_STATE_INVALID',
+          message: expect.stringContaining('too many symbolic links'),
+        });
+      });
+
+      // Checked at open, written at every record: the place must be the same one, whatever the cwd is by then.
+      it('a relative path is resolved once, at open: after a process.chdir() the heads are still written to the folder that was checked', async () => {
+        const { db } = await open();
+        const files = folder();
+        const first = files.path('first');
+        const second = files.path('second');
+        mkdirSync(first, { mode: 0o700 });
+        mkdirSync(second, { mode: 0o700 });
+        const cwd = process.cwd();
+        try {
+          process.chdir(first);
+          const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock, stateFile: 'ledger.state' });
+          await store.append([sample(0)]);
+          process.chdir(second);
+          await store.append([sample(1)]);
+          expect(readFileSync(join(first, 'ledger.state'), 'utf8')).toBe((await store.latestCheckpoint())!.note);
+          expect(readdirSync(second)).toEqual([]);
+        } finally {
+          process.chdir(cwd);
+        }
       });
 
       it('a head that cannot be recorded fails its batch and stops the store (ERR_LEDGER_LOG_STATE_UNWRITABLE): no caller is answered for a head not on record', async () => {
