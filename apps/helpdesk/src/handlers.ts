@@ -1,3 +1,4 @@
+import type { Clock } from '@covenant/core';
 import type { RevocationStore } from '@covenant/identity/revocation-store';
 import type { LedgerStore } from '@covenant/ledger';
 import type { RbacStore } from '@covenant/rbac';
@@ -29,7 +30,7 @@ export function createHandlers(deps: {
   readonly rbac: RbacStore;
   readonly ledger: LedgerStore;
   readonly revocations: RevocationStore;
-  readonly clock: () => Date;
+  readonly clock: Clock
 }): Handlers {
   return {
     platform: platformHandlers,

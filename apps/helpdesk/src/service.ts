@@ -135,7 +135,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
       database: db.withPlugin(readOnly()),
       databaseScope: helpdeskTenantScope,
     });
-    const router = createRouter(runtime, createHandlers({ rbac, ledger, revocations, clock: () => new Date() }));
+    const router = createRouter(runtime, createHandlers({ rbac, ledger, revocations, clock: { now: () => new Date() } }));
     const server = createHttpServer(runtime, router, options.transport === undefined ? {} : { transport: options.transport });
     return {
       server,

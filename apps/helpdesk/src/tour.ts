@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { main as covenant } from '@covenant/cli';
 import { isCovenantError, type CovenantClientError } from '@covenant/client';
 import { verifyBundle, type LedgerEntry } from '@covenant/ledger';
-import { inputDigestOf, type Digester } from '@covenant/server';
+import { inputDigestOf } from '@covenant/contract';
+import { type Digester } from '@covenant/core';
 import { tickets as ticketsContract } from '../../../contracts/helpdesk/tickets.contract.ts';
 import { createClient, type Client } from './generated/client.ts';
 

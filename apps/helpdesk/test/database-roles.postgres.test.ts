@@ -118,7 +118,7 @@ describe.skipIf(baseUrl === undefined)('the helpdesk on PostgreSQL: migrations a
 
     // The same from inside an audited handler: it leaves the tenant role and tries it on the batch's transaction.
     const { service } = helpdesk;
-    const handlers = createHandlers({ rbac: service.rbac, ledger: service.ledger, revocations: service.revocations, clock: () => new Date() });
+    const handlers = createHandlers({ rbac: service.rbac, ledger: service.ledger, revocations: service.revocations, clock: { now: () => new Date() } });
     let refusal: unknown;
     const router = createRouter(service.runtime, {
       ...handlers,

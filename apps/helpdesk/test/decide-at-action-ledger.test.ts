@@ -72,7 +72,7 @@ describe('the action is decided when the body has arrived, on the real service',
     const sam = await helpdesk.as('sam');
     expect((await sam.tickets.list.query({})).tickets.map((t) => t.subject)).not.toContain(subject);
     expect(await recorded(answer.body.error.data.requestId)).toEqual([
-      { kind: 'denial', action: 'tickets.create', actor: 'dee', data: expect.objectContaining({ code: 'rbac.missing_capability', capability: 'tickets.write' }) },
+      { kind: 'denial', action: 'tickets.create', actor: 'dee', data: expect.objectContaining({ code: 'authz.missing_capability', capability: 'tickets.write' }) },
     ]);
   });
 

@@ -57,7 +57,7 @@ describe.each(['covenant', 'trpc'] as const)('the action is decided when the bod
 
   it('a token that expires while the body is held: 401 ERR_IDENTITY_TOKEN_EXPIRED, a denial, no intent', async () => {
     let now = new Date();
-    const fixture = (server = await startFixtureServer({ http: { transport }, verifier: { clock: () => now } }));
+    const fixture = (server = await startFixtureServer({ http: { transport }, verifier: { clock: { now: () => now } } }));
     const token = await fixture.issuer.mint({ sub: 'alice', org: 'org_a' }, { expiresIn: 60 });
     const held = await heldPast(fixture, '/tickets.create', token, TICKET);
 

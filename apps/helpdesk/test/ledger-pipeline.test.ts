@@ -22,7 +22,8 @@ import {
   type LedgerTables,
 } from '@covenant/ledger';
 import { createLedgerAudit, type LedgerAudit } from '@covenant/ledger/audit';
-import { createCovenantRuntime, createHttpServer, type AuditReceipt, type CovenantRuntime, type Handler } from '@covenant/server';
+import { type AuditReceipt } from '@covenant/core';
+import { createCovenantRuntime, createHttpServer, type CovenantRuntime, type Handler } from '@covenant/server';
 import { createStaticAuthorization, createTestIssuer, type StaticGrants, type TestIssuer } from '@covenant/testkit';
 import { sql, type Kysely } from 'kysely';
 import { pino } from 'pino';

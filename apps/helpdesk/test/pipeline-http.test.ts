@@ -236,7 +236,7 @@ describe('audit before action', () => {
     expect(outcome).toMatchObject({ type: 'outcome', ok: true });
     // The intent holds the input with the classified value redacted (the port digests it), never the value.
     expect(JSON.stringify(intent)).not.toContain('secret.person@example.com');
-    expect((intent as { intent: { redactedInput: unknown } }).intent.redactedInput).toMatchObject({ requesterEmail: '[redacted:contact]' });
+    expect(JSON.parse((intent as { intent: { canonicalInput: string } }).intent.canonicalInput)).toMatchObject({ requesterEmail: '[redacted:contact]' });
   });
 
   it('fails closed with 503 when the intent cannot be written, and the handler does not run', async () => {

@@ -414,7 +414,7 @@ describe('escalation through delegation', () => {
         action: 'rbac.roles.create',
         actor: { subject: 'carol', session: null },
         tenant: { org: 'org_a', workspace: null },
-        data: { code: 'rbac.missing_capability', capability: 'rbac.roles.manage', resourceType: null },
+        data: { code: 'authz.missing_capability', capability: 'rbac.roles.manage', resourceType: null },
       }),
     ]);
   });

@@ -14,7 +14,7 @@ afterAll(() => helpdesk.close());
 describe("a query handler's ctx.db in the service", () => {
   it('reads, but a write through it is refused (500 to the caller), and nothing is written', async () => {
     const { service } = helpdesk;
-    const handlers = createHandlers({ rbac: service.rbac, ledger: service.ledger, revocations: service.revocations, clock: () => new Date() });
+    const handlers = createHandlers({ rbac: service.rbac, ledger: service.ledger, revocations: service.revocations, clock: { now: () => new Date() } });
     const router = createRouter(service.runtime, {
       ...handlers,
       tickets: {

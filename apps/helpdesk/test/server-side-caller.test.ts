@@ -53,7 +53,7 @@ describe('server-side callers present a verified principal too', () => {
   it('refuses a verified principal once its token has expired, and one whose session was revoked since', async () => {
     let now = new Date();
     const revocations = createMemoryRevocationList();
-    const clocked = await startFixtureServer({ verifier: { clock: () => now, revocation: revocations } });
+    const clocked = await startFixtureServer({ verifier: { clock: { now: () => now }, revocation: revocations } });
     try {
       // Verified now, valid for one minute: a job that holds it for two finds it expired.
       const token = await clocked.issuer.mint({ sub: 'alice', org: 'org_a', sid: 'sid_job' }, { expiresIn: 60 });

@@ -39,7 +39,7 @@ const allTickets = () => owner!.selectFrom('helpdesk_tickets').select(['id', 'or
 
 function buggyRouter() {
   const { service } = hd();
-  const handlers = createHandlers({ rbac: service.rbac, ledger: service.ledger, revocations: service.revocations, clock: () => new Date() });
+  const handlers = createHandlers({ rbac: service.rbac, ledger: service.ledger, revocations: service.revocations, clock: { now: () => new Date() } });
   return createRouter(service.runtime, {
     ...handlers,
     tickets: {

@@ -22,7 +22,7 @@ const allTickets = () => helpdesk.service.db.selectFrom('helpdesk_tickets').sele
 
 function buggyRouter() {
   const { service } = helpdesk;
-  const handlers = createHandlers({ rbac: service.rbac, ledger: service.ledger, revocations: service.revocations, clock: () => new Date() });
+  const handlers = createHandlers({ rbac: service.rbac, ledger: service.ledger, revocations: service.revocations, clock: { now: () => new Date() } });
   return createRouter(service.runtime, {
     ...handlers,
     tickets: {

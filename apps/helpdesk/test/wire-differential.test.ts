@@ -546,7 +546,7 @@ describe('side effects are the same on both transports', () => {
       const { requestId: _id, at, ...kept } = intent.intent;
       expect(at).toBeInstanceOf(Date);
       expect(kept).toMatchObject({ procedure: 'tickets.create', kind: 'mutation', actor: { subject: 'alice', session: 'sess-alice' }, tenant: { org: 'org_a' } });
-      expect(kept.redactedInput).toMatchObject({ requesterEmail: '[redacted:contact]' });
+      expect(JSON.parse(kept.canonicalInput)).toMatchObject({ requesterEmail: '[redacted:contact]' });
       records[transport] = { intent: kept, outcome: { ok: outcome.ok } };
     }
     expect(records.covenant).toEqual(records.trpc);

@@ -7,7 +7,7 @@ import { createLedgerStore, decodeEntry, verifyCheckpoint, verifyLedger, type Le
 import { createSignerKeyFile, readSignerKeyFile } from '@covenant/ledger/node';
 import { createRbacStore, type RbacTables } from '@covenant/rbac';
 import { recordChangesOn } from '@covenant/rbac/ledger';
-import { disableAppendOnly } from '@covenant/testkit';
+import { disableAppendOnly, procedureContextFor } from '@covenant/testkit';
 import { postgresTestDatabase, postgresTestUrl } from '@covenant/testkit/postgres';
 import { createTempProject, type TempProject } from './temp-project.ts';
 
@@ -380,7 +380,7 @@ async function holdsEverything(p: TempProject, subject: string): Promise<boolean
   return withPolicyDb(p, async (_db, store) => {
     await store.registerCapabilities(FULL_CATALOGUE, 'contract');
     const principal = { subject, tenant: { org: 'org_a', workspace: null }, session: null, tokenId: null, issuer: 'https://issuer.test', issuedAt: 0, expiresAt: 0 };
-    for (const capability of FULL_CATALOGUE) if (!(await store.check({ principal, capability, resource: null })).allowed) return false;
+    for (const capability of FULL_CATALOGUE) if (!(await store.check({ principal, capability, resource: null, procedure: procedureContextFor(capability) })).allowed) return false;
     return true;
   });
 }
@@ -577,13 +577,13 @@ describe.skipIf(postgresTestUrl() === undefined)('covenant rbac recover on Postg
       await ledger.close();
       await insertBinding(db, { id: 'bind_deny_1', subject: 'alice', role_id: role.id, effect: 'deny' });
       const principal = { subject: 'alice', tenant: { org: 'org_a', workspace: null }, session: null, tokenId: null, issuer: 'https://issuer.test', issuedAt: 0, expiresAt: 0 };
-      expect((await store.check({ principal, capability: 'rbac.bindings.manage', resource: null })).allowed).toBe(false);
+      expect((await store.check({ principal, capability: 'rbac.bindings.manage', resource: null, procedure: procedureContextFor('rbac.bindings.manage') })).allowed).toBe(false);
 
       const result = await p.spawn('rbac', 'recover', ...recoverFlags({ database: scratch.servingUrl }));
       expect(result).toMatchObject({ code: 0, stderr: '' });
       expect(result.stdout).toContain('lifted 1 deny binding of alice');
       expect(result.stdout).not.toContain('search_path');
-      for (const capability of FULL_CATALOGUE) expect((await store.check({ principal, capability, resource: null })).allowed).toBe(true);
+      for (const capability of FULL_CATALOGUE) expect((await store.check({ principal, capability, resource: null, procedure: procedureContextFor(capability) })).allowed).toBe(true);
       const entries = await log.selectFrom('ledger_entries').select('body').orderBy('seq').execute();
       expect(entries.map((row) => decodeEntry(new Uint8Array(row.body)).action)).toEqual(['rbac.tenant.bootstrap', 'rbac.tenant.recover']);
       const signer = readSignerKeyFile(join(p.root, 'keys/ledger.key'), ORIGIN);

@@ -23,6 +23,8 @@ export type {
   ResourceRef,
   SecurityOptions,
 } from './procedure.ts';
+export { canonicalRedactedInput, inputDigestOf, redactClassified } from './redact.ts';
+export type { Digester } from './redact.ts';
 export { readMeta, walkSchema } from './schema-walk.ts';
 export type { SchemaFinding, SchemaReport } from './schema-walk.ts';
 export { TENANCY_KEY_NAMES, findTenancyKey, isTenancyKey } from './tenancy.ts';

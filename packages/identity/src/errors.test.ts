@@ -1,4 +1,4 @@
-import { SecurityError } from '@covenant/errors';
+import { SecurityError } from '@covenant/core';
 import { describe, expect, it } from 'vitest';
 import {
   AlgorithmNotAllowedError,

@@ -1,4 +1,4 @@
-import { SecurityError } from '@covenant/errors';
+import { SecurityError } from '@covenant/core';
 
 /**
  * Every precise identity failure. Logs, metrics and tests use these; the client sees only the

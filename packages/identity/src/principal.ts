@@ -1,7 +1,9 @@
+import type { Principal } from '@covenant/core';
+
 /**
- * Who is calling, as proven by a verified token. Every field comes from a signed claim; nothing here
- * comes from what the caller sends in a request body. Only the verifier makes one (deeply frozen);
- * check a value with {@link isVerifiedPrincipal} before trusting it.
+ * Who is calling, as proven by a verified token (the `Principal` of @covenant/core). Every field comes from
+ * a signed claim; nothing here comes from what the caller sends in a request body. Only the verifier makes
+ * one (deeply frozen); check a value with {@link isVerifiedPrincipal} before trusting it.
  *
  * @example
  * ```ts
@@ -9,22 +11,7 @@
  * db.tickets.list({ org: principal.tenant.org }); // the tenant comes from the token, never the input
  * ```
  */
-export interface Principal {
-  /** `sub`: the subject, unique within the issuer. */
-  readonly subject: string;
-  /** The tenant the token was issued for: the org claim and, when present, the workspace claim. */
-  readonly tenant: { readonly org: string; readonly workspace: string | null };
-  /** `sid`: the session the token belongs to, when the issuer names one. */
-  readonly session: string | null;
-  /** `jti`: the token's own id, when the issuer sets one. */
-  readonly tokenId: string | null;
-  /** `iss`, equal to the verifier's configured issuer. */
-  readonly issuer: string;
-  /** `iat` in whole seconds since the epoch (rounded down: the conservative side; `iat` is required). */
-  readonly issuedAt: number;
-  /** `exp` in whole seconds since the epoch (rounded down: the token counts as expired no later). */
-  readonly expiresAt: number;
-}
+export type { Principal };
 
 /**
  * The principals this package produced. A WeakSet, not a brand property: a brand can be copied onto an

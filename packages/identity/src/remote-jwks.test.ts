@@ -214,7 +214,7 @@ describe('a remote JWKS', () => {
       ...issuer.verifierOptions(),
       keys: { jwksUrl: `${base}/cached-retiring`, cooldownMs: 0, cacheMaxAgeMs: 200 },
       cache: { maxAgeSeconds: 60 },
-      clock: () => now,
+      clock: { now: () => now },
     });
     const oldToken = await issuer.mint(CLAIMS, { kid: 'k1' });
     const principal = await verifier.verify(oldToken);

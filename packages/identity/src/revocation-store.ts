@@ -1,3 +1,4 @@
+import { isClock, systemClock, type Clock } from '@covenant/core';
 import { randomUUID } from 'node:crypto';
 import type { CompiledQuery, Kysely } from 'kysely';
 import { isTenantId, isTokenId } from './identifiers.ts';
@@ -104,7 +105,7 @@ export interface RevocationStoreOptions {
   /** A kysely instance on a database migrated to 0003-revocations. The store does not close it. */
   readonly db: Kysely<any>;
   /** Injected time for `revokedAt`. Default: the system clock. */
-  readonly clock?: () => Date;
+  readonly clock?: Clock;
   /** Revocation ids. Default: random UUIDs. */
   readonly ids?: () => string;
   /**
@@ -134,9 +135,9 @@ export function createRevocationStore(options: RevocationStoreOptions): Revocati
   if (typeof db !== 'object' || db === null || typeof (db as { selectFrom?: unknown }).selectFrom !== 'function') {
     throw new TypeError('createRevocationStore: "db" must be a kysely instance');
   }
-  const clock = options.clock ?? (() => new Date());
+  const clock = options.clock ?? systemClock;
   const ids = options.ids ?? randomUUID;
-  if (typeof clock !== 'function') throw new TypeError('createRevocationStore: "clock" must be a function returning a Date');
+  if (!isClock(clock)) throw new TypeError('createRevocationStore: "clock" must be a Clock (an object with a now() method returning a Date)');
   if (typeof ids !== 'function') throw new TypeError('createRevocationStore: "ids" must be a function returning a string');
   if (onRevoke !== undefined && typeof onRevoke !== 'function') throw new TypeError('createRevocationStore: "onRevoke" must be a function');
 
@@ -167,7 +168,7 @@ export function createRevocationStore(options: RevocationStoreOptions): Revocati
       }
       const requestId = request.requestId ?? null;
       if (requestId !== null && !isText(requestId, 1, 255)) fail(method, '"requestId" must be 1 to 255 printable characters or null');
-      const at = clock();
+      const at = clock.now();
       if (!(at instanceof Date) || Number.isNaN(at.getTime())) fail(method, 'the clock must return a valid Date');
       const id = ids();
       if (!isText(id, 1, 255)) fail(method, 'the id source must return a non-empty string');

@@ -21,7 +21,7 @@ describe('createMemoryRevocationList', () => {
   });
 
   it('revokes one token by jti and leaves the others', () => {
-    const list = createMemoryRevocationList({ clock: () => T0 });
+    const list = createMemoryRevocationList({ clock: { now: () => T0 } });
     list.revokeToken('jti_1', new Date(T0.getTime() + 300_000));
     expect(list.isRevoked(token())).toBe(true);
     expect(list.isRevoked(token({ tokenId: 'jti_2' }))).toBe(false);
@@ -54,7 +54,7 @@ describe('createMemoryRevocationList', () => {
 
   it('drops a jti entry only once its token is past exp and the largest clock tolerance', () => {
     let now = T0;
-    const list = createMemoryRevocationList({ clock: () => now });
+    const list = createMemoryRevocationList({ clock: { now: () => now } });
     list.revokeToken('jti_1', T0);
     now = new Date(T0.getTime() + 299_000);
     list.revokeToken('jti_other', now); // any write prunes

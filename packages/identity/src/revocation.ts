@@ -1,3 +1,4 @@
+import { isClock, systemClock, type Clock } from '@covenant/core';
 /**
  * The claims a revocation check decides on. They are read from the verified payload, not from the
  * token text, so re-encoding a revoked token (other base64 bytes, re-serialised JSON, a fresh
@@ -47,7 +48,7 @@ export interface MemoryRevocationList extends RevocationCheck {
 
 export interface MemoryRevocationListOptions {
   /** Injected time, used to drop expired `jti` entries. Defaults to the system clock. */
-  readonly clock?: () => Date;
+  readonly clock?: Clock;
 }
 
 /**
@@ -70,14 +71,14 @@ const EXPIRY_MARGIN_MS = 300_000;
  * ```
  */
 export function createMemoryRevocationList(options: MemoryRevocationListOptions = {}): MemoryRevocationList {
-  const clock = options.clock ?? (() => new Date());
-  if (typeof clock !== 'function') throw new TypeError('createMemoryRevocationList: "clock" must be a function');
+  const clock = options.clock ?? systemClock;
+  if (!isClock(clock)) throw new TypeError('createMemoryRevocationList: "clock" must be a Clock (an object with a now() method)');
   const tokens = new Map<string, number>();
   const sessions = new Set<string>();
   const subjects = new Map<string, number>();
 
   const prune = (): void => {
-    const now = clock().getTime();
+    const now = clock.now().getTime();
     for (const [tokenId, keepUntil] of tokens) if (keepUntil <= now) tokens.delete(tokenId);
   };
 

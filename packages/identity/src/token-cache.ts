@@ -30,7 +30,7 @@ export interface VerifiedTokenEntry {
  *
  * @example
  * ```ts
- * if (!passesTimeRules(entry, config, config.clock())) cache.delete(token); // then verify in full
+ * if (!passesTimeRules(entry, config, config.clock.now())) cache.delete(token); // then verify in full
  * ```
  */
 export function passesTimeRules(entry: VerifiedTokenEntry, rules: TimeRules, now: Date): boolean {

@@ -58,7 +58,7 @@ describe('createTokenVerifier option validation', () => {
     ['an unknown claims option', { claims: { tenant: 'org' } }, /unknown option/],
     ['a revocation without isRevoked', { revocation: {} }, /revocation/],
     ['a clock that is not a function', { clock: new Date() }, /clock/],
-    ['a clock returning an invalid date', { clock: () => new Date(Number.NaN) }, /clock/],
+    ['a clock returning an invalid date', { clock: { now: () => new Date(Number.NaN) } }, /clock/],
     ['cache: true', { cache: true }, /"cache" must be false or an object/],
     ['cache: null', { cache: null }, /"cache" must be false or an object/],
     ['cache as a number', { cache: 100 }, /"cache" must be false or an object/],

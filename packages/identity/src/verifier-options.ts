@@ -1,3 +1,4 @@
+import { isClock, systemClock, type Clock } from '@covenant/core';
 import { createLocalJWKSet } from 'jose';
 import type { JSONWebKeySet } from 'jose';
 import { algorithmsOf, secretMaterial } from './key-set-rules.ts';
@@ -120,7 +121,7 @@ export interface TokenVerifierOptions {
   /** Asked after the signature and claims pass; failures fail closed. */
   readonly revocation?: RevocationCheck;
   /** Injected time (tests, replays). Default: the system clock. */
-  readonly clock?: () => Date;
+  readonly clock?: Clock;
   /** The verified-token cache; `false` turns it off. Default: on, with its defaults. */
   readonly cache?: false | VerifiedTokenCacheOptions;
   /**
@@ -161,7 +162,7 @@ export interface ResolvedVerifierOptions {
   readonly orgClaim: string;
   readonly workspaceClaim: string;
   readonly revocation: RevocationCheck | null;
-  readonly clock: () => Date;
+  readonly clock: Clock;
   /** `null` when caching is off. */
   readonly cache: { readonly maxEntries: number; readonly maxAgeSeconds: number } | null;
   readonly logger: VerifierLogger | null;
@@ -296,8 +297,8 @@ export function resolveVerifierOptions(options: TokenVerifierOptions): ResolvedV
 
   const clock = options.clock;
   if (clock !== undefined) {
-    if (typeof clock !== 'function') fail('"clock" must be a function returning a Date');
-    const sample: unknown = clock();
+    if (!isClock(clock)) fail('"clock" must be a Clock: an object with a now() method returning a Date');
+    const sample: unknown = clock.now();
     if (!(sample instanceof Date) || Number.isNaN(sample.getTime())) fail('"clock" must return a valid Date');
   }
 
@@ -322,7 +323,7 @@ export function resolveVerifierOptions(options: TokenVerifierOptions): ResolvedV
     orgClaim,
     workspaceClaim,
     revocation: revocation ?? null,
-    clock: clock ?? (() => new Date()),
+    clock: clock ?? systemClock,
     cache,
     logger: logger ?? null,
   });

@@ -44,7 +44,7 @@ const UNAVAILABLE = { code: 'ERR_IDENTITY_REVOCATION_UNAVAILABLE', status: 503 }
 let issuer: TestIssuer;
 /** The clock every verifier here reads; tests move it. */
 let now: Date = NOW;
-const clock = (): Date => now;
+const clock = { now: (): Date => now };
 const at = (offsetMs: number): Date => new Date(NOW_MS + offsetMs);
 
 const make = (extra: Partial<TokenVerifierOptions> = {}): TokenVerifier =>
@@ -65,7 +65,7 @@ async function outcome(attempt: Promise<Principal>): Promise<string> {
 }
 
 beforeAll(async () => {
-  issuer = await createTestIssuer({ alg: 'EdDSA', kids: ['k1', 'k2'], clock: () => NOW });
+  issuer = await createTestIssuer({ alg: 'EdDSA', kids: ['k1', 'k2'], clock: { now: () => NOW } });
 });
 
 beforeEach(() => {
@@ -222,8 +222,8 @@ describe('the verified-token cache: time', () => {
 
   it('does not honour an entry when the clock answers an invalid date', async () => {
     let broken = false;
-    const verifier = make({ clock: () => (broken ? new Date(Number.NaN) : NOW) });
-    const uncached = make({ clock: () => (broken ? new Date(Number.NaN) : NOW), cache: false });
+    const verifier = make({ clock: { now: () => (broken ? new Date(Number.NaN) : NOW) } });
+    const uncached = make({ clock: { now: () => (broken ? new Date(Number.NaN) : NOW) }, cache: false });
     const token = await mint();
     await verifier.verify(token);
     broken = true;

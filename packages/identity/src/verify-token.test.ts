@@ -32,7 +32,7 @@ import type { TokenVerifier } from './verify-token.ts';
 
 const NOW = new Date('2030-01-01T00:00:00Z');
 const NOW_S = Math.floor(NOW.getTime() / 1000);
-const fixedClock = (): Date => NOW;
+const fixedClock = { now: (): Date => NOW };
 const CLAIMS = { sub: SECRET_SUB, org: SECRET_ORG } as const;
 
 const MALFORMED = { code: 'ERR_IDENTITY_TOKEN_MALFORMED', status: 401 } as const;
@@ -112,7 +112,7 @@ for (const alg of ALGORITHMS) {
       it('counts a fractional exp as expired from its whole second on (the principal never outlives its expiresAt)', async () => {
         const token = await issuer.forge.rawSigned(issuer.headerJson(), payloadWith({ exp: NOW_S + 60.5 }));
         // floor(exp) + tolerance: the principal's expiresAt decides, not the fraction jose would still honour.
-        const at = (ms: number): TokenVerifier => make({ clock: () => new Date((NOW_S + 60 + 30) * 1000 + ms) });
+        const at = (ms: number): TokenVerifier => make({ clock: { now: () => new Date((NOW_S + 60 + 30) * 1000 + ms) } });
         await expect(at(-1).verify(token)).resolves.toMatchObject({ expiresAt: NOW_S + 60 });
         await expectDenied(at(0).verify(token), TokenExpiredError, EXPIRED, [token]);
       });
@@ -377,7 +377,7 @@ for (const alg of ALGORITHMS) {
       it('honours the clock tolerance for exp, and not a second more', async () => {
         const token = await issuer.mint(CLAIMS, { expiresIn: 60 });
         let now = new Date((NOW_S + 60 + 29) * 1000);
-        const skewed = make({ clock: () => now });
+        const skewed = make({ clock: { now: () => now } });
         await expect(skewed.verify(token)).resolves.toMatchObject({ subject: SECRET_SUB });
         now = new Date((NOW_S + 60 + 30) * 1000);
         await expectDenied(skewed.verify(token), TokenExpiredError, EXPIRED, [token]);

@@ -135,7 +135,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     async revalidate(principal: Principal): Promise<void> {
       const facts = typeof principal === 'object' && principal !== null ? verified.get(principal) : undefined;
       if (facts === undefined) throw new PrincipalUnknownError();
-      const now = config.clock();
+      const now = config.clock.now();
       // An invalid clock reading is no instant at which a token is valid.
       if (!Number.isFinite(now.getTime())) throw new TokenExpiredError('exp');
       const broken = timeRuleBroken(facts.times, config, now);
@@ -171,7 +171,7 @@ async function verifyToken(
   if (token === undefined || token === null || token === '') throw new TokenMissingError();
   if (typeof token !== 'string') throw new TokenMalformedError('the token is not a string');
 
-  const now = config.clock();
+  const now = config.clock.now();
   const cached = cache?.get(token, now.getTime());
   if (cached !== undefined) {
     if (passesTimeRules(cached, config, now)) {

@@ -31,7 +31,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createDatabase, migrateToLatest } from '@covenant/db';
-import type { AuditIntent } from '@covenant/server';
+import type { AuditIntent } from '@covenant/core';
 import { sql, type Kysely } from 'kysely';
 import { createLedgerAudit, type LedgerAudit } from '../src/audit/index.ts';
 import { createLedgerStore, verifyLedger, type LedgerStore } from '../src/index.ts';

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createDatabase, migrateToLatest } from '@covenant/db';
-import type { AuditIntent } from '@covenant/server';
+import type { AuditIntent } from '@covenant/core';
 import { sql, type Kysely } from 'kysely';
 import { createLedgerAudit } from '../src/audit/index.ts';
 import { createLedgerStore, encodeEntry, leafHash, verifyLedger, type NewEntry } from '../src/index.ts';

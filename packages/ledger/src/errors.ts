@@ -1,5 +1,5 @@
 /**
- * Why ledger failures are plain `Error` subclasses and not `SecurityError`s (@covenant/errors):
+ * Why ledger failures are plain `Error` subclasses and not `SecurityError`s (@covenant/core):
  * a `SecurityError` fixes an HTTP status and a wire message because it describes a *client's* request
  * being refused. A proof, note or bundle that fails to verify is something else: the verifier runs
  * offline (the CLI, a third-party auditor, a witness) where there is no HTTP at all, and on the server a

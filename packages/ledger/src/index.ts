@@ -15,7 +15,7 @@ export type {
   ProofErrorCode,
 } from './errors.ts';
 export { LedgerWorkTimeoutError, createLedgerStore } from './ledger-store.ts';
-export type { LedgerClock, LedgerStore, LedgerStoreOptions, LedgerTables, LedgerTransaction, SignedCheckpoint } from './ledger-store.ts';
+export type { LedgerStore, LedgerStoreOptions, LedgerTables, LedgerTransaction, SignedCheckpoint } from './ledger-store.ts';
 export { EMPTY_ROOT, HASH_SIZE, leafHash, nodeHash } from './merkle-hash.ts';
 export { createMerkleTree } from './merkle-tree.ts';
 export type { MerkleTree } from './merkle-tree.ts';

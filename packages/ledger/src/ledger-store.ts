@@ -1,4 +1,5 @@
 import { ADVISORY_LOCKS, SAVEPOINT_NAMES, beginSnapshot, dialectOf, lockAdvisory, withSavepoint } from '@covenant/db';
+import { isClock, systemClock, type Clock } from '@covenant/core';
 import { CompiledQuery, sql, type Kysely } from 'kysely';
 import { createBundle, type InclusionBundle } from './bundle.ts';
 import { parseCheckpoint, verifyCheckpointWith, type Checkpoint, type CheckpointSigner, type CheckpointVerifierKey } from './checkpoint.ts';
@@ -44,10 +45,6 @@ export interface LedgerTables {
   };
 }
 
-/** Injected time (house style: no hidden `Date.now()`), so tests can fix the `at` of entries. */
-export interface LedgerClock {
-  now(): Date;
-}
 
 export interface LedgerStoreOptions {
   /** A kysely instance on a database migrated to 0002-ledger. The store does not close it. */
@@ -63,7 +60,7 @@ export interface LedgerStoreOptions {
    * verified by its reader. Not with `signer`, whose key is used.
    */
   readonly verifierKey?: NoteVerifierKey;
-  readonly clock?: LedgerClock;
+  readonly clock?: Clock;
   /**
    * How long one `transact` unit of work may hold the batch (default 5,000 ms). Units run one after
    * another inside the batch's transaction, so a unit that awaits something slow holds every writer: when
@@ -234,7 +231,6 @@ const PAGE = 10_000;
 /** Sequence numbers per `in (…)` list when reading open intents back. */
 const SEQ_CHUNK = 500;
 
-const systemClock: LedgerClock = { now: () => new Date() };
 
 /**
  * Opens the ledger stored in `db`. Nothing stored is trusted: every row is decoded, its leaf hash recomputed
@@ -267,7 +263,7 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
       throw new TypeError('createLedgerStore: "verifierKey" must be { name, publicKey } with a 32-byte Ed25519 public key');
     }
   }
-  if (typeof clock?.now !== 'function') throw new TypeError('createLedgerStore: "clock" must have now()');
+  if (!isClock(clock)) throw new TypeError('createLedgerStore: "clock" must be a Clock (an object with a now() method)');
   if (!Number.isSafeInteger(workTimeoutMs) || workTimeoutMs <= 0) throw new TypeError('createLedgerStore: "workTimeoutMs" must be a positive integer');
   if (stateFile !== undefined && (typeof stateFile !== 'string' || stateFile === '')) throw new TypeError('createLedgerStore: "stateFile" must be a file path');
   if (stateFile !== undefined && signer === undefined) throw new TypeError('createLedgerStore: "stateFile" needs a signer (a read-only store records nothing)');

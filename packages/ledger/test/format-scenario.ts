@@ -11,7 +11,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { CheckpointSigner, LedgerClock, LedgerStore, LedgerStoreOptions, NewEntry } from '../src/index.ts';
+import type { Clock } from '@covenant/core';
+import type { CheckpointSigner, LedgerStore, LedgerStoreOptions, NewEntry } from '../src/index.ts';
 
 export const FORMAT_ORIGIN = 'format.example/ledger';
 /** A fixed test key (never a real one): 32 bytes 0x2a. */
@@ -23,7 +24,7 @@ interface LedgerModule {
 }
 
 /** One call of `now()` per batch; each call is one second and one millisecond later. */
-export function steppingClock(start = Date.parse('2026-03-04T05:06:07.089Z')): LedgerClock {
+export function steppingClock(start = Date.parse('2026-03-04T05:06:07.089Z')): Clock {
   let next = start;
   return {
     now: () => {

@@ -2,7 +2,8 @@
 // intents of writers that are gone. Runs when COVENANT_TEST_PG is set (see @covenant/testkit/postgres); each
 // test works in a schema of its own, dropped afterwards. Each "process" is a pool of its own.
 import { ADVISORY_LOCKS } from '@covenant/db';
-import { AuditUnavailableError, type ActionResult, type AuditIntent } from '@covenant/server';
+import { canonicalRedactedInput } from '@covenant/contract';
+import { AuditUnavailableError, type ActionResult, type AuditIntent } from '@covenant/core';
 import { FencingQueries } from './fencing-queries.ts';
 import { postgresSchemasPerTest, postgresTestUrl } from '@covenant/testkit/postgres';
 import { sql, type Kysely } from 'kysely';
@@ -21,7 +22,7 @@ afterEach(async () => {
 });
 
 const DIGEST = `sha256:${'c3'.repeat(32)}`;
-const OK: ActionResult = { ok: true };
+const OK: ActionResult = { ok: true, code: null };
 
 function intent(requestId: string): AuditIntent {
   return {
@@ -31,7 +32,7 @@ function intent(requestId: string): AuditIntent {
     actor: { subject: 'user_1', session: 'sess_1' },
     tenant: { org: 'org_a', workspace: 'ws_1' },
     resource: null,
-    redactedInput: { title: 'note' },
+    canonicalInput: canonicalRedactedInput({ title: 'note' }),
     at: new Date('2026-01-02T03:04:05.678Z'),
   };
 }

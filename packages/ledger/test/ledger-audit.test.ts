@@ -1,16 +1,7 @@
 import { rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import {
-  AccessDeniedError,
-  AuditUnavailableError,
-  DeclaredError,
-  failureCodeOf,
-  type ActionResult,
-  type AuditIntent,
-  type Denial,
-  type DenialRecord,
-  canonicalRedactedInput,
-} from '@covenant/server';
+import { canonicalRedactedInput } from '@covenant/contract';
+import { ACTION_THREW_CODE, AuditUnavailableError, type ActionResult, type AuditIntent, type Denial, type DenialRecord } from '@covenant/core';
 import { sql, type Kysely } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ABORTED_BY_CRASH, createLedgerAudit, type LedgerAudit, type LedgerAuditOptions } from '../src/audit/index.ts';
@@ -29,7 +20,6 @@ import {
   type CheckpointSigner,
 } from '../src/index.ts';
 import { disableAppendOnly, flakySigner } from '@covenant/testkit';
-import { TRPCError } from '@trpc/server';
 import { KEY, ORIGIN, VERIFY, createTempDatabases, signer } from './ledger-fixtures.ts';
 
 const temp = createTempDatabases();
@@ -63,7 +53,7 @@ function intent(n: number, overrides: Partial<AuditIntent> = {}): AuditIntent {
     actor: { subject: 'user_1', session: 'sess_1' },
     tenant: { org: 'org_a', workspace: 'ws_1' },
     resource: { type: 'note', id: `note_${n}` },
-    redactedInput: INPUT,
+    canonicalInput: canonicalRedactedInput(INPUT),
     at: new Date('2026-01-02T03:04:05.678Z'),
     ...overrides,
   };
@@ -123,7 +113,7 @@ describe('createLedgerAudit: audited', () => {
     const otherDb = await second();
     const reader = await createLedgerStore({ db: otherDb, origin: ORIGIN });
     const seen: Record<string, unknown> = {};
-    const result = { ok: true as const, data: { id: 1 } };
+    const result = { ok: true as const, code: null, data: { id: 1 } };
     const { result: returned } = await audit.audited(intent(1), async (scope) => {
       const tx = scope.db as Kysely<Tables>;
       // Through the action's own transaction: the intent is in the table.
@@ -169,29 +159,25 @@ describe('createLedgerAudit: audited', () => {
 
   it('records queries, anonymous callers and unresolved resources with nulls', async () => {
     const { db, audit } = await setup();
-    await audit.audited(intent(2, { kind: 'query', actor: null, tenant: null, resource: { type: 'note', id: null } }), async () => ({ ok: true }));
+    await audit.audited(intent(2, { kind: 'query', actor: null, tenant: null, resource: { type: 'note', id: null } }), async () => ({ ok: true, code: null }));
     const [recorded, outcome] = await entries(db, 'req_2');
     expect(recorded).toMatchObject({ kind: 'intent', actor: null, tenant: null, resource: null, data: { call: 'query' } });
     expect(outcome).toMatchObject({ kind: 'outcome', outcome: 'ok', actor: null, tenant: null, resource: null });
   });
 
   describe('an action that returns { ok: false }', () => {
-    const cases: Array<[string, () => unknown, string]> = [
-      ['a TRPCError caused by a declared error', () => new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: new DeclaredError('NOTE_LOCKED', 409, 'The note is locked') }), 'NOTE_LOCKED'],
-      ['a TRPCError caused by a security error', () => new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: new AccessDeniedError('ERR_RBAC_NO_GRANT', 'notes.write') }), 'ERR_AUTHZ_DENIED'],
-      [
-        'a TRPCError caused by an input validation failure',
-        () => new TRPCError({ code: 'BAD_REQUEST', cause: Object.assign(new Error('invalid input'), { issues: [{ path: ['text'], code: 'too_small', message: 'Too small' }] }) }),
-        'ERR_INPUT_INVALID',
-      ],
-      ['a TRPCError caused by a bug', () => new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: new Error('UNIQUE constraint failed: secret_table.value') }), 'ERR_INTERNAL'],
-      ['a plain error', () => new Error('UNIQUE constraint failed: secret_table.value'), 'ERR_INTERNAL'],
+    // The pipeline gives the code (failureCodeOf of @covenant/server); the port records it as given.
+    const cases: Array<[string, string]> = [
+      ['a declared error', 'NOTE_LOCKED'],
+      ['a security error', 'ERR_AUTHZ_DENIED'],
+      ['an input validation failure', 'ERR_INPUT_INVALID'],
+      ['a bug', 'ERR_INTERNAL'],
     ];
 
-    it.each(cases)('(%s) rolls the writes back, records a failed outcome with its code, and returns the result as is', async (_name, makeError, code) => {
+    it.each(cases)('(%s) rolls the writes back, records a failed outcome with its code, and returns the result as is', async (_name, code) => {
       const { db, audit } = await setup();
-      const result = { ok: false as const, error: makeError() };
-      expect(failureCodeOf(result)).toBe(code);
+      // What else the result carries (the transport's error) is never read: only the flag and the code.
+      const result = { ok: false as const, code, error: new Error('UNIQUE constraint failed: secret_table.value (locked)') };
       const { result: returned } = await audit.audited(intent(1), async (scope) => {
         await write(scope, 1);
         return result;
@@ -227,9 +213,9 @@ describe('createLedgerAudit: audited', () => {
     expect(await bodies(db)).not.toContain('s3cr3t');
   });
 
-  it('an action that throws a TRPCError records the code failureCodeOf gives', async () => {
+  it('an action that throws records ACTION_THREW_CODE whatever it threw: a code on the error does not cross', async () => {
     const { db, audit } = await setup();
-    const thrown = new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: new DeclaredError('NOTE_LOCKED', 409, 'The note is locked') });
+    const thrown = Object.assign(new Error('The note is locked'), { code: 'NOTE_LOCKED' });
     expect(
       await rejection(
         audit.audited(intent(1), async (scope) => {
@@ -239,7 +225,18 @@ describe('createLedgerAudit: audited', () => {
       ),
     ).toBe(thrown);
     expect(await noteIds(db)).toEqual([]);
-    expect((await entries(db, 'req_1'))[1]).toMatchObject({ outcome: 'failed', data: { code: 'NOTE_LOCKED' } });
+    expect((await entries(db, 'req_1'))[1]).toMatchObject({ outcome: 'failed', data: { code: ACTION_THREW_CODE } });
+  });
+
+  it('a result that is not exactly { ok: true, code: null } fails, and one without a string code is recorded as ACTION_THREW_CODE', async () => {
+    const { db, audit } = await setup();
+    const odd = [{ ok: 'yes', code: null }, { ok: false, code: 42 }, { ok: false }, null] as unknown as ActionResult[];
+    for (const [i, result] of odd.entries()) {
+      const { result: returned } = await audit.audited(intent(i), async (scope) => (await write(scope, i), result));
+      expect(returned).toBe(result);
+      expect((await entries(db, `req_${i}`))[1]).toMatchObject({ outcome: 'failed', data: { code: ACTION_THREW_CODE } });
+    }
+    expect(await noteIds(db)).toEqual([]);
   });
 
   describe('when the intent cannot be made durable it fails closed (AuditUnavailableError) and never calls the action', () => {
@@ -250,7 +247,7 @@ describe('createLedgerAudit: audited', () => {
       const error = await rejection(
         audit.audited(intent(1), async () => {
           called = true;
-          return { ok: true };
+          return { ok: true, code: null };
         }),
       );
       expect(error).toBeInstanceOf(AuditUnavailableError);
@@ -267,7 +264,7 @@ describe('createLedgerAudit: audited', () => {
       const error = await rejection(
         audit.audited(intent(1), async () => {
           called = true;
-          return { ok: true };
+          return { ok: true, code: null };
         }),
       );
       expect(error).toBeInstanceOf(AuditUnavailableError);
@@ -284,7 +281,7 @@ describe('createLedgerAudit: audited', () => {
       const error = await rejection(
         audit.audited(intent(1), async () => {
           called = true;
-          return { ok: true };
+          return { ok: true, code: null };
         }),
       );
       expect(error).toBeInstanceOf(AuditUnavailableError);
@@ -306,7 +303,7 @@ describe('createLedgerAudit: audited', () => {
         // write with it, rolls back. (Not a row in its way: the database refuses a checkpoint that does not
         // cover the log; not an extra trigger: the store refuses to sign over a schema it did not create.)
         flaky.failNext();
-        return { ok: true };
+        return { ok: true, code: null };
       }),
     );
     expect(called).toBe(1);
@@ -331,7 +328,7 @@ describe('createLedgerAudit: audited', () => {
         // From here on the database refuses every write (SQLite's query_only, a connection setting that no
         // rollback undoes): the outcome batch fails, and so does the failed outcome the port tries next.
         await sql`pragma query_only = 1`.execute(scope.db as Kysely<Tables>);
-        return { ok: true };
+        return { ok: true, code: null };
       }),
     );
     expect(called).toBe(true);
@@ -418,8 +415,8 @@ describe('createLedgerAudit: start-up recovery', () => {
 describe('createLedgerAudit: receipts', () => {
   it('every audited call resolves with its receipt: the seqs of its intent and outcome and the signed checkpoint covering both', async () => {
     const { db, ledger, audit } = await setup();
-    const ok = await audit.audited(intent(1), async (scope) => (await write(scope, 1), { ok: true }));
-    const failed = await audit.audited(intent(2), async () => ({ ok: false, error: new Error('nope') }));
+    const ok = await audit.audited(intent(1), async (scope) => (await write(scope, 1), { ok: true, code: null }));
+    const failed = await audit.audited(intent(2), async () => ({ ok: false, code: 'NOTE_LOCKED' }));
     for (const [{ receipt }, requestId, outcome] of [[ok, 'req_1', 'ok'], [failed, 'req_2', 'failed']] as const) {
       expect(receipt).not.toBeNull();
       const { intentSeq, outcomeSeq, checkpoint } = receipt!;
@@ -447,7 +444,7 @@ describe('createLedgerAudit: rows it did not write', () => {
   it('a canonical, correctly hashed row inserted from another connection while the port runs: the next audited call is 503 and its action never runs', async () => {
     for (const row of ['canonical', 'garbage'] as const) {
       const { db, audit, second } = await setup();
-      await audit.audited(intent(1), async () => ({ ok: true }));
+      await audit.audited(intent(1), async () => ({ ok: true, code: null }));
       const at = (await entries(db))[0]!.at;
       const body =
         row === 'canonical'
@@ -455,7 +452,7 @@ describe('createLedgerAudit: rows it did not write', () => {
           : new TextEncoder().encode('garbage');
       await (await second()).insertInto('ledger_entries').values({ seq: 2, body, leaf_hash: leafHash(body), kind: 'event', request_id: null, at }).execute();
       let ran = false;
-      const error = await rejection(audit.audited(intent(2), async () => ((ran = true), { ok: true })));
+      const error = await rejection(audit.audited(intent(2), async () => ((ran = true), { ok: true, code: null })));
       expect(error).toBeInstanceOf(AuditUnavailableError);
       expect((error as Error).cause).toMatchObject({ code: row === 'canonical' ? 'ERR_LEDGER_LOG_UNSEALED' : 'ERR_LEDGER_LOG_ENTRY_MALFORMED' });
       expect(ran).toBe(false);
@@ -468,7 +465,7 @@ describe('createLedgerAudit: rows it did not write', () => {
 describe('createLedgerAudit: recovery reads the hashed bodies, not the unhashed columns', () => {
   it("an ok outcome whose kind column was flipped does not make recovery abort the finished call; an intent whose kind column was hidden is still closed", async () => {
     const { db, ledger, audit } = await setup();
-    await audit.audited(intent(1), async () => ({ ok: true }));
+    await audit.audited(intent(1), async () => ({ ok: true, code: null }));
     // A call cut off by a crash: its intent only.
     await ledger.append([{ kind: 'intent', ...SUBJECT, resource: null, requestId: 'req_cut', outcome: null, inputDigest: DIGEST, data: { call: 'mutation' } }]);
     await audit.recordDenial({
@@ -476,7 +473,7 @@ describe('createLedgerAudit: recovery reads the hashed bodies, not the unhashed 
       procedure: 'notes.add',
       actor: SUBJECT.actor,
       tenant: SUBJECT.tenant,
-      decision: { allowed: false, code: 'ERR_RBAC_NO_GRANT', capability: 'notes.write', resource: null },
+      decision: { allowed: false, code: 'authz.missing_capability', capability: 'notes.write', resource: null },
       at: new Date(),
     });
     await audit.close();
@@ -502,7 +499,7 @@ describe('createLedgerAudit: recovery reads the hashed bodies, not the unhashed 
 describe('createLedgerAudit: one writer per SQLite file', () => {
   it('a second port on the same file is refused (ERR_LEDGER_WRITER_BUSY) while the first lives, and its recovery never runs; after close() it opens', async () => {
     const { db, ledger, audit, second } = await setup();
-    const running = audit.audited(intent(1), async () => ({ ok: true }));
+    const running = audit.audited(intent(1), async () => ({ ok: true, code: null }));
     const otherDb = await second();
     const other = await createLedgerStore({ db: otherDb, origin: ORIGIN, signer });
     await expect(createLedgerAudit({ ledger: other, db: otherDb })).rejects.toMatchObject({ name: 'WriterBusyError', code: 'ERR_LEDGER_WRITER_BUSY' });
@@ -538,7 +535,7 @@ describe('createLedgerAudit: one writer per SQLite file', () => {
     };
     const error = await rejection(first.audited(intent(1), async (scope) => {
       await write(scope, 1);
-      return { ok: true };
+      return { ok: true, code: null };
     }));
     expect(recovered).toEqual(['req_1']);
     expect(error).toBeInstanceOf(AuditUnavailableError);
@@ -568,7 +565,7 @@ describe('createLedgerAudit: recordDenial', () => {
     ['no resource', null, null, null],
   ])('writes a denial entry (%s)', async (_name, resource, recorded, resourceType) => {
     const { db, ledger, audit } = await setup();
-    await audit.recordDenial(denial({ allowed: false, code: 'ERR_RBAC_NO_GRANT', capability: 'notes.delete', resource }));
+    await audit.recordDenial(denial({ allowed: false, code: 'authz.missing_capability', capability: 'notes.delete', resource }));
     const [entry, ...rest] = await entries(db);
     expect(rest).toEqual([]);
     expect(entry).toMatchObject({
@@ -580,7 +577,7 @@ describe('createLedgerAudit: recordDenial', () => {
       requestId: 'req_9',
       outcome: null,
       inputDigest: null,
-      data: { code: 'ERR_RBAC_NO_GRANT', capability: 'notes.delete', resourceType },
+      data: { code: 'authz.missing_capability', capability: 'notes.delete', resourceType },
     });
     // A denial is not an open call.
     expect(await ledger.openIntents()).toEqual([]);
@@ -595,7 +592,7 @@ describe('createLedgerAudit: group commit', () => {
       Array.from({ length: 100 }, (_, i) =>
         audit.audited(intent(i), async (scope) => {
           await write(scope, i);
-          return { ok: true, id: i } satisfies ActionResult & { id: number };
+          return { ok: true, code: null, id: i } satisfies ActionResult & { id: number };
         }),
       ),
     );
@@ -619,7 +616,7 @@ describe('createLedgerAudit: no raw input, and no digest a guess can confirm', (
     const { db, audit } = await setup();
     await audit.audited(intent(1), async (scope) => {
       await write(scope, 1);
-      return { ok: true };
+      return { ok: true, code: null };
     });
     const recorded = await entries(db, 'req_1');
     const canonical = canonicalRedactedInput(INPUT);

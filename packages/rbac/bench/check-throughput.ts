@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createDatabase, migrateToLatest } from '@covenant/db';
 import type { Principal } from '@covenant/identity';
-import type { AuthorizationRequest, ResourceSelector } from '@covenant/server';
+import type { AuthorizationRequest, ResourceSelector } from '@covenant/core';
 import type { Insertable, Kysely } from 'kysely';
 import { createRbacStore, type RbacStore, type RbacTables } from '../src/index.ts';
 

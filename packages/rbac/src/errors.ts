@@ -1,4 +1,4 @@
-import { SecurityError } from '@covenant/errors';
+import { SecurityError } from '@covenant/core';
 
 export type RbacErrorCode =
   | 'ROLE_NOT_FOUND'

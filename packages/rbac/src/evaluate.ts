@@ -1,4 +1,4 @@
-import type { AuthorizationDecision, ResourceSelector } from '@covenant/server';
+import type { AuthorizationDecision, ResourceSelector } from '@covenant/core';
 
 /** One capability a subject holds or is denied through one binding, as loaded for a check. */
 export interface Grant {
@@ -33,9 +33,9 @@ export function evaluate(
     if (grant.effect === 'deny') deny = smallest(deny, grant.bindingId);
     else allow = smallest(allow, grant.bindingId);
   }
-  if (deny !== null) return { allowed: false, code: 'rbac.denied_by_binding', capability, resource };
-  if (allow !== null) return { allowed: true, code: 'rbac.allowed', capability, resource, matched: allow };
-  return { allowed: false, code: 'rbac.missing_capability', capability, resource };
+  if (deny !== null) return { kind: 'authorization', allowed: false, code: 'authz.denied_by_binding', capability, resource };
+  if (allow !== null) return { kind: 'authorization', allowed: true, code: 'authz.allowed', capability, resource, matched: allow };
+  return { kind: 'authorization', allowed: false, code: 'authz.missing_capability', capability, resource };
 }
 
 function smallest(current: string | null, candidate: string): string {

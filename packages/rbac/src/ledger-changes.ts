@@ -1,7 +1,8 @@
 import { walkSchema } from '@covenant/contract';
 import { canonicalJson } from '@covenant/contract/manifest';
 import type { JsonValue, LedgerStore, NewEntry } from '@covenant/ledger';
-import { errorForLog, redactClassified, type Digester } from '@covenant/server';
+import { redactClassified } from '@covenant/contract';
+import { errorForLog, type Digester } from '@covenant/core';
 import type { RbacChangeEvent, RbacStoreOptions } from './rbac-store.ts';
 import { ChangeValueRecord } from './records.ts';
 

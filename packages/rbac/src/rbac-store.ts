@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isValidCapability } from '@covenant/contract';
-import type { AuthorizationDecision, AuthorizationPort, AuthorizationRequest } from '@covenant/server';
+import { systemClock, type AuthorizationDecision, type AuthorizationPort, type AuthorizationRequest, type Clock } from '@covenant/core';
 import { withSavepoint } from '@covenant/db';
 import type { Compilable, CompiledQuery, Kysely } from 'kysely';
 import { EscalationRefusedError, RbacChangeError, ScopeRefusedError } from './errors.ts';
@@ -12,7 +12,7 @@ import type { RbacTables } from './tables.ts';
 
 export interface RbacStoreOptions {
   readonly db: Kysely<RbacTables>;
-  readonly clock?: () => Date;
+  readonly clock?: Clock;
   readonly ids?: () => string;
   /** How many (org, subject, workspace) grant sets the decision cache keeps (default 10 000; 0 disables it). */
   readonly cacheSize?: number;
@@ -147,8 +147,8 @@ const MAX_EXPIRY = Date.UTC(10000, 0, 1);
 export function createRbacStore(options: RbacStoreOptions): RbacStore {
   // Without an injected clock, `Date.now()`: no Date object per check.
   const injectedClock = options.clock;
-  const clock = injectedClock ?? (() => new Date());
-  const nowMs = injectedClock === undefined ? Date.now : () => injectedClock().getTime();
+  const clock = injectedClock ?? systemClock;
+  const nowMs = injectedClock === undefined ? Date.now : () => injectedClock.now().getTime();
   const ids = options.ids ?? randomUUID;
   const cacheSize = options.cacheSize ?? 10_000;
   const cache = new GrantCache(cacheSize);
@@ -196,10 +196,10 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
      */
     const check = async ({ principal, capability, resource }: AuthorizationRequest): Promise<AuthorizationDecision> => {
       if (typeof capability !== 'string' || !isValidCapability(capability)) {
-        return { allowed: false, code: 'rbac.invalid_capability', capability: String(capability), resource };
+        return { kind: 'authorization', allowed: false, code: 'authz.invalid_capability', capability: String(capability), resource };
       }
       if (!(catalogue ?? (await knownCapabilities())).has(capability)) {
-        return { allowed: false, code: 'rbac.unknown_capability', capability, resource };
+        return { kind: 'authorization', allowed: false, code: 'authz.unknown_capability', capability, resource };
       }
       const org = principal.tenant.org;
       const subject = principal.subject;
@@ -347,14 +347,14 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
             .values({ org, epoch: 1 })
             .onConflict((oc) => oc.column('org').doUpdateSet((eb) => ({ epoch: eb('rbac_epochs.epoch', '+', 1) })))
             .execute();
-          const row = changeRow(actor, org, action, 'applied', reason, before, after, clock());
+          const row = changeRow(actor, org, action, 'applied', reason, before, after, clock.now());
           await trx.insertInto('rbac_changes').values(row).execute();
           await onChange?.(changeEvent(row, before, after), trx);
           return result;
         });
       } catch (error) {
         if (!(error instanceof Refusal)) throw error;
-        await recordRefusal(changeRow(actor, org, action, 'refused', reason, null, error.record, clock()), error.record);
+        await recordRefusal(changeRow(actor, org, action, 'refused', reason, null, error.record, clock.now()), error.record);
         throw error.error;
       }
     };
@@ -428,7 +428,7 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
           await guard.holds(capabilities, ORG_WIDE, attempted);
           const existing = await trx.selectFrom('rbac_roles').select('id').where('org', '=', org).where('name', '=', role.name).executeTakeFirst();
           if (existing !== undefined) throw new RbacChangeError('ROLE_EXISTS', `a role named "${role.name}" exists in this org`);
-          const created: Role = { id: `role_${ids()}`, name: role.name, description: role.description ?? null, capabilities, createdAt: clock().toISOString() };
+          const created: Role = { id: `role_${ids()}`, name: role.name, description: role.description ?? null, capabilities, createdAt: clock.now().toISOString() };
           await trx.insertInto('rbac_roles').values({ id: created.id, org, name: created.name, description: created.description, created_at: created.createdAt }).execute();
           await insertCapabilities(trx, created.id, capabilities);
           return { result: created, before: null, after: created };
@@ -504,7 +504,7 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
             workspace,
             resource,
             expiresAt: binding.expiresAt ? binding.expiresAt.toISOString() : null,
-            createdAt: clock().toISOString(),
+            createdAt: clock.now().toISOString(),
             createdBy: actor.id,
           };
           await insertBinding(trx, org, created);
@@ -561,7 +561,7 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
           if (existing !== undefined) {
             throw new RbacChangeError('TENANT_ALREADY_BOOTSTRAPPED', 'this org already has roles: grant admin through the rbac API instead');
           }
-          const role = await insertRole(trx, org, { id: `role_${ids()}`, name: 'admin', description: BOOTSTRAP_DESCRIPTION, capabilities, createdAt: clock().toISOString() });
+          const role = await insertRole(trx, org, { id: `role_${ids()}`, name: 'admin', description: BOOTSTRAP_DESCRIPTION, capabilities, createdAt: clock.now().toISOString() });
           const binding = orgWideAllow(`bind_${ids()}`, adminSubject, role.id, role.createdAt, actor);
           await insertBinding(trx, org, binding);
           return { result: { role, binding }, before: null, after: { role, binding } };
@@ -600,7 +600,7 @@ export function createRbacStore(options: RbacStoreOptions): RbacStore {
           if (await fullyAdministered(trx, org, catalogue)) {
             throw new RbacChangeError('TENANT_NOT_LOCKED_OUT', 'someone in this org holds every capability org-wide: grant through the rbac API instead');
           }
-          const at = clock().toISOString();
+          const at = clock.now().toISOString();
           const before = (await loadRole(trx, org, roleId)) ?? null;
           let role: Role;
           if (before === null) {

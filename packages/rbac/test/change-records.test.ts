@@ -41,7 +41,7 @@ describe('tenant bootstrap', () => {
     await f.rbac.bootstrapTenant('ops', 'org_a', 'alice', 'another org');
     for (const subject of ['admin', 'root', 'operator', 'operator:ops', 'alice', 'system', '*']) {
       for (const capability of CATALOGUE) {
-        expect(await check(f.rbac, subject, 'org_fresh', capability)).toEqual({ allowed: false, code: 'rbac.missing_capability', capability, resource: null });
+        expect(await check(f.rbac, subject, 'org_fresh', capability)).toEqual({ kind: 'authorization', allowed: false, code: 'authz.missing_capability', capability, resource: null });
       }
     }
     expect(await f.rbac.listRoles('org_fresh')).toEqual([]);

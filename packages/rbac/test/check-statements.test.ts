@@ -100,8 +100,9 @@ describe('precompiled check statements', () => {
     expect(a.queries.compiled).toBe(1); // the epoch read, built for this check
     await a.rbac.revoke(ALICE, 'org_a', bindingId, 'bob left');
     expect(await check(a.rbac, 'bob', 'org_a', 'tickets.read')).toEqual({
+      kind: 'authorization',
       allowed: false,
-      code: 'rbac.missing_capability',
+      code: 'authz.missing_capability',
       capability: 'tickets.read',
       resource: null,
     });

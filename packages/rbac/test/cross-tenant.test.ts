@@ -37,8 +37,9 @@ describe('checks never cross tenants', () => {
       for (const workspace of [null, 'w1']) {
         for (const resource of [null, { type: 'ticket', id: null }, { type: 'ticket', id: 't1' }]) {
           expect(await check(f.rbac, 'bob', 'org_a', capability, resource, workspace)).toEqual({
+            kind: 'authorization',
             allowed: false,
-            code: 'rbac.missing_capability',
+            code: 'authz.missing_capability',
             capability,
             resource,
           });

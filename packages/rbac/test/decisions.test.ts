@@ -1,3 +1,4 @@
+import { procedureContextFor } from '@covenant/testkit';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RbacChangeError, type Binding, type Role } from '../src/index.ts';
@@ -19,22 +20,24 @@ beforeEach(async () => {
 afterEach(() => f.db.destroy());
 
 describe('the decision record', () => {
-  it('rbac.allowed: { allowed, code, capability, resource, matched } with the binding that granted it', async () => {
+  it('authz.allowed: { allowed, code, capability, resource, matched } with the binding that granted it', async () => {
     const resource = { type: 'ticket', id: 't1' };
     expect(await check(f.rbac, 'bob', 'org_a', 'tickets.write', resource)).toStrictEqual({
+      kind: 'authorization',
       allowed: true,
-      code: 'rbac.allowed',
+      code: 'authz.allowed',
       capability: 'tickets.write',
       resource: { type: 'ticket', id: 't1' },
       matched: bobWrites.id,
     });
   });
 
-  it('rbac.denied_by_binding: no matched field, whatever allow also applies', async () => {
+  it('authz.denied_by_binding: no matched field, whatever allow also applies', async () => {
     await f.rbac.grant(ALICE, 'org_a', { subject: 'bob', roleId: writer.id, effect: 'deny', resource: { type: 'ticket', id: 't1' } }, 'not t1');
     expect(await check(f.rbac, 'bob', 'org_a', 'tickets.write', { type: 'ticket', id: 't1' })).toStrictEqual({
+      kind: 'authorization',
       allowed: false,
-      code: 'rbac.denied_by_binding',
+      code: 'authz.denied_by_binding',
       capability: 'tickets.write',
       resource: { type: 'ticket', id: 't1' },
     });
@@ -42,39 +45,43 @@ describe('the decision record', () => {
     expect((await check(f.rbac, 'bob', 'org_a', 'tickets.write', { type: 'ticket', id: 't2' })).allowed).toBe(true);
   });
 
-  it('rbac.missing_capability: default deny for a known capability nobody granted', async () => {
+  it('authz.missing_capability: default deny for a known capability nobody granted', async () => {
     expect(await check(f.rbac, 'bob', 'org_a', 'tickets.delete')).toStrictEqual({
+      kind: 'authorization',
       allowed: false,
-      code: 'rbac.missing_capability',
+      code: 'authz.missing_capability',
       capability: 'tickets.delete',
       resource: null,
     });
     expect(await check(f.rbac, 'nobody', 'org_a', 'tickets.read')).toStrictEqual({
+      kind: 'authorization',
       allowed: false,
-      code: 'rbac.missing_capability',
+      code: 'authz.missing_capability',
       capability: 'tickets.read',
       resource: null,
     });
   });
 
-  it('rbac.unknown_capability: a valid name outside the catalogue', async () => {
+  it('authz.unknown_capability: a valid name outside the catalogue', async () => {
     expect(await check(f.rbac, 'alice', 'org_a', 'tickets.archive')).toStrictEqual({
+      kind: 'authorization',
       allowed: false,
-      code: 'rbac.unknown_capability',
+      code: 'authz.unknown_capability',
       capability: 'tickets.archive',
       resource: null,
     });
   });
 
-  it('rbac.invalid_capability: a name that is not a capability, reported as text', async () => {
+  it('authz.invalid_capability: a name that is not a capability, reported as text', async () => {
     expect(await check(f.rbac, 'alice', 'org_a', 'tickets.*', { type: 'ticket', id: null })).toStrictEqual({
+      kind: 'authorization',
       allowed: false,
-      code: 'rbac.invalid_capability',
+      code: 'authz.invalid_capability',
       capability: 'tickets.*',
       resource: { type: 'ticket', id: null },
     });
-    const notAString = await f.rbac.check({ principal: principal('alice', 'org_a'), capability: 42 as unknown as string, resource: null });
-    expect(notAString).toStrictEqual({ allowed: false, code: 'rbac.invalid_capability', capability: '42', resource: null });
+    const notAString = await f.rbac.check({ principal: principal('alice', 'org_a'), capability: 42 as unknown as string, resource: null, procedure: procedureContextFor('tickets.read') });
+    expect(notAString).toStrictEqual({ kind: 'authorization', allowed: false, code: 'authz.invalid_capability', capability: '42', resource: null });
   });
 });
 
@@ -103,7 +110,7 @@ describe('capability names are exact', () => {
   ];
 
   it.each(invalid)('%s (%j) is invalid and denied', async (_, name) => {
-    expect(await check(f.rbac, 'alice', 'org_a', name)).toMatchObject({ allowed: false, code: 'rbac.invalid_capability' });
+    expect(await check(f.rbac, 'alice', 'org_a', name)).toMatchObject({ kind: 'authorization', allowed: false, code: 'authz.invalid_capability' });
   });
 
   it.each([
@@ -112,12 +119,12 @@ describe('capability names are exact', () => {
     ['an extension of a granted one', 'tickets.read.all'],
     ['a plural', 'ticket.read'],
   ])('%s (%j) is unknown and denied', async (_, name) => {
-    expect(await check(f.rbac, 'alice', 'org_a', name)).toMatchObject({ allowed: false, code: 'rbac.unknown_capability' });
+    expect(await check(f.rbac, 'alice', 'org_a', name)).toMatchObject({ kind: 'authorization', allowed: false, code: 'authz.unknown_capability' });
   });
 
   it('the legal neighbour: the exact name, already NFC, is allowed', async () => {
     expect('tickets.read'.normalize('NFC')).toBe('tickets.read');
-    expect(await check(f.rbac, 'alice', 'org_a', 'tickets.read')).toMatchObject({ allowed: true, code: 'rbac.allowed' });
+    expect(await check(f.rbac, 'alice', 'org_a', 'tickets.read')).toMatchObject({ kind: 'authorization', allowed: true, code: 'authz.allowed' });
   });
 
   it('an unknown capability is denied even when a role somehow holds it (written past the catalogue)', async () => {
@@ -128,10 +135,10 @@ describe('capability names are exact', () => {
     await sql`pragma foreign_keys = ON`.execute(f.db);
     expect((await f.rbac.listRoles('org_a')).find((r) => r.id === writer.id)!.capabilities).toContain('tickets.archive');
     // bob has not been checked yet in this test: nothing is cached, his grants are read with the rows above.
-    expect((await check(f.rbac, 'bob', 'org_a', 'tickets.archive')).code).toBe('rbac.unknown_capability');
+    expect((await check(f.rbac, 'bob', 'org_a', 'tickets.archive')).code).toBe('authz.unknown_capability');
     // A wildcard held by a role is not a wildcard: it grants neither itself nor what it looks like it covers.
-    expect((await check(f.rbac, 'bob', 'org_a', 'tickets.*')).code).toBe('rbac.invalid_capability');
-    expect((await check(f.rbac, 'bob', 'org_a', 'tickets.delete')).code).toBe('rbac.missing_capability');
+    expect((await check(f.rbac, 'bob', 'org_a', 'tickets.*')).code).toBe('authz.invalid_capability');
+    expect((await check(f.rbac, 'bob', 'org_a', 'tickets.delete')).code).toBe('authz.missing_capability');
   });
 
   it('roles cannot be given invalid or unknown capabilities (UNKNOWN_CAPABILITY, nothing created)', async () => {
@@ -160,7 +167,7 @@ describe('the catalogue', () => {
     await f.rbac.registerCapabilities(['reports.read', 'reports.read'], 'registered');
     await f.rbac.registerCapabilities(['reports.read', 'tickets.read'], 'contract');
     expect(await f.rbac.capabilities()).toEqual([...CATALOGUE, 'reports.read'].sort());
-    expect((await check(f.rbac, 'alice', 'org_a', 'reports.read')).code).toBe('rbac.missing_capability'); // known, not granted
+    expect((await check(f.rbac, 'alice', 'org_a', 'reports.read')).code).toBe('authz.missing_capability'); // known, not granted
     const reporter = await f.rbac.createRole(ALICE, 'org_a', { name: 'reporter', capabilities: ['reports.read'] }, 'reports').catch((e: unknown) => e);
     // alice was bootstrapped before reports.read existed: she does not hold it, so she cannot hand it out.
     expect(reporter).toMatchObject({ code: 'ERR_RBAC_ESCALATION_REFUSED' });

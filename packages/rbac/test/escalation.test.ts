@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isSecurityError } from '@covenant/errors';
+import { isSecurityError } from '@covenant/core';
 import { EscalationRefusedError, type Role } from '../src/index.ts';
 import { T0, allowed, changeCount, openStore, refusedChange, user, type Fixture } from './support/rbac-fixture.ts';
 

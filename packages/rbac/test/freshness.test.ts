@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDatabase } from '@covenant/db';
-import type { AuthorizationDecision } from '@covenant/server';
+import type { AuthorizationDecision } from '@covenant/core';
 import type { Role, RbacStore, RbacTables } from '../src/index.ts';
 import { T0, allowed, check, manualClock, openStore, tempDatabaseFile, user, type Fixture, type ManualClock } from './support/rbac-fixture.ts';
 
@@ -151,8 +151,9 @@ describe.each(['same store', 'second store'] as const)('freshness through the %s
     for (let i = 0; i < 3; i += 1) expect(await allowed(w.checker, 'bob', 'org_a', 'tickets.read')).toBe(true);
     await w.a.rbac.revoke(ALICE, 'org_a', w.bindingId, 'bob left');
     expect(await check(w.checker, 'bob', 'org_a', 'tickets.read')).toEqual({
+      kind: 'authorization',
       allowed: false,
-      code: 'rbac.missing_capability',
+      code: 'authz.missing_capability',
       capability: 'tickets.read',
       resource: null,
     });

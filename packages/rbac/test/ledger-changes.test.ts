@@ -32,7 +32,7 @@ beforeEach(async () => {
   db = createDatabase<RbacTables>({ url: file.url });
   await migrateToLatest(db);
   ledger = await createLedgerStore({ db, origin: SIGNER.name, signer: SIGNER });
-  rbac = createRbacStore({ db, clock: manualClock().now, ids: counterIds(), ...recordChangesOn(ledger, { error: (details) => void failures.push(details) }) });
+  rbac = createRbacStore({ db, clock: manualClock(), ids: counterIds(), ...recordChangesOn(ledger, { error: (details) => void failures.push(details) }) });
   await rbac.registerCapabilities(CATALOGUE, 'contract');
   await ledger.transact((tx) => rbac.bind(tx.db).bootstrapTenant('ops', 'org_a', 'alice', 'first admin'));
 });

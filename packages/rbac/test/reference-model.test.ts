@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ResourceSelector } from '@covenant/server';
+import type { ResourceSelector } from '@covenant/core';
 import type { RbacStore } from '../src/index.ts';
 import { T0, check, counterIds, manualClock, openStore, user } from './support/rbac-fixture.ts';
 
@@ -47,7 +47,7 @@ function scopeApplies(binding: ModelBinding, resource: ResourceSelector | null):
 }
 
 function modelDecide(bindings: ReadonlyArray<ModelBinding>, catalogue: ReadonlySet<string>, now: number, q: Query): ModelDecision {
-  if (!catalogue.has(q.capability)) return { allowed: false, code: 'rbac.unknown_capability' };
+  if (!catalogue.has(q.capability)) return { allowed: false, code: 'authz.unknown_capability' };
   const matching = bindings.filter(
     (b) =>
       b.org === q.org &&
@@ -57,10 +57,10 @@ function modelDecide(bindings: ReadonlyArray<ModelBinding>, catalogue: ReadonlyS
       b.capabilities.has(q.capability) &&
       scopeApplies(b, q.resource),
   );
-  if (matching.some((b) => b.effect === 'deny')) return { allowed: false, code: 'rbac.denied_by_binding' };
+  if (matching.some((b) => b.effect === 'deny')) return { allowed: false, code: 'authz.denied_by_binding' };
   const allows = matching.map((b) => b.id).sort();
-  if (allows.length > 0) return { allowed: true, code: 'rbac.allowed', matched: allows[0]! };
-  return { allowed: false, code: 'rbac.missing_capability' };
+  if (allows.length > 0) return { allowed: true, code: 'authz.allowed', matched: allows[0]! };
+  return { allowed: false, code: 'authz.missing_capability' };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -248,7 +248,7 @@ describe('the store agrees with the reference model', () => {
           if (q.subject === ADMIN) await built.rbac.grant(user(ADMIN), q.org, { subject: 'backup', roleId: built.roles[org]![0]!.id }, 'a second admin');
           await built.rbac.grant(user(ADMIN), q.org, { subject: q.subject, roleId: role.id, effect: 'deny', workspace, resource }, 'deny wins');
           const decision = await check(built.rbac, q.subject, q.org, q.capability, q.resource, q.workspace);
-          expect(decision).toEqual({ allowed: false, code: 'rbac.denied_by_binding', capability: q.capability, resource: q.resource });
+          expect(decision).toEqual({ kind: 'authorization', allowed: false, code: 'authz.denied_by_binding', capability: q.capability, resource: q.resource });
         } finally {
           await built.close();
         }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isSecurityError } from '@covenant/errors';
+import { isSecurityError } from '@covenant/core';
 import { ScopeRefusedError, createRbacStore, type Binding, type RbacActor, type Role } from '../src/index.ts';
 import { CATALOGUE, T0, allowed, openStore, refusedChange, user, type Fixture } from './support/rbac-fixture.ts';
 
@@ -187,7 +187,7 @@ describe('the managing capabilities are store options', () => {
 
   it('uses the configured names: then rbac.bindings.manage is just another capability', async () => {
     const db = f.db;
-    const rbac = createRbacStore({ db, clock: f.clock.now, manageBindingsCapability: 'iam.bind', manageRolesCapability: 'iam.roles' });
+    const rbac = createRbacStore({ db, clock: f.clock, manageBindingsCapability: 'iam.bind', manageRolesCapability: 'iam.roles' });
     await rbac.registerCapabilities(['iam.bind', 'iam.roles'], 'registered');
     await rbac.bootstrapTenant('ops', 'org_b', 'bea', 'first admin of org_b');
     const [bootstrapRole] = await rbac.listRoles('org_b');

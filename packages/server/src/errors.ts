@@ -1,4 +1,4 @@
-import { SecurityError } from '@covenant/errors';
+import { SecurityError } from '@covenant/core';
 
 /** A tenancy key (`orgId`, `workspaceId`, `tenantId` …) in the raw input: the tenant comes from the session. */
 export class TenancyKeyInInputError extends SecurityError {
@@ -79,18 +79,6 @@ export class UnverifiedPrincipalError extends SecurityError {
   }
 }
 
-/** The audit intent could not be made durable, so the action did not run (fail closed). */
-export class AuditUnavailableError extends SecurityError {
-  override readonly name = 'AuditUnavailableError';
-  readonly code = 'ERR_AUDIT_UNAVAILABLE' as const;
-  readonly status = 503 as const;
-  readonly wireMessage = 'The operation was not performed: its audit record could not be written';
-
-  constructor(options?: { cause?: unknown }) {
-    super('the audit record could not be written', options);
-  }
-}
-
 /**
  * An error a handler raises on purpose (through `ctx.fail(code)`). Only codes declared in the procedure's
  * contract exist; the message on the wire is the declared one.
@@ -109,14 +97,3 @@ export class DeclaredError extends Error {
   }
 }
 
-/** The authorization port failed to answer. The call is refused (fail closed), not allowed. */
-export class AuthorizationUnavailableError extends SecurityError {
-  override readonly name = 'AuthorizationUnavailableError';
-  readonly code = 'ERR_AUTHZ_UNAVAILABLE' as const;
-  readonly status = 503 as const;
-  readonly wireMessage = 'The operation was not performed: authorization is unavailable';
-
-  constructor(options?: { cause?: unknown }) {
-    super('the authorization port failed', options);
-  }
-}

@@ -15,7 +15,7 @@ import { createLogDestination } from './log-destination.ts';
 import { handleStep } from './pipeline/handle.ts';
 import { refuseTenancyKeysStep } from './pipeline/refuse-tenancy-keys.ts';
 import { requestContextStep } from './pipeline/request-context.ts';
-import type { AuditPort, AuthorizationPort, DatabaseScope } from './ports.ts';
+import { systemClock, type AuditPort, type AuthorizationPort, type Clock, type DatabaseScope } from '@covenant/core';
 import { createBuildRegistry, type Seal } from './seal.ts';
 import { formatWireError } from './wire-error.ts';
 
@@ -31,7 +31,7 @@ export interface CovenantRuntimeOptions {
    * full disk drops log lines, it does not stop the service).
    */
   readonly logger?: Logger;
-  readonly clock?: () => Date;
+  readonly clock?: Clock;
   readonly requestId?: () => string;
   /**
    * The database handlers see as `ctx.db` (e.g. a kysely instance). Audited procedures get the audit
@@ -141,7 +141,7 @@ export function createCovenantRuntime(options: CovenantRuntimeOptions): Covenant
     authorization: options.authorization,
     audit: options.audit,
     logger: options.logger ?? pino({ level: 'info' }, createLogDestination()),
-    clock: options.clock ?? (() => new Date()),
+    clock: options.clock ?? systemClock,
     requestId: options.requestId ?? randomUUID,
     database: options.database,
     databaseScope: options.databaseScope,

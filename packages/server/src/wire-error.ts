@@ -1,4 +1,4 @@
-import { isSecurityError } from '@covenant/errors';
+import { isSecurityError } from '@covenant/core';
 import { TRPCError, type TRPC_ERROR_CODE_KEY } from '@trpc/server';
 import { TRPC_ERROR_CODES_BY_KEY, getHTTPStatusCodeFromError } from '@trpc/server/unstable-core-do-not-import';
 import { randomUUID } from 'node:crypto';

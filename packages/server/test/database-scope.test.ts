@@ -2,7 +2,7 @@ import type { Principal } from '@covenant/identity';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createCovenantRuntime } from '../src/index.ts';
-import type { DatabaseScope, DatabaseScopeCall } from '../src/index.ts';
+import type { DatabaseScope, DatabaseScopeCall } from '@covenant/core';
 import { CALL_STATE, type CallState } from '../src/pipeline/call-state.ts';
 import type { PipelineDeps } from '../src/pipeline/deps.ts';
 import { handleStep } from '../src/pipeline/handle.ts';
@@ -19,7 +19,7 @@ function deps(databaseScope?: DatabaseScope): PipelineDeps {
     authorization: {} as never,
     audit: {} as never,
     logger: pino({ level: 'silent' }),
-    clock: () => new Date(0),
+    clock: { now: () => new Date(0) },
     requestId: () => 'r1',
     database: 'base-db',
     databaseScope,

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { TRPCError } from '@trpc/server';
 import * as z from 'zod';
-import { AccessDeniedError, AuditUnavailableError, DeclaredError, TenancyKeyInInputError } from '../src/errors.ts';
+import { AuditUnavailableError } from '@covenant/core';
+import { AccessDeniedError, DeclaredError, TenancyKeyInInputError } from '../src/errors.ts';
 import { describeFailure, formatWireError, rememberRequestId } from '../src/wire-error.ts';
 
 const format = (error: TRPCError, path = 'tickets.create') => formatWireError({ error, path });

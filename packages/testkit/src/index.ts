@@ -1,6 +1,6 @@
 export { createMemoryAudit } from './memory-audit.ts';
 export type { AuditEvent, MemoryAudit } from './memory-audit.ts';
-export { createStaticAuthorization } from './static-authorization.ts';
+export { createStaticAuthorization, procedureContextFor } from './static-authorization.ts';
 export type { StaticGrants } from './static-authorization.ts';
 export { createTestIssuer } from '@covenant/identity/testing';
 export type { TestIssuer } from '@covenant/identity/testing';

@@ -1,16 +1,8 @@
-import {
-  AuditUnavailableError,
-  type ActionResult,
-  type AuditIntent,
-  type AuditPort,
-  type AuditScope,
-  type AuditedResult,
-  type DenialRecord,
-} from '@covenant/server';
+import { ACTION_THREW_CODE, AuditUnavailableError, type ActionResult, type AuditIntent, type AuditPort, type AuditScope, type AuditedResult, type DenialRecord } from '@covenant/core';
 
 export type AuditEvent =
   | { readonly type: 'intent'; readonly intent: AuditIntent }
-  | { readonly type: 'outcome'; readonly requestId: string; readonly ok: boolean }
+  | { readonly type: 'outcome'; readonly requestId: string; readonly ok: boolean; readonly code: string | null }
   | { readonly type: 'denial'; readonly denial: DenialRecord };
 
 /** An in-memory audit port for tests: it records what the pipeline asked for, in order. */
@@ -25,7 +17,8 @@ export interface MemoryAudit extends AuditPort {
 
 /**
  * A test double for the audit port that follows the port's contract: intent first, the action only if
- * the intent was recorded, the outcome from the action's `ok` flag. It keeps no transaction: effects are
+ * the intent was recorded, the outcome from the action's `ok` flag and `code` (a throw is a failure with
+ * `ACTION_THREW_CODE`, then rethrown). It keeps no transaction: effects are
  * the test's to observe; and no signed log, so its receipts are `null`. Not for production: nothing here is
  * durable.
  */
@@ -49,8 +42,16 @@ export function createMemoryAudit(): MemoryAudit {
       }
       events.push({ type: 'intent', intent });
       audit.onAction?.();
-      const result = await action({});
-      events.push({ type: 'outcome', requestId: intent.requestId, ok: result.ok === true });
+      let result: R;
+      try {
+        result = await action({});
+      } catch (error) {
+        events.push({ type: 'outcome', requestId: intent.requestId, ok: false, code: ACTION_THREW_CODE });
+        throw error;
+      }
+      const ok = result?.ok === true;
+      const code = ok ? null : typeof result?.code === 'string' ? result.code : ACTION_THREW_CODE;
+      events.push({ type: 'outcome', requestId: intent.requestId, ok, code });
       return { result, receipt: null };
     },
     async recordDenial(denial: DenialRecord): Promise<void> {

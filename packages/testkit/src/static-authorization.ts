@@ -1,4 +1,4 @@
-import type { AuthorizationDecision, AuthorizationPort, AuthorizationRequest } from '@covenant/server';
+import type { AuthorizationDecision, AuthorizationPort, AuthorizationRequest, ProcedureContext } from '@covenant/core';
 
 /** `org/subject` → capabilities; a capability may be limited to resources (`tickets.read@ticket:t1`). */
 export type StaticGrants = Readonly<Record<string, ReadonlyArray<string>>>;
@@ -34,10 +34,22 @@ export function createStaticAuthorization(grants: StaticGrants): AuthorizationPo
       });
       const decision: AuthorizationDecision =
         matched === undefined
-          ? { allowed: false, code: 'authz.missing_capability', capability, resource }
-          : { allowed: true, code: 'authz.granted', capability, resource, matched };
+          ? { kind: 'authorization', allowed: false, code: 'authz.missing_capability', capability, resource }
+          : { kind: 'authorization', allowed: true, code: 'authz.allowed', capability, resource, matched };
       decisions.push(decision);
       return decision;
     },
   };
+}
+
+/**
+ * The procedure context of an authorization request made outside the pipeline (a test asking the port
+ * directly): a mutation at `test.<capability>` that declares `capability`.
+ */
+export function procedureContextFor(capability: string, resource: { readonly type: string; readonly id: string } | null = null): ProcedureContext {
+  return Object.freeze({
+    path: `test.${capability}`,
+    kind: 'mutation',
+    security: Object.freeze({ requireAuth: true, capability, resource, audit: true }),
+  });
 }

@@ -1,3 +1,4 @@
+import type { Clock } from '@covenant/core';
 import { randomUUID } from 'node:crypto';
 import type { Handlers } from '../generated/handlers.ts';
 import { ofTenant, scopeOf } from './scope.ts';
@@ -8,14 +9,14 @@ function toComment(row: Omit<HelpdeskTables['helpdesk_comments'], 'seq'>) {
   return { id: row.id, ticketId: row.ticket_id, author: row.author, body: row.body, internal: row.internal === 1, createdAt: row.created_at };
 }
 
-export function createCommentHandlers(clock: () => Date): Handlers['comments'] {
+export function createCommentHandlers(clock: Clock): Handlers['comments'] {
   return {
     add: async ({ input, ctx }) => {
       const { tenant, db } = scopeOf(ctx);
       const ticket = await findTicket(db, tenant, input.ticketId);
       if (ticket === undefined) return ctx.fail('TICKET_NOT_FOUND');
       if (ticket.status === 'closed') return ctx.fail('TICKET_CLOSED');
-      const at = clock().toISOString();
+      const at = clock.now().toISOString();
       // The comment lives in the ticket's workspace (an org-wide caller may comment in any of them).
       const row = {
         id: `cmt_${randomUUID()}`,

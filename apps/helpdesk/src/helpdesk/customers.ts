@@ -1,3 +1,4 @@
+import type { Clock } from '@covenant/core';
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { ServiceTables } from '../database.ts';
@@ -42,13 +43,13 @@ export async function insertCustomer(
   return row;
 }
 
-export function createCustomerHandlers(clock: () => Date): Handlers['customers'] {
+export function createCustomerHandlers(clock: Clock): Handlers['customers'] {
   return {
     create: async ({ input, ctx }) => {
       const { tenant, db } = scopeOf(ctx);
       const workspace = tenant.workspace;
       if (workspace === null) return ctx.fail('WORKSPACE_REQUIRED');
-      const row = await insertCustomer(db, { org: tenant.org, workspace }, ctx.principal.subject, input, clock());
+      const row = await insertCustomer(db, { org: tenant.org, workspace }, ctx.principal.subject, input, clock.now());
       if (row === null) return ctx.fail('EMAIL_TAKEN');
       return toCustomer(row);
     },

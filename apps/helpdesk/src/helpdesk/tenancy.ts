@@ -1,5 +1,5 @@
 import { SERVICE_ROLE, dialectOf, tenantGuard, withSavepoint } from '@covenant/db';
-import type { DatabaseScope, DatabaseScopeCall } from '@covenant/server';
+import type { DatabaseScope, DatabaseScopeCall } from '@covenant/core';
 import { sql, type Kysely, type Migration } from 'kysely';
 
 /** The helpdesk's tenant tables: every row carries `org` and `workspace` (see tables.ts). */

@@ -1,3 +1,4 @@
+import type { Clock } from '@covenant/core';
 import { randomUUID } from 'node:crypto';
 import type { Insertable, Kysely, Selectable } from 'kysely';
 import type { ServiceTables } from '../database.ts';
@@ -28,14 +29,14 @@ export function findTicket(db: Kysely<ServiceTables>, tenant: TenantScope, id: s
   return db.selectFrom('helpdesk_tickets').selectAll().where('id', '=', id).where(ofTenant(tenant)).executeTakeFirst();
 }
 
-export function createTicketHandlers(clock: () => Date): Handlers['tickets'] {
+export function createTicketHandlers(clock: Clock): Handlers['tickets'] {
   return {
     create: async ({ input, ctx }) => {
       const { tenant, db } = scopeOf(ctx);
       const workspace = tenant.workspace;
       if (workspace === null) return ctx.fail('WORKSPACE_REQUIRED');
       const home = { org: tenant.org, workspace };
-      const now = clock();
+      const now = clock.now();
       let customerId: string;
       if ('new' in input.customer) {
         // Created in this call's transaction: if the ticket cannot be opened, the customer is not kept either.
@@ -109,7 +110,7 @@ export function createTicketHandlers(clock: () => Date): Handlers['tickets'] {
         ...(input.subject !== undefined ? { subject: input.subject } : {}),
         ...(input.priority !== undefined ? { priority: input.priority } : {}),
         ...(input.assignee !== undefined ? { assignee: input.assignee } : {}),
-        updated_at: clock().toISOString(),
+        updated_at: clock.now().toISOString(),
       };
       await db.updateTable('helpdesk_tickets').set(changes).where('id', '=', row.id).where(ofTenant(tenant)).execute();
       return toTicket({ ...row, ...changes });
@@ -119,7 +120,7 @@ export function createTicketHandlers(clock: () => Date): Handlers['tickets'] {
       const row = await findTicket(db, tenant, input.ticketId);
       if (row === undefined) return ctx.fail('TICKET_NOT_FOUND');
       if (row.status === 'closed') return ctx.fail('TICKET_CLOSED');
-      const changes = { status: 'closed' as const, resolution: input.resolution, updated_at: clock().toISOString() };
+      const changes = { status: 'closed' as const, resolution: input.resolution, updated_at: clock.now().toISOString() };
       await db.updateTable('helpdesk_tickets').set(changes).where('id', '=', row.id).where(ofTenant(tenant)).execute();
       return toTicket({ ...row, ...changes });
     },

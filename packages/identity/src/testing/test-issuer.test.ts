@@ -12,7 +12,7 @@ const segment = (token: string, index: number): string =>
 
 describe('createTestIssuer', () => {
   it('mints with the documented defaults', async () => {
-    const issuer = await createTestIssuer({ clock: () => NOW });
+    const issuer = await createTestIssuer({ clock: { now: () => NOW } });
     const token = await issuer.mint(CLAIMS);
     expect(decodeProtectedHeader(token)).toEqual({ alg: 'ES256', kid: 'test-key-1', typ: 'at+jwt' });
     const payload = decodeJwt(token);
@@ -28,7 +28,7 @@ describe('createTestIssuer', () => {
   });
 
   it('applies mint options', async () => {
-    const issuer = await createTestIssuer({ kids: ['a', 'b'], clock: () => NOW });
+    const issuer = await createTestIssuer({ kids: ['a', 'b'], clock: { now: () => NOW } });
     const token = await issuer.mint(CLAIMS, {
       kid: 'b',
       expiresIn: -5,
@@ -100,7 +100,7 @@ describe('createTestIssuer', () => {
     });
 
     it('unknownKid, wrongKey, wrongIssuer, wrongAudience, expired: one defect each', async () => {
-      const issuer = await createTestIssuer({ clock: () => NOW });
+      const issuer = await createTestIssuer({ clock: { now: () => NOW } });
       expect(decodeProtectedHeader(await issuer.forge.unknownKid(CLAIMS)).kid).toBe('not-in-jwks');
       expect(decodeProtectedHeader(await issuer.forge.wrongKey(CLAIMS)).kid).toBe('test-key-1');
       expect(decodeJwt(await issuer.forge.wrongIssuer(CLAIMS)).iss).not.toBe(issuer.issuer);
@@ -109,7 +109,7 @@ describe('createTestIssuer', () => {
     });
 
     it('wrongType, longLived: signed by the real key for the real audience, one defect each', async () => {
-      const issuer = await createTestIssuer({ clock: () => NOW });
+      const issuer = await createTestIssuer({ clock: { now: () => NOW } });
       const refresh = await issuer.forge.wrongType(CLAIMS);
       expect(decodeProtectedHeader(refresh)).toEqual({ alg: 'ES256', kid: 'test-key-1', typ: 'rt+jwt' });
       expect(decodeJwt(refresh)).toMatchObject({ iss: issuer.issuer, aud: issuer.audience, exp: NOW_S + 300 });

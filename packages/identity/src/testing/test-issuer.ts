@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '@covenant/core';
 import { Buffer } from 'node:buffer';
 import { createHmac, randomUUID } from 'node:crypto';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
@@ -17,7 +18,7 @@ export interface TestIssuerOptions {
   /** One key pair per kid; the first signs by default. Default `['test-key-1']`. */
   readonly kids?: ReadonlyArray<string>;
   /** Time for `iat`, `exp`, `nbf`; pass the verifier's clock so both agree. Default: the system clock. */
-  readonly clock?: () => Date;
+  readonly clock?: Clock;
 }
 
 /** Claims for {@link TestIssuer.mint}: `sub` and `org` always, anything else as given. */
@@ -145,7 +146,7 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
   const audience = options.audience ?? 'covenant-test-api';
   const alg = options.alg ?? 'ES256';
   const kids = Object.freeze([...(options.kids ?? ['test-key-1'])]);
-  const clock = options.clock ?? (() => new Date());
+  const clock = options.clock ?? systemClock;
   if (kids.length === 0 || new Set(kids).size !== kids.length) {
     throw new TypeError('createTestIssuer: "kids" must be distinct and non-empty');
   }
@@ -161,7 +162,7 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
     return found;
   };
 
-  const now = (): number => Math.floor(clock().getTime() / 1000);
+  const now = (): number => Math.floor(clock.now().getTime() / 1000);
 
   const claimsFor = (claims: TestClaims, mintOptions: MintOptions = {}): Record<string, unknown> => {
     const at = now();

@@ -1,6 +1,6 @@
 import {
+  ACTION_THREW_CODE,
   AuditUnavailableError,
-  failureCodeOf,
   type ActionResult,
   type AuditIntent,
   type AuditPort,
@@ -8,8 +8,7 @@ import {
   type AuditScope,
   type AuditedResult,
   type DenialRecord,
-  canonicalRedactedInput,
-} from '@covenant/server';
+} from '@covenant/core';
 import { dialectOf, type FileLock } from '@covenant/db';
 import type { Kysely } from 'kysely';
 import type { JsonValue, LedgerEntry, NewEntry } from '../entry.ts';
@@ -153,7 +152,8 @@ export async function createLedgerAudit(options: LedgerAuditOptions): Promise<Le
     } catch (error) {
       outcome = error instanceof FailedResult ? { type: 'returned', result: error.result as R } : { type: 'threw', error };
     }
-    const code = outcome.type === 'returned' ? failureCodeOf(outcome.result) : failureCodeOf({ ok: false, error: outcome.error });
+    // The code the pipeline gave (a result that says ok has none); a throw crosses as ACTION_THREW_CODE only.
+    const code = outcome.type === 'threw' ? ACTION_THREW_CODE : outcome.result?.ok === true ? null : typeof outcome.result?.code === 'string' ? outcome.result.code : ACTION_THREW_CODE;
     // Fencing: if our lock is gone, recovery elsewhere may have aborted the intent; throwing here rolls
     // this unit (the action's writes included) back.
     if (fence !== null) await fence.check(tx);
@@ -183,7 +183,7 @@ export async function createLedgerAudit(options: LedgerAuditOptions): Promise<Le
         if (closed) throw new Error('the ledger audit port is closed');
         // A writer known to be fenced (its lock found lost) takes no more calls: none could get an outcome.
         lock?.assertNotLost();
-        const [seq] = await ledger.append([{ kind: 'intent', ...about, outcome: null, inputDigest: ledger.digest(canonicalRedactedInput(intent.redactedInput)), data: intentData(intent.kind) }]);
+        const [seq] = await ledger.append([{ kind: 'intent', ...about, outcome: null, inputDigest: ledger.digest(intent.canonicalInput), data: intentData(intent.kind) }]);
         intentSeq = seq!;
       } catch (error) {
         throw new AuditUnavailableError({ cause: error });

@@ -1,9 +1,10 @@
+import { procedureContextFor } from '@covenant/testkit';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDatabase, migrateToLatest } from '@covenant/db';
 import type { Principal } from '@covenant/identity';
-import type { AuthorizationDecision, ResourceSelector } from '@covenant/server';
+import type { AuthorizationDecision, ResourceSelector } from '@covenant/core';
 import type { Kysely, KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
 import { expect } from 'vitest';
 import { createRbacStore, type ChangeRecord, type RbacActor, type RbacStore, type RbacTables } from '../../src/index.ts';
@@ -85,7 +86,7 @@ export async function openStore(options: StoreOptions = {}): Promise<Fixture> {
   const queries = new QueryCounter();
   const rbac = createRbacStore({
     db: db.withPlugin(queries),
-    clock: clock.now,
+    clock,
     ...(options.cacheSize === undefined ? {} : { cacheSize: options.cacheSize }),
     ...(options.ids === undefined ? {} : { ids: options.ids }),
   });
@@ -123,7 +124,7 @@ export function check(
   resource: ResourceSelector | null = null,
   workspace: string | null = null,
 ): Promise<AuthorizationDecision> {
-  return rbac.check({ principal: principal(subject, org, workspace), capability, resource });
+  return rbac.check({ principal: principal(subject, org, workspace), capability, resource, procedure: procedureContextFor(capability) });
 }
 
 export async function allowed(

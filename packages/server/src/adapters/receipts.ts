@@ -1,5 +1,5 @@
 import type { AuditReceiptCall, TransportContext } from '../pipeline/deps.ts';
-import type { AuditReceipt } from '../ports.ts';
+import type { AuditReceipt } from '@covenant/core';
 
 /**
  * The response header that carries the receipts of a request's audited calls: base64url of the JSON array

@@ -1,8 +1,7 @@
-import { walkSchema, type Procedure } from '@covenant/contract';
+import { canonicalRedactedInput, redactClassified, walkSchema, type Procedure } from '@covenant/contract';
 import { TRPCError } from '@trpc/server';
-import { AuditUnavailableError } from '../errors.ts';
-import type { AuditIntent, AuditReceipt, AuditedResult } from '../ports.ts';
-import { redactClassified } from '../redact.ts';
+import { AuditUnavailableError, type ActionResult, type AuditIntent, type AuditReceipt, type AuditedResult } from '@covenant/core';
+import { failureCodeOf } from '../wire-error.ts';
 import { callState, type CallState } from './call-state.ts';
 import type { PipelineDeps, StepOptions, StepResult, TransportContext } from './deps.ts';
 import { readPath } from './read-path.ts';
@@ -31,15 +30,17 @@ export function auditStep(deps: PipelineDeps, procedure: Procedure) {
         def.security.resource && resourcePath
           ? { type: def.security.resource.type, id: String(readPath(opts.input, resourcePath)) }
           : null,
-      redactedInput: redactClassified(opts.input, classified),
-      at: deps.clock(),
+      canonicalInput: canonicalRedactedInput(redactClassified(opts.input, classified)),
+      at: deps.clock.now(),
     };
-    let audited: AuditedResult<StepResult>;
+    let audited: AuditedResult<ActionResult & { readonly step: StepResult }>;
     try {
-      audited = await deps.audit.audited(intent, (scope) => {
+      audited = await deps.audit.audited(intent, async (scope) => {
         // The handler's ctx.db: the port's transaction, so its writes commit or roll back with the outcome.
         if (scope?.db !== undefined) state.db = scope.db;
-        return opts.next();
+        const step = await opts.next();
+        // The port sees the flag and a stable code, never tRPC's error (its message stays in the server log).
+        return step.ok ? { ok: true, code: null, step } : { ok: false, code: failureCodeOf(step) ?? 'ERR_INTERNAL', step };
       });
     } catch (error) {
       const cause = error instanceof AuditUnavailableError ? error : new AuditUnavailableError({ cause: error });
@@ -47,7 +48,7 @@ export function auditStep(deps: PipelineDeps, procedure: Procedure) {
     }
     state.receipt = audited.receipt;
     if (audited.receipt !== null) handReceipt(opts.ctx as TransportContext, state, audited.receipt, opts.batchIndex);
-    return audited.result;
+    return audited.result.step;
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Procedure } from '@covenant/contract';
 import { isVerifiedPrincipal, type Principal } from '@covenant/identity';
-import { isSecurityError } from '@covenant/errors';
+import { isSecurityError } from '@covenant/core';
 import { TRPCError } from '@trpc/server';
 import { UnverifiedPrincipalError } from '../errors.ts';
 import { callState } from './call-state.ts';

@@ -1,9 +1,17 @@
 import type { Procedure, ResolvedSecurity } from '@covenant/contract';
-import { isIdentityError, type Principal } from '@covenant/identity';
+import { isIdentityError } from '@covenant/identity';
 import { TRPCError } from '@trpc/server';
-import { AccessDeniedError, AuthorizationUnavailableError } from '../errors.ts';
-import { errorForLog } from '../log-error.ts';
-import type { AuthorizationDecision, Denial, ResourceSelector } from '../ports.ts';
+import {
+  AuthorizationUnavailableError,
+  errorForLog,
+  type AuthorizationDecision,
+  type AuthorizationDeniedCode,
+  type Denial,
+  type Principal,
+  type ProcedureContext,
+  type ResourceSelector,
+} from '@covenant/core';
+import { AccessDeniedError } from '../errors.ts';
 import { callState, type CallState } from './call-state.ts';
 import type { PipelineDeps, StepOptions, StepResult } from './deps.ts';
 import { readPath } from './read-path.ts';
@@ -21,8 +29,10 @@ export function authorizeStep(deps: PipelineDeps, procedure: Procedure) {
   const security = procedure['~covenant'].security;
   const capability = requireCapability(security);
   const resource: ResourceSelector | null = security.resource ? { type: security.resource.type, id: null } : null;
+  const contextAt = procedureContexts(procedure);
   return async function authorize(opts: StepOptions): Promise<StepResult> {
-    await decide(deps, callState(opts.ctx), capability, resource);
+    const state = callState(opts.ctx);
+    await decide(deps, state, contextAt(state.path), capability, resource);
     return opts.next();
   };
 }
@@ -43,6 +53,7 @@ export function authorizeActionStep(deps: PipelineDeps, procedure: Procedure) {
   const capability = security.requireAuth ? security.capability : null;
   const resource = security.requireAuth ? security.resource : null;
   const segments = resource === null ? null : resource.id.split('.');
+  const contextAt = procedureContexts(procedure);
   return async function authorizeAction(opts: StepOptions): Promise<StepResult> {
     const state = callState(opts.ctx);
     const principal = state.principal;
@@ -60,8 +71,23 @@ export function authorizeActionStep(deps: PipelineDeps, procedure: Procedure) {
       selector = { type: resource.type, id: String(id) };
     }
     if (principal !== null) await revalidate(deps, state, principal, capability, selector);
-    if (capability !== null) await decide(deps, state, capability, selector);
+    if (capability !== null) await decide(deps, state, contextAt(state.path), capability, selector);
     return opts.next();
+  };
+}
+
+/**
+ * What the authorization port is told about the procedure (a decorator such as break-glass decides on it),
+ * made once per path it is served at, frozen: a port cannot change what the next one sees.
+ */
+function procedureContexts(procedure: Procedure): (path: string) => ProcedureContext {
+  const def = procedure['~covenant'];
+  const { requireAuth, capability, resource, audit } = def.security;
+  const security = Object.freeze({ requireAuth, capability, resource: resource === null ? null : Object.freeze({ type: resource.type, id: resource.id }), audit });
+  let last: ProcedureContext | null = null;
+  return (path) => {
+    if (last?.path !== path) last = Object.freeze({ path, kind: def.kind, security });
+    return last;
   };
 }
 
@@ -92,6 +118,7 @@ async function revalidate(
 async function decide(
   deps: PipelineDeps,
   state: CallState,
+  procedure: ProcedureContext,
   capability: string,
   resource: ResourceSelector | null,
 ): Promise<void> {
@@ -99,13 +126,14 @@ async function decide(
   if (principal === null) throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'authorize before authenticate' });
   let decision: AuthorizationDecision;
   try {
-    decision = await deps.authorization.check({ principal, capability, resource });
+    decision = await deps.authorization.check({ principal, capability, resource, procedure });
   } catch (error) {
     throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', cause: new AuthorizationUnavailableError({ cause: error }) });
   }
   // Fail closed: only a decision that says exactly `allowed: true` allows.
   if (decision === null || typeof decision !== 'object' || decision.allowed !== true) {
-    const code = typeof decision?.code === 'string' ? decision.code : 'authz.invalid_decision';
+    // A code outside the port's vocabulary is recorded as what it is: not a decision.
+    const code = decision?.allowed === false && isDeniedCode(decision.code) ? decision.code : 'authz.invalid_decision';
     await recordDenial(deps, state, principal, { allowed: false, code, capability, resource });
     throw new TRPCError({ code: 'FORBIDDEN', cause: new AccessDeniedError(code, capability) });
   }
@@ -120,7 +148,19 @@ async function recordDenial(deps: PipelineDeps, state: CallState, principal: Pri
       actor: { subject: principal.subject, session: principal.session },
       tenant: principal.tenant,
       decision: denied,
-      at: deps.clock(),
+      at: deps.clock.now(),
     })
     .catch((error: unknown) => state.logger.error({ error: errorForLog(error) }, 'could not record an authorization denial'));
+}
+
+const DENIED_CODES: ReadonlySet<string> = new Set<AuthorizationDeniedCode>([
+  'authz.missing_capability',
+  'authz.denied_by_binding',
+  'authz.unknown_capability',
+  'authz.invalid_capability',
+  'authz.invalid_decision',
+]);
+
+function isDeniedCode(code: unknown): code is AuthorizationDeniedCode {
+  return typeof code === 'string' && DENIED_CODES.has(code);
 }

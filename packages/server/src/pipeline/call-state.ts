@@ -1,7 +1,7 @@
 import type { Principal } from '@covenant/identity';
 import { TRPCError } from '@trpc/server';
 import type { Logger } from 'pino';
-import type { AuditReceipt } from '../ports.ts';
+import type { AuditReceipt } from '@covenant/core';
 
 /**
  * Per-call state, created by the first step and filled in by the next ones. Kept in one object under a

@@ -2,7 +2,7 @@ import type { TokenVerifier } from '@covenant/identity';
 import type { Principal } from '@covenant/identity';
 import type { TRPCMiddlewareFunction } from '@trpc/server';
 import type { Logger } from 'pino';
-import type { AuditPort, AuditReceipt, AuthorizationPort, DatabaseScope } from '../ports.ts';
+import type { AuditPort, AuditReceipt, AuthorizationPort, DatabaseScope, Clock } from '@covenant/core';
 import type { Seal } from '../seal.ts';
 
 /** What the steps need from the assembled server. Validated once, in `createCovenantRuntime`. */
@@ -11,7 +11,7 @@ export interface PipelineDeps {
   readonly authorization: AuthorizationPort;
   readonly audit: AuditPort;
   readonly logger: Logger;
-  readonly clock: () => Date;
+  readonly clock: Clock
   readonly requestId: () => string;
   /** `ctx.db` of procedures the audit port does not scope (queries); `undefined` when not configured. */
   readonly database: unknown;

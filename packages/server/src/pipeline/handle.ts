@@ -1,5 +1,5 @@
 import type { Procedure } from '@covenant/contract';
-import { isSecurityError } from '@covenant/errors';
+import { isSecurityError } from '@covenant/core';
 import { TRPCError } from '@trpc/server';
 import { DeclaredError } from '../errors.ts';
 import type { Handler, HandlerContext } from '../handler.ts';

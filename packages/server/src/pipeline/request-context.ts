@@ -1,4 +1,4 @@
-import { errorForLog } from '../log-error.ts';
+import { errorForLog } from '@covenant/core';
 import { describeFailure, rememberRequestId } from '../wire-error.ts';
 import { CALL_STATE, type CallState } from './call-state.ts';
 import type { PipelineDeps, StepOptions, StepResult } from './deps.ts';
@@ -17,7 +17,7 @@ export function requestContextStep(deps: PipelineDeps, path: string) {
       requestId,
       path,
       logger: deps.logger.child({ requestId, procedure: path }),
-      startedAt: deps.clock(),
+      startedAt: deps.clock.now(),
       principal: null,
       db: undefined,
       receipt: null,

@@ -1,3 +1,4 @@
+import { procedureContextFor } from '../static-authorization.ts';
 import {
   EscalationRefusedError,
   RbacChangeError,
@@ -11,7 +12,7 @@ import {
   type RbacTables,
   type Role,
 } from '@covenant/rbac';
-import type { AuthorizationDecision, ResourceSelector } from '@covenant/server';
+import type { AuthorizationDecision, ResourceSelector, Clock } from '@covenant/core';
 import fc from 'fast-check';
 import type { Kysely } from 'kysely';
 import { describe, expect, it } from 'vitest';
@@ -58,7 +59,7 @@ function check(
   workspace: string | null = null,
 ): Promise<AuthorizationDecision> {
   const principal = { subject, tenant: { org, workspace }, session: null, tokenId: null, issuer: 'https://issuer.test', issuedAt: 0, expiresAt: 0 };
-  return rbac.check({ principal, capability, resource });
+  return rbac.check({ principal, capability, resource, procedure: procedureContextFor(capability) });
 }
 
 async function allowed(...args: Parameters<typeof check>): Promise<boolean> {
@@ -89,7 +90,7 @@ async function changeCount(db: Kysely<any>): Promise<number> {
 }
 
 /** A store whose keepRefusal runs the record in a transaction of its own right away (for an unbound store). */
-function setupKeep(db: Kysely<RbacTables>, clock: () => Date): RbacStore {
+function setupKeep(db: Kysely<RbacTables>, clock: Clock): RbacStore {
   return createRbacStore({ db, clock, keepRefusal: (record) => db.transaction().execute(record) });
 }
 
@@ -238,21 +239,21 @@ export function runRbacConformance(factory: StoreConformanceFactory): void {
         ...(options.onChange === undefined ? {} : { onChange: options.onChange }),
         ...(options.keepRefusal === undefined ? {} : { keepRefusal: options.keepRefusal }),
       };
-      const rbac = createRbacStore({ db, clock: clock.now, ids: counterIds(), ...hooks });
+      const rbac = createRbacStore({ db, clock, ids: counterIds(), ...hooks });
       await rbac.registerCapabilities(CATALOGUE, 'contract');
       if (options.bootstrap !== false) await rbac.bootstrapTenant('ops', 'org_a', 'alice', 'first admin of org_a');
       /** A second store on another connection to the same database (another process, in effect). */
-      const second = async (): Promise<RbacStore> => createRbacStore({ db: tables(await database.another()), clock: clock.now });
+      const second = async (): Promise<RbacStore> => createRbacStore({ db: tables(await database.another()), clock });
       return { db, owner: tables(database.owner), rbac, clock, another: database.another, second };
     };
 
     describe('decisions', () => {
       it('default deny: no binding, another org, an unknown or an invalid capability are all refused', async () => {
         const { rbac } = await setup();
-        expect(await check(rbac, 'bob', 'org_a', 'tickets.read')).toMatchObject({ allowed: false, code: 'rbac.missing_capability' });
-        expect(await check(rbac, 'alice', 'org_b', 'tickets.read')).toMatchObject({ allowed: false, code: 'rbac.missing_capability' });
-        expect(await check(rbac, 'alice', 'org_a', 'tickets.archive')).toMatchObject({ allowed: false, code: 'rbac.unknown_capability' });
-        expect(await check(rbac, 'alice', 'org_a', 'Not A Capability')).toMatchObject({ allowed: false, code: 'rbac.invalid_capability' });
+        expect(await check(rbac, 'bob', 'org_a', 'tickets.read')).toMatchObject({ kind: 'authorization', allowed: false, code: 'authz.missing_capability' });
+        expect(await check(rbac, 'alice', 'org_b', 'tickets.read')).toMatchObject({ kind: 'authorization', allowed: false, code: 'authz.missing_capability' });
+        expect(await check(rbac, 'alice', 'org_a', 'tickets.archive')).toMatchObject({ kind: 'authorization', allowed: false, code: 'authz.unknown_capability' });
+        expect(await check(rbac, 'alice', 'org_a', 'Not A Capability')).toMatchObject({ kind: 'authorization', allowed: false, code: 'authz.invalid_capability' });
         // The bootstrapped admin holds every catalogue capability, in org_a only.
         for (const capability of CATALOGUE) expect(await allowed(rbac, 'alice', 'org_a', capability)).toBe(true);
         expect(await rbac.capabilities()).toEqual(CATALOGUE);
@@ -264,9 +265,9 @@ export function runRbacConformance(factory: StoreConformanceFactory): void {
         expect(reader.capabilities).toEqual(['projects.read', 'tickets.read']);
         expect((await rbac.listRoles('org_a')).map((role) => role.name)).toEqual(['admin', 'reader']);
         const binding = await rbac.grant(ALICE, 'org_a', { subject: 'bob', roleId: reader.id }, 'bob reads');
-        expect(await check(rbac, 'bob', 'org_a', 'tickets.read')).toEqual({ allowed: true, code: 'rbac.allowed', capability: 'tickets.read', resource: null, matched: binding.id });
+        expect(await check(rbac, 'bob', 'org_a', 'tickets.read')).toEqual({ kind: 'authorization', allowed: true, code: 'authz.allowed', capability: 'tickets.read', resource: null, matched: binding.id });
         expect(await allowed(rbac, 'bob', 'org_a', 'projects.read')).toBe(true);
-        expect(await check(rbac, 'bob', 'org_a', 'tickets.write')).toMatchObject({ allowed: false, code: 'rbac.missing_capability' });
+        expect(await check(rbac, 'bob', 'org_a', 'tickets.write')).toMatchObject({ kind: 'authorization', allowed: false, code: 'authz.missing_capability' });
         expect(await allowed(rbac, 'carol', 'org_a', 'tickets.read')).toBe(false);
         expect(await allowed(rbac, 'bob', 'org_b', 'tickets.read')).toBe(false);
         expect((await rbac.listBindings('org_a', { subject: 'bob' })).map((b) => b.id)).toEqual([binding.id]);
@@ -277,12 +278,12 @@ export function runRbacConformance(factory: StoreConformanceFactory): void {
         const reader = await rbac.createRole(ALICE, 'org_a', { name: 'reader', capabilities: ['tickets.read'] }, 'readers');
         await rbac.grant(ALICE, 'org_a', { subject: 'bob', roleId: reader.id }, 'bob reads');
         await rbac.grant(ALICE, 'org_a', { subject: 'bob', roleId: reader.id, effect: 'deny', resource: { type: 'ticket', id: 't1' } }, 'not t1');
-        expect(await check(rbac, 'bob', 'org_a', 'tickets.read', { type: 'ticket', id: 't1' })).toMatchObject({ allowed: false, code: 'rbac.denied_by_binding' });
+        expect(await check(rbac, 'bob', 'org_a', 'tickets.read', { type: 'ticket', id: 't1' })).toMatchObject({ kind: 'authorization', allowed: false, code: 'authz.denied_by_binding' });
         expect(await allowed(rbac, 'bob', 'org_a', 'tickets.read', { type: 'ticket', id: 't2' })).toBe(true);
         expect(await allowed(rbac, 'bob', 'org_a', 'tickets.read')).toBe(true);
         // An org-wide deny beats the admin's org-wide allow.
         await rbac.grant(ALICE, 'org_a', { subject: 'alice', roleId: reader.id, effect: 'deny' }, 'alice stops reading');
-        expect(await check(rbac, 'alice', 'org_a', 'tickets.read')).toMatchObject({ allowed: false, code: 'rbac.denied_by_binding' });
+        expect(await check(rbac, 'alice', 'org_a', 'tickets.read')).toMatchObject({ kind: 'authorization', allowed: false, code: 'authz.denied_by_binding' });
         expect(await allowed(rbac, 'alice', 'org_a', 'tickets.write')).toBe(true);
       });
 
@@ -641,7 +642,7 @@ export function runRbacConformance(factory: StoreConformanceFactory): void {
         expect((await f.rbac.changes('org_a', { limit: 1 }))[0]).toMatchObject({ actor: 'user:bob', action: 'bindings.grant', outcome: 'refused', requestId: 'req-bob' });
         expect(events.at(-1)).toMatchObject({ action: 'bindings.grant', outcome: 'refused', after: { code: 'ERR_RBAC_SCOPE_REFUSED' } });
         // Unbound, the store waits for the hook before it throws: the record is there when the refusal is.
-        const unbound = setupKeep(f.db, f.clock.now);
+        const unbound = setupKeep(f.db, f.clock);
         await expect(unbound.grant(BOB, 'org_a', { subject: 'bob', roleId: reader.id }, 'again')).rejects.toBeInstanceOf(ScopeRefusedError);
         expect(await changeCount(f.db)).toBe(records + 2);
       });

@@ -47,7 +47,7 @@ export function runRevocationConformance(factory: StoreConformanceFactory): void
     const setup = async (options: Partial<RevocationStoreOptions> = {}) => {
       const database = await openDatabase();
       let n = 0;
-      const store = createRevocationStore({ db: database.db, clock: () => AT, ids: () => `rev_${String(++n).padStart(4, '0')}`, ...options });
+      const store = createRevocationStore({ db: database.db, clock: { now: () => AT }, ids: () => `rev_${String(++n).padStart(4, '0')}`, ...options });
       /** A second store on another connection to the same database (another process, in effect). */
       const second = async (): Promise<RevocationStore> => createRevocationStore({ db: await database.another() });
       return { database, store, second };
@@ -160,7 +160,7 @@ export function runRevocationConformance(factory: StoreConformanceFactory): void
     describe('writes', () => {
       it('records who, why, when and the tenant; lists an org’s revocations newest first', async () => {
         let now = AT;
-        const { store } = await setup({ clock: () => now });
+        const { store } = await setup({ clock: { now: () => now } });
         const first = await store.revokeSession({ org: 'acme', workspace: 'support', session: 'sid-1', revokedBy: 'user:ada', reason: '  left the company  ', requestId: 'req-1' });
         expect(first).toEqual({
           id: 'rev_0001',

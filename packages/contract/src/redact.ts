@@ -1,5 +1,7 @@
-import { walkSchema, type ClassifiedField, type Procedure } from '@covenant/contract';
-import { canonicalJson } from '@covenant/contract/manifest';
+import type { ClassifiedField } from './classification.ts';
+import { canonicalJson } from './manifest/canonical-json.ts';
+import type { Procedure } from './procedure.ts';
+import { walkSchema } from './schema-walk.ts';
 
 /**
  * A copy of `value` with every classified field replaced by `[redacted:<class>]`. Places come from the
@@ -26,7 +28,7 @@ export function redactClassified(value: unknown, fields: ReadonlyArray<Classifie
   return visit(value, []);
 }
 
-/** What keys a digest: the ledger's signer and store (`digest`) are such keyed digesters. */
+/** What keys a digest: the ledger's signer and store (`digest`) are such keyed digesters (`Digester` of @covenant/core). */
 export interface Digester {
   digest(text: string): string;
 }

@@ -1,2 +1,0 @@
-export { SecurityError, isSecurityError } from './security-error.ts';
-export type { SecurityStatus } from './security-error.ts';
