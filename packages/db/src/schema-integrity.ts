@@ -118,16 +118,18 @@ interface SchemaRow {
 }
 
 /**
- * The guarded objects of the main and temp schemas, compiled once (literals only). `PRAGMA schema_version`
+ * The guarded objects of the main and temp schemas, compiled once (literals only). Names compare as SQLite
+ * resolves them, ASCII case-insensitively: a temporary `LEDGER_ENTRIES` shadows `ledger_entries` for its
+ * connection, and a trigger on `Ledger_Entries` fires on it. `PRAGMA schema_version`
  * would be cheaper to poll, but a connection can set it back after a change; reading the rows costs a few
  * tens of microseconds per batch and cannot be fooled that way.
  */
 function sqliteRowsQuery(db: Kysely<any>, tables: ReadonlyArray<string>): CompiledQuery<SchemaRow> {
   const list = sql.join(tables.map((t) => sql.lit(t)));
   return sql<SchemaRow>`
-    select 'main' as schema, type, name, tbl_name, sql from main.sqlite_master where tbl_name in (${list}) or name in (${list})
+    select 'main' as schema, type, name, tbl_name, sql from main.sqlite_master where lower(tbl_name) in (${list}) or lower(name) in (${list})
     union all
-    select 'temp' as schema, type, name, tbl_name, sql from temp.sqlite_master where tbl_name in (${list}) or name in (${list})`.compile(db);
+    select 'temp' as schema, type, name, tbl_name, sql from temp.sqlite_master where lower(tbl_name) in (${list}) or lower(name) in (${list})`.compile(db);
 }
 
 async function sqliteComparison(db: Kysely<any>, tables: ReadonlyArray<string>): Promise<Comparison> {

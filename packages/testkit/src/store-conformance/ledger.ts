@@ -1230,7 +1230,7 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
         expect(await verifyLedger(db, VERIFY)).toEqual({ ok: true, size: 2, checkpoints: 2 });
       });
 
-      it('a unit of work cannot take a trigger away from its own batch, nor shadow a ledger table with a temporary one', async () => {
+      it('a unit of work cannot take a trigger away from its own batch, nor shadow a ledger table with a temporary one (its name in another case too)', async () => {
         const { db, owner } = await open();
         const postgres = dialectOf(db) === 'postgres';
         await (await createLedgerStore({ db, origin: ORIGIN, signer })).append([sample(0)]);
@@ -1243,6 +1243,11 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
           {
             run: (conn: Kysely<any>) => sql`create temporary table ledger_checkpoints (size integer, root blob, note text, at text)`.execute(conn),
             found: { type: 'table', name: 'temp.ledger_checkpoints', problem: 'unexpected' },
+          },
+          // Found from outside: SQLite resolves names case-insensitively, so this one shadows ledger_entries too.
+          {
+            run: (conn: Kysely<any>) => sql`create temporary table LEDGER_ENTRIES as select * from ledger_entries`.execute(conn),
+            found: { type: 'table', name: 'temp.LEDGER_ENTRIES', problem: 'unexpected' },
           },
         ];
         let size = 1;
