@@ -566,6 +566,10 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
         } catch (error) {
           await sql`rollback`.execute(tx).catch(() => undefined);
           throw error;
+        } finally {
+          // The connection goes back to the pool: nothing a unit set on its session (SET, session characteristics,
+          // a session advisory lock) may outlive the batch. (SQLite: its units cannot run PRAGMA or ATTACH.)
+          if (postgres) await sql`discard all`.execute(tx).catch(() => undefined);
         }
       });
       // Before any caller of the batch is answered: the head it signed is on record outside the database.
@@ -594,7 +598,7 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
     work: (tx: LedgerTransaction) => Promise<unknown>,
   ): Promise<{ ok: true; value: unknown } | { ok: false; error: unknown }> => {
     const gate = createGate();
-    const confined = confineToBatch(conn, gate, postgres);
+    const confined = await confineToBatch(conn, gate, postgres);
     const handle = confined.db;
     const release = (): void => {
       gate.close();
@@ -673,6 +677,7 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
       clearTimeout(timer);
       release();
     }
+    await confined.end();
     // The batch's transaction ended under the unit: nothing of the batch may commit, so the error escapes.
     if (confined.lost()) throw new LogError('ERR_LEDGER_LOG_UNIT_TRANSACTION', TRANSACTION_LOST);
     if (outcome.ok) {

@@ -25,6 +25,8 @@ export interface ConfinedHandle {
    * `RAISE(ROLLBACK)`, a full disk …): the batch must not commit, and every later statement is refused.
    */
   readonly lost: () => boolean;
+  /** Closes what the unit left open on the connection (streams), once its gate is closed. */
+  end(): Promise<void>;
 }
 
 /**
@@ -40,8 +42,10 @@ export interface ConfinedHandle {
  * nothing. The handle's driver refuses to begin, commit or roll back a transaction and to be destroyed.
  * Savepoints stay allowed: `tx.savepoint()` is the way to nest.
  */
-export function confineToBatch(conn: Kysely<any>, gate: UnitGate, postgres: boolean): ConfinedHandle {
+export async function confineToBatch(conn: Kysely<any>, gate: UnitGate, postgres: boolean): Promise<ConfinedHandle> {
   let lost = false;
+  /** Streams the unit opened and has not finished: closed when it ends (an open one keeps SQLite's connection busy). */
+  const streams = new Set<AsyncIterableIterator<QueryResult<unknown>>>();
   const assertUsable = (): void => {
     gate.assertOpen();
     if (lost) throw new LogError('ERR_LEDGER_LOG_UNIT_TRANSACTION', TRANSACTION_LOST);
@@ -61,42 +65,70 @@ export function confineToBatch(conn: Kysely<any>, gate: UnitGate, postgres: bool
     }
     lost = true;
   };
+  /**
+   * The savepoints this unit made and still has, oldest first. A unit may release or roll back to its own
+   * only: the store's (the unit's own savepoint, an audit port's around the action) are named from small
+   * rotating sets, and a unit that released or recreated one could keep writes its unit rolls back, or roll
+   * back an earlier unit's writes while their entries stay.
+   */
+  const own: string[] = [];
+  const checkSavepoint = (text: string): SavepointStatement => {
+    const statement = savepointStatement(text, postgres);
+    if (statement === null) return null;
+    if (statement.name === null) throw refused('a savepoint statement whose name cannot be read');
+    if (statement.op !== 'create' && !own.includes(statement.name)) throw refused('releasing or rolling back to a savepoint the unit did not make');
+    return statement;
+  };
+  const applySavepoint = (statement: SavepointStatement): void => {
+    if (statement === null || statement.name === null) return;
+    if (statement.op === 'create') own.push(statement.name);
+    // RELEASE drops the latest savepoint of that name and those after it; ROLLBACK TO keeps it.
+    else own.splice(own.lastIndexOf(statement.name) + (statement.op === 'rollback' ? 1 : 0));
+  };
   const guard = (inner: DatabaseConnection): DatabaseConnection => ({
     async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
       assertUsable();
       refuseTransactionControl(query.sql);
+      const statement = checkSavepoint(query.sql);
+      let result: QueryResult<R>;
       try {
-        return await inner.executeQuery<R>(query);
+        result = await inner.executeQuery<R>(query);
       } catch (error) {
         if (!postgres) await probe(inner);
         throw error;
       }
+      applySavepoint(statement);
+      return result;
     },
     async *streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
       assertUsable();
       refuseTransactionControl(query.sql);
+      if (savepointStatement(query.sql, postgres) !== null) throw refused('a savepoint statement as a stream');
+      const iterator = inner.streamQuery<R>(query, chunkSize);
+      streams.add(iterator);
       try {
-        for await (const chunk of inner.streamQuery<R>(query, chunkSize)) {
-          yield chunk;
+        for (;;) {
+          const next = await iterator.next();
+          if (next.done === true) return;
+          yield next.value;
           // A consumer may hold the stream across the unit's end: later chunks are revoked like statements.
           assertUsable();
         }
       } catch (error) {
         if (!postgres) await probe(inner);
         throw error;
+      } finally {
+        streams.delete(iterator);
+        await iterator.return?.();
       }
     },
   });
-  // The batch holds one connection: it is guarded once, not per statement.
-  let guarded: { inner: DatabaseConnection; outer: DatabaseConnection } | undefined;
+  // The batch's one connection, taken from under `conn`'s single-connection provider and guarded once. The
+  // unit's statements do not queue in that provider: a unit holding it (`connection().execute()` that never
+  // settles) would otherwise keep the store's own savepoint statements waiting for ever, past the time bound.
   const base = conn.getExecutor();
-  const provider: ConnectionProvider = {
-    provideConnection: (consumer) =>
-      base.provideConnection((inner) => {
-        if (guarded?.inner !== inner) guarded = { inner, outer: guard(inner) };
-        return consumer(guarded.outer);
-      }),
-  };
+  const outer = guard(await base.provideConnection(async (inner) => inner));
+  const provider: ConnectionProvider = { provideConnection: (consumer) => consumer(outer) };
   const dialect: Dialect = {
     // Only introspection (`db.introspection`) asks a built Kysely for its dialect.
     createAdapter: () => base.adapter,
@@ -107,7 +139,13 @@ export function confineToBatch(conn: Kysely<any>, gate: UnitGate, postgres: bool
     createIntrospector: (db) => (postgres ? new PostgresIntrospector(db) : new SqliteIntrospector(db)),
   };
   const db = new Kysely<any>({ config: { dialect }, dialect, driver, executor: base.withConnectionProvider(provider) });
-  return { db, lost: () => lost };
+  return {
+    db,
+    lost: () => lost,
+    async end() {
+      for (const iterator of [...streams]) await iterator.return?.();
+    },
+  };
 }
 
 export const TRANSACTION_LOST = "the batch's transaction ended under this unit (SQLite rolled it back after a failed statement): nothing of the batch commits";
@@ -149,7 +187,8 @@ const driver: Driver = {
  *   every statement of a text; values go in parameters, where a `;` is only data);
  * - the statement's first word — after blanks, comments and parentheses, read both as PostgreSQL (nested
  *   block comments, `--` ending at CR or LF) and as SQLite (flat ones) do — is not COMMIT, END, ABORT,
- *   ROLLBACK but for ROLLBACK [WORK | TRANSACTION] TO, or PREPARE TRANSACTION.
+ *   ROLLBACK but for ROLLBACK [WORK | TRANSACTION] TO, or PREPARE TRANSACTION — nor PRAGMA, ATTACH or DETACH
+ *   (SQLite), which would change the connection for every later batch.
  */
 export function refuseTransactionControl(text: string): void {
   const semicolon = text.indexOf(';');
@@ -157,8 +196,11 @@ export function refuseTransactionControl(text: string): void {
     throw new LogError('ERR_LEDGER_LOG_UNIT_TRANSACTION', "a unit of work runs inside the batch's transaction: one statement per query (a ';' before the end is refused; pass values as parameters)");
   }
   // The two readings of block comments differ only where there is one.
-  if (endsTransaction(leadingWords(text, true)) || (text.includes('/*') && endsTransaction(leadingWords(text, false)))) {
-    throw refused('a statement that ends a transaction');
+  const readings = text.includes('/*') ? [leadingWords(text, true), leadingWords(text, false)] : [leadingWords(text, true)];
+  if (readings.some(endsTransaction)) throw refused('a statement that ends a transaction');
+  // The batch's connection goes back to the pool after it: a unit may not change it for later batches.
+  if (readings.some(([first]) => first === 'pragma' || first === 'attach' || first === 'detach')) {
+    throw refused("a statement that changes the batch's connection beyond the batch (PRAGMA, ATTACH, DETACH)");
   }
 }
 
@@ -171,28 +213,100 @@ function endsTransaction(words: ReadonlyArray<string>): boolean {
   return (second === 'work' || second === 'transaction' ? third : second) !== 'to';
 }
 
-/** Up to three words from the start of `text`, lower-cased, skipping blanks, comments and parentheses. */
+/** A word (lower-cased) or a double-quoted identifier (its content, `""` unescaped). */
+type Token = { readonly word: string } | { readonly quoted: string };
+
+/** The first words of `text`, lower-cased, after blanks, comments and parentheses (up to the first other token). */
 function leadingWords(text: string, nestedComments: boolean): string[] {
   const words: string[] = [];
+  for (const token of leadingTokens(text, nestedComments, 3).tokens) {
+    if (!('word' in token)) break;
+    words.push(token.word);
+  }
+  return words;
+}
+
+/**
+ * Up to `max` tokens from the start of `text`, skipping blanks, comments and (before the first token)
+ * parentheses; `end` is where reading stopped. Reading stops at anything that is neither a word nor a
+ * double-quoted identifier.
+ */
+function leadingTokens(text: string, nestedComments: boolean, max: number): { tokens: Token[]; end: number } {
+  const tokens: Token[] = [];
   let i = 0;
-  while (i < text.length && words.length < 3) {
+  const skip = (): void => {
+    for (;;) {
+      if (i < text.length && /\s/.test(text[i]!)) i += 1;
+      else if (text.startsWith('--', i)) {
+        const end = text.slice(i).search(/[\r\n]/);
+        i = end < 0 ? text.length : i + end;
+      } else if (text.startsWith('/*', i)) i = blockCommentEnd(text, i, nestedComments);
+      else return;
+    }
+  };
+  while (i < text.length && tokens.length < max) {
     const c = text[i]!;
-    if (/\s/.test(c) || (c === '(' && words.length === 0)) {
+    if (/\s/.test(c) || (c === '(' && tokens.length === 0)) {
       i += 1;
     } else if (text.startsWith('--', i)) {
       const end = text.slice(i).search(/[\r\n]/);
       i = end < 0 ? text.length : i + end;
     } else if (text.startsWith('/*', i)) {
       i = blockCommentEnd(text, i, nestedComments);
+    } else if (c === '"') {
+      const match = /^"((?:[^"]|"")*)"/.exec(text.slice(i));
+      if (match === null) break;
+      tokens.push({ quoted: match[1]!.replaceAll('""', '"') });
+      i += match[0].length;
     } else {
-      const word = /^[A-Za-z_]+/.exec(text.slice(i, i + 16))?.[0];
-      // Anything else (a quote, a symbol, a word with other letters) is not a keyword: the words end here.
+      const word = /^[A-Za-z_][A-Za-z0-9_$]*/.exec(text.slice(i, i + 128))?.[0];
+      // Anything else (a symbol, a word running on in other letters) is not a keyword: reading ends here.
       if (word === undefined || /[\w$\u0080-\uffff]/.test(text[i + word.length] ?? '')) break;
-      words.push(word.toLowerCase());
+      tokens.push({ word: word.toLowerCase() });
       i += word.length;
     }
   }
-  return words;
+  skip();
+  return { tokens, end: i };
+}
+
+/** A savepoint statement: what it does and to which name (as the database compares names), or `null` for none. */
+export type SavepointStatement = { readonly op: 'create' | 'release' | 'rollback'; readonly name: string | null } | null;
+
+/**
+ * Reads `SAVEPOINT name`, `RELEASE [SAVEPOINT] name` and `ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] name`.
+ * PostgreSQL folds an unquoted name to lower case and keeps a quoted one; SQLite compares both without case.
+ * `name` is `null` when it cannot be read the same way under both readings of comments.
+ */
+export function savepointStatement(text: string, postgres: boolean): SavepointStatement {
+  const read = (nested: boolean): SavepointStatement => {
+    const { tokens, end } = leadingTokens(text, nested, 6);
+    const word = (k: number): string | undefined => {
+      const token = tokens[k];
+      return token !== undefined && 'word' in token ? token.word : undefined;
+    };
+    let op: 'create' | 'release' | 'rollback';
+    let k: number;
+    if (word(0) === 'savepoint') [op, k] = ['create', 1];
+    else if (word(0) === 'release') [op, k] = ['release', word(1) === 'savepoint' ? 2 : 1];
+    else if (word(0) === 'rollback') {
+      k = word(1) === 'work' || word(1) === 'transaction' ? 2 : 1;
+      if (word(k) !== 'to') return null;
+      k += word(k + 1) === 'savepoint' ? 2 : 1;
+      op = 'rollback';
+    } else return null;
+    const token = tokens[k];
+    // The name must be the statement's last token: `U&"sp"` or `sp.x` would name something else.
+    if (token === undefined || tokens.length !== k + 1 || !/^[;\s]*$/.test(text.slice(end))) return { op, name: null };
+    const name = 'word' in token ? token.word : postgres ? token.quoted : token.quoted.toLowerCase();
+    return { op, name };
+  };
+  const nested = read(true);
+  if (!text.includes('/*')) return nested;
+  const flat = read(false);
+  if (nested === null && flat === null) return null;
+  if (nested === null || flat === null || nested.op !== flat.op || nested.name !== flat.name) return { op: nested?.op ?? flat!.op, name: null };
+  return nested;
 }
 
 /** Where the block comment opening at `start` ends (the text's end if it never closes). */

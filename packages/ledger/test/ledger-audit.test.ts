@@ -319,15 +319,24 @@ describe('createLedgerAudit: audited', () => {
   });
 
   it('outcome entries refused by the database: AuditUnavailableError, writes gone, the intent stays open until recovery', async () => {
-    const { db, ledger, audit } = await setup();
+    // From the action on, no batch can commit (a unit may not set PRAGMA query_only any more, so the signer
+    // refuses instead): the outcome batch fails, and so does the failed outcome the port tries next.
+    const refusing = { on: false };
+    const { db, ledger, audit } = await setup({
+      signer: Object.freeze({
+        ...signer,
+        sign: (checkpoint: Parameters<CheckpointSigner['sign']>[0]) => {
+          if (refusing.on) throw new Error('the store refuses to commit (readonly database)');
+          return signer.sign(checkpoint);
+        },
+      }),
+    });
     let called = false;
     const error = await rejection(
       audit.audited(intent(1), async (scope) => {
         called = true;
         await write(scope, 1);
-        // From here on the database refuses every write (SQLite's query_only, a connection setting that no
-        // rollback undoes): the outcome batch fails, and so does the failed outcome the port tries next.
-        await sql`pragma query_only = 1`.execute(scope.db as Kysely<Tables>);
+        refusing.on = true;
         return { ok: true, code: null };
       }),
     );
@@ -336,7 +345,7 @@ describe('createLedgerAudit: audited', () => {
     expect(String((error as Error).cause)).toMatch(/readonly database/);
     expect(await noteIds(db)).toEqual([]);
     expect((await ledger.openIntents()).map((entry) => entry.requestId)).toEqual(['req_1']);
-    await sql`pragma query_only = 0`.execute(db);
+    refusing.on = false;
     await audit.close();
     const restarted = await openAudit({ ledger, db });
     expect(restarted.recovered).toEqual(['req_1']);

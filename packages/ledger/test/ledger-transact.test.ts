@@ -393,6 +393,21 @@ describe('LedgerStore.transact', () => {
     expect(await noteIds(db)).toEqual([1, 6]);
   });
 
+  it("a stream the unit leaves open is closed when the unit ends: the store's own statements and the next units run", async () => {
+    const { db, store } = await setup();
+    for (const id of [1, 2, 3]) await insert(db, id);
+    const [left, next] = await Promise.all([
+      store.transact(async (tx) => {
+        const stream = (tx.db as Kysely<Tables>).selectFrom('notes').select('id').stream(1)[Symbol.asyncIterator]();
+        return (await stream.next()).value;
+      }),
+      store.transact(async (tx) => (await insert(tx.db, 4), tx.append([sample(0)]))),
+    ]);
+    expect(left).toEqual({ id: 1 });
+    expect(next).toEqual([0]);
+    expect(await noteIds(db)).toEqual([1, 2, 3, 4]);
+  });
+
   describe('workTimeoutMs', () => {
     it('fails a unit that never settles, rolls it back, and commits the rest of the batch', async () => {
       const { db, store } = await setup({ workTimeoutMs: 100 });

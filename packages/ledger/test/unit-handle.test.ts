@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { refuseTransactionControl } from '../src/unit-handle.ts';
+import { refuseTransactionControl, savepointStatement } from '../src/unit-handle.ts';
 
 const refuses = (text: string): boolean => {
   try {
@@ -90,5 +90,29 @@ describe("refuseTransactionControl (a unit's statements, as the database will re
         expect(refuses(prefix.join('') + word + tail)).toBe(true);
       }),
     );
+  });
+});
+
+describe('savepointStatement (which savepoint a statement names, as each database compares names)', () => {
+  it('reads SAVEPOINT, RELEASE [SAVEPOINT] and ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT], comments between the words', () => {
+    expect(savepointStatement('savepoint sp_1', true)).toEqual({ op: 'create', name: 'sp_1' });
+    expect(savepointStatement('RELEASE sp_1', true)).toEqual({ op: 'release', name: 'sp_1' });
+    expect(savepointStatement('release /* x */ savepoint -- y\n "covenant_sp_3"', true)).toEqual({ op: 'release', name: 'covenant_sp_3' });
+    expect(savepointStatement('rollback work to savepoint SP', true)).toEqual({ op: 'rollback', name: 'sp' });
+    expect(savepointStatement('ROLLBACK TRANSACTION TO sp', false)).toEqual({ op: 'rollback', name: 'sp' });
+    expect(savepointStatement('rollback', true)).toBeNull();
+    expect(savepointStatement('select 1', true)).toBeNull();
+  });
+
+  it('PostgreSQL keeps a quoted name as written (so "SP" is not sp); SQLite compares names without case', () => {
+    expect(savepointStatement('release "Covenant_Unit_3"', true)).toEqual({ op: 'release', name: 'Covenant_Unit_3' });
+    expect(savepointStatement('release "Covenant_Unit_3"', false)).toEqual({ op: 'release', name: 'covenant_unit_3' });
+    expect(savepointStatement('release "a""b"', true)).toEqual({ op: 'release', name: 'a"b' });
+  });
+
+  it('a name it cannot read, or reads two ways, is null (the handle then refuses the statement)', () => {
+    for (const text of ['release', 'release savepoint', "release 'sp'", 'release [sp]', 'release `sp`', 'rollback to U&"sp"', 'release /* a /* b */ sp */ other']) {
+      expect([text, savepointStatement(text, true)?.name ?? 'unread']).toEqual([text, 'unread']);
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { chmodSync, chownSync, copyFileSync, lchownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { SchemaAlteredError, dialectOf } from '@covenant/db';
+import { ADVISORY_LOCKS, SchemaAlteredError, dialectOf } from '@covenant/db';
 import { flakySigner } from '../flaky-signer.ts';
 import { disableAppendOnly } from '../ledger-tamper.ts';
 import {
@@ -393,6 +393,95 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
         expect(await noteIds(other)).toEqual([1, 2]);
         expect(await checkpointSizes(other)).toEqual([2]);
         expect(await verifyLedger(other, VERIFY)).toEqual({ ok: true, size: 2, checkpoints: 1 });
+      });
+
+      it("a unit may release or roll back to its own savepoints only: the store's and the audit port's around it (their names guessable) are refused, so no write escapes its unit's rollback and no unit undoes another's", async () => {
+        const { db, owner, another } = await open();
+        await createNotes(owner);
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+        const storeNames = Array.from({ length: 16 }, (_, k) => [`covenant_unit_${k}`, `covenant_sp_${k}`]).flat();
+        const refusedNames: string[] = [];
+        const [escaper, victim, undoer] = await Promise.allSettled([
+          // Found from outside: release the enclosing savepoint, write outside it, create it again, throw.
+          store.transact(async (tx) => {
+            for (const name of storeNames) {
+              for (const statement of [`release savepoint ${name}`, `rollback to savepoint "${name}"`, `ROLLBACK TRANSACTION TO ${name.toUpperCase()}`]) {
+                await sql.raw(statement).execute(tx.db).catch((error: unknown) => {
+                  if ((error as { code?: unknown }).code === 'ERR_LEDGER_LOG_UNIT_TRANSACTION') refusedNames.push(name);
+                });
+              }
+            }
+            await insertNote(tx.db, 7);
+            tx.append([sample(7)]);
+            throw new Error('the handler fails');
+          }),
+          store.transact(async (tx) => {
+            await insertNote(tx.db, 42);
+            return tx.append([sample(42)]);
+          }),
+          // And a later unit of the batch rolling back to a name the store gave the one before it.
+          store.transact(async (tx) => {
+            for (const name of storeNames) await sql.raw(`rollback to savepoint ${name}`).execute(tx.db).catch(() => undefined);
+            // Its own savepoints work as ever, under a store's name too: a name is the unit's once it made it.
+            await sql`savepoint covenant_unit_3`.execute(tx.db);
+            await insertNote(tx.db, 8);
+            await sql`rollback to savepoint covenant_unit_3`.execute(tx.db);
+            await sql`release savepoint covenant_unit_3`.execute(tx.db);
+            return 'done';
+          }),
+        ]);
+        expect(refusedNames).toEqual(storeNames.flatMap((name) => [name, name, name]));
+        expect(escaper).toMatchObject({ status: 'rejected', reason: { message: 'the handler fails' } });
+        expect(victim).toEqual({ status: 'fulfilled', value: [0] });
+        expect(undoer).toEqual({ status: 'fulfilled', value: 'done' });
+        const other = await another();
+        expect(await noteIds(other)).toEqual([42]);
+        expect(await storedRequestIds(other)).toEqual(['req_42']);
+        expect(await verifyLedger(other, VERIFY)).toMatchObject({ ok: true, size: 1 });
+      });
+
+      it("a unit that holds the batch's connection (a connection() callback that never settles) is failed at its time bound and the batch goes on", async () => {
+        const { db, owner, another } = await open();
+        await createNotes(owner);
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock, workTimeoutMs: 300 });
+        const [held, honest] = await Promise.allSettled([
+          store.transact(async (tx) => {
+            await insertNote(tx.db, 1);
+            await tx.db.connection().execute(() => new Promise<never>(() => undefined));
+          }),
+          store.transact(async (tx) => (await insertNote(tx.db, 2), tx.append([sample(2)]))),
+        ]);
+        expect(held).toMatchObject({ status: 'rejected', reason: { name: 'LedgerWorkTimeoutError' } });
+        expect(honest).toEqual({ status: 'fulfilled', value: [0] });
+        const other = await another();
+        expect(await noteIds(other)).toEqual([2]);
+        expect(await store.append([sample(3)])).toEqual([1]);
+      });
+
+      it('nothing a unit sets on its session outlives the batch: PRAGMA and ATTACH are refused (SQLite), SET and session advisory locks are discarded after it (PostgreSQL)', async () => {
+        const { db, owner } = await open();
+        await createNotes(owner);
+        const postgres = dialectOf(db) === 'postgres';
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+        const outcome = await store.transact(async (tx) => {
+          if (!postgres) {
+            const refusals = [];
+            for (const statement of ['pragma query_only = on', "attach database ':memory:' as elsewhere", '/* x */ PRAGMA journal_mode = delete']) {
+              refusals.push(await sql.raw(statement).execute(tx.db).then(() => 'ran', (error: unknown) => (error as { code?: string }).code));
+            }
+            return refusals;
+          }
+          await sql`set session characteristics as transaction read only`.execute(tx.db);
+          await sql`set default_transaction_read_only = on`.execute(tx.db);
+          await sql`select pg_advisory_lock(${ADVISORY_LOCKS.namespace}, ${ADVISORY_LOCKS.ledgerWriter})`.execute(tx.db);
+          return ['set'];
+        });
+        expect(outcome).toEqual(postgres ? ['set'] : ['ERR_LEDGER_LOG_UNIT_TRANSACTION', 'ERR_LEDGER_LOG_UNIT_TRANSACTION', 'ERR_LEDGER_LOG_UNIT_TRANSACTION']);
+        // Later batches write, and so does a second store (it would wait for ever on a leaked writer lock).
+        expect(await store.transact(async (tx) => (await insertNote(tx.db, 1), tx.append([sample(1)])))).toEqual([0]);
+        const second = await createLedgerStore({ db, origin: ORIGIN, signer });
+        expect(await second.append([sample(2)])).toEqual([1]);
+        expect(await noteIds(db)).toEqual([1]);
       });
 
       it('a throwing unit (even after a failed statement) is rolled back alone, writes and entries; the rest of its batch commits under one checkpoint', async () => {
