@@ -47,6 +47,7 @@ const SCAFFOLD = [
   'src/dev-identity.ts',
   'src/handlers.ts',
   'src/main.ts',
+  'src/migrate.ts',
   'src/service.ts',
   'src/token.ts',
   'test/invoices.test.ts',
@@ -104,6 +105,7 @@ describe('covenant init writes a new project', () => {
       check: 'covenant gen --check && covenant lint && tsc --noEmit',
       build: 'tsc -p tsconfig.build.json',
       start: 'node dist/src/main.js',
+      migrate: 'node dist/src/migrate.js',
       token: 'node dist/src/token.js',
       test: 'vitest run',
     });
@@ -157,7 +159,7 @@ describe('covenant init writes a new project', () => {
     await mkdir(dir);
     const result = await runInProcess(['init'], dir);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('covenant init: wrote 18 files for billing-api in the current folder\n');
+    expect(result.stdout).toContain('covenant init: wrote 19 files for billing-api in the current folder\n');
     expect(result.stdout).toContain('\n  npm install && npm run gen ');
     expect(JSON.parse(await readFile(join(dir, 'package.json'), 'utf8'))).toMatchObject({ name: 'billing-api' });
 

@@ -73,34 +73,36 @@ const POSTGRES_URL = /^postgres(ql)?:\/\//i;
  *   `migrationUrl` (the tables' owner) when it is given, and a database with pending migrations is refused.
  */
 export async function openDatabase(url: string, migrationUrl?: string): Promise<Kysely<AppTables>> {
-  if (!POSTGRES_URL.test(url)) {
-    if (url !== ':memory:') mkdirSync(dirname(url), { recursive: true, mode: 0o700 });
-    const db = createDatabase<AppTables>({ url });
-    try {
-      await migrateToLatest(db, APP_MIGRATIONS);
-    } catch (error) {
-      await db.destroy();
-      throw error;
-    }
-    return db;
-  }
-  if (migrationUrl !== undefined) {
-    const owner = createDatabase<unknown>({ url: migrationUrl });
-    try {
-      await migrateToLatest(owner, APP_MIGRATIONS);
-    } finally {
-      await owner.destroy();
-    }
-  }
+  const postgres = POSTGRES_URL.test(url);
+  if (postgres && migrationUrl !== undefined) await migrateDatabase(migrationUrl);
+  if (!postgres && url !== ':memory:') mkdirSync(dirname(url), { recursive: true, mode: 0o700 });
   const db = createDatabase<AppTables>({ url });
   try {
-    const pending = await pendingMigrations(db, APP_MIGRATIONS);
-    if (pending.length > 0) {
-      throw new MigrationError(`the database is not migrated (pending: ${pending.join(', ')}): set MIGRATION_DATABASE_URL to the owner's URL`);
+    if (!postgres) {
+      await migrateToLatest(db, APP_MIGRATIONS);
+    } else {
+      const pending = await pendingMigrations(db, APP_MIGRATIONS);
+      if (pending.length > 0) {
+        throw new MigrationError(`the database is not migrated (pending: ${pending.join(', ')}): run npm run migrate with MIGRATION_DATABASE_URL, the tables' owner`);
+      }
     }
   } catch (error) {
     await db.destroy();
     throw error;
   }
   return db;
+}
+
+/**
+ * Brings the database at `url` to the latest schema and closes it; returns the migrations it ran. On
+ * PostgreSQL `url` is the tables' owner's; a SQLite file is created, with its folder, if missing.
+ */
+export async function migrateDatabase(url: string): Promise<string[]> {
+  if (!POSTGRES_URL.test(url) && url !== ':memory:') mkdirSync(dirname(url), { recursive: true, mode: 0o700 });
+  const db = createDatabase<unknown>({ url });
+  try {
+    return await migrateToLatest(db, APP_MIGRATIONS);
+  } finally {
+    await db.destroy();
+  }
 }
