@@ -181,7 +181,7 @@ describe('covenant init writes a new project', () => {
     const result = await runBinary(['init', 'invoices'], parent);
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(Object.keys(await snapshot(join(parent, 'invoices')))).toHaveLength(SCAFFOLD.length);
-  });
+  }, 60_000);
 });
 
 describe('covenant init never overwrites silently', () => {

@@ -8,6 +8,8 @@ import { linkWorkspacePackages, workspacePackageJsons } from './workspace-links.
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const TEMPLATES = fileURLToPath(new URL('../templates/init/', import.meta.url));
+/** Each run of the real binary loads tsx and the contracts afresh: seconds each, more on a busy machine. */
+const BINARY_TIMEOUT = 60_000;
 
 /** Every file under `dir`, relative and `/`-separated, `node_modules` left out. */
 async function filesUnder(dir: string): Promise<string[]> {
@@ -36,7 +38,7 @@ describe('the scaffold, generated and linted with this repository’s CLI', () =
     root = join(parent, 'invoices');
     expect(await runBinary(['init', 'invoices'], parent)).toMatchObject({ code: 0, stderr: '' });
     await linkWorkspacePackages(root, ['@covenant/contract', 'zod']);
-  });
+  }, BINARY_TIMEOUT);
 
   afterAll(async () => {
     await rm(parent, { recursive: true, force: true });
@@ -48,7 +50,7 @@ describe('the scaffold, generated and linted with this repository’s CLI', () =
       stdout: 'covenant gen: wrote client.ts, handlers.ts, manifest.json, router.ts to src/generated\n',
       stderr: '',
     });
-  });
+  }, BINARY_TIMEOUT);
 
   it('covenant gen --check finds nothing drifted', async () => {
     expect(await runInProcess(['gen', '--check'], root)).toEqual({ code: 0, stdout: 'covenant gen --check: 4 files up to date in src/generated\n', stderr: '' });
@@ -59,7 +61,7 @@ describe('the scaffold, generated and linted with this repository’s CLI', () =
     const sarif = await runInProcess(['lint', '--format', 'sarif'], root);
     expect(sarif.code).toBe(0);
     expect((JSON.parse(sarif.stdout) as { runs: Array<{ results: unknown[] }> }).runs[0]!.results).toEqual([]);
-  });
+  }, BINARY_TIMEOUT);
 
   it('declares every package its sources import: the service’s as dependencies, the tests’ at least as devDependencies', async () => {
     const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as Record<string, Record<string, string>>;
