@@ -3,6 +3,7 @@ import { relative, resolve, sep } from 'node:path';
 import { ContractLoadError, checkGenerated, generateOutputs, writeGenerated, type ConformanceOptions } from '@covenant/codegen';
 import { formatReport, lintProject, readSanctions, type LintFormat } from '@covenant/lint';
 import { ConfigError, readProjectConfig, type ConformanceConfig, type ProjectConfig } from './config.ts';
+import { initCommand } from './init-command.ts';
 import { ledgerCommand } from './ledger-command.ts';
 import { rbacCommand } from './rbac-bootstrap.ts';
 import { sessionsCommand } from './sessions-command.ts';
@@ -26,6 +27,7 @@ Usage:
   covenant sessions revoke --database <sqlite file | postgres:// url> --org <org>
                            (--session <sid> | --token-id <jti> --until <iso time>) --reason <text> --operator <name>
                            --ledger-key <file> [--ledger-state <file>] [--origin <origin>]
+  covenant init [dir] [--name <package name>] [--force]
 
 Defaults come from the "covenant" field of the nearest package.json. With covenant.conformance set to
 { "out": "<test file>", "harness": "<module>" }, gen (and gen --check) also covers per-procedure conformance
@@ -36,9 +38,12 @@ highest signed head; a ledger shorter than it, or forked, is refused. ledger ver
 takes that file too. sessions revoke works on the running service's database: the service refuses the
 session's (or the token's) next call. rbac recover is for an org nobody can administer any more: it
 restores the bootstrap role, lifts the admin's denies and binds --admin org-wide, recorded; it refuses an
-org someone can still administer. --help after any command prints this usage.
+org someone can still administer. init writes a new project (contracts, handlers, a service on SQLite, a
+test, CI) into dir (default: the working directory), named --name (default: the folder's name); it refuses
+a folder with anything in it but .git unless --force, which lists the files it replaces. --help after any
+command prints this usage.
 Exit codes: 0 ok (help included), 1 violations or drift or invalid contracts or a refused rbac change or a
-ledger that does not verify or a revocation that could not be recorded, 2 usage error.
+ledger that does not verify or a revocation that could not be recorded or a folder init refuses, 2 usage error.
 `;
 
 export interface Io {
@@ -76,6 +81,8 @@ export async function main(argv: ReadonlyArray<string>, io: Io = defaultIo): Pro
         return await ledgerCommand(rest, io);
       case 'sessions':
         return await sessionsCommand(rest, io);
+      case 'init':
+        return await initCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':
