@@ -6,11 +6,13 @@ import { readFile } from 'node:fs/promises';
  * change: the imports written and the scaffold's dependencies both follow it.
  */
 export const INIT_IMPORTS = Object.freeze({
+  /** The ports and their vocabulary: the DatabaseScope type. */
+  core: '@covenant/core',
   /** defineContract, query, mutation (contracts/). */
   contract: '@covenant/contract',
   /** isCovenantError (test/); the generated client.ts imports the package too. */
   client: '@covenant/client',
-  /** createCovenantRuntime, createHttpServer, createLogDestination, the DatabaseScope and Tenant types, the Register declaration. */
+  /** createCovenantRuntime, createHttpServer, createLogDestination, the Tenant type, the Register declaration. */
   server: '@covenant/server',
   /** createDatabase, MIGRATIONS, migrateToLatest, pendingMigrations, MigrationError, SERVICE_ROLE, dialectOf, readOnly, tenantGuard. */
   db: '@covenant/db',
