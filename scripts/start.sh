@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 if [ -z "${npm_config_nodedir:-}" ] && [ -d /usr/include/node ]; then export npm_config_nodedir=/usr; fi
 npx -y pnpm@12.4.2 install --frozen-lockfile --reporter=silent
 node packages/cli/bin/covenant.mjs gen
-cd apps/helpdesk && exec node --import tsx src/main.ts
+# The service runs its sources, and so do Covenant's packages (their `@covenant/source` export condition).
+cd apps/helpdesk && exec node --conditions=@covenant/source --import tsx src/main.ts

@@ -26,5 +26,11 @@ covenant lint --contracts apps/helpdesk/test/fixtures/contracts --sanctions apps
 echo "== type-check"
 pnpm exec tsc --noEmit -p .
 
+echo "== build (every public package to dist/: ESM and .d.ts)"
+pnpm exec turbo run build --output-logs=errors-only
+
+echo "== packages (the rules of ADR 0015; publint and attw on each pnpm pack tarball)"
+node scripts/check-packages.mjs
+
 echo "== tests"
 pnpm exec vitest run

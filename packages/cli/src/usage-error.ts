@@ -5,18 +5,21 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-type FlagOptions = Record<string, { type: 'string' | 'boolean' }>;
+type FlagTypes = Record<string, { type: 'string' | 'boolean' }>;
+
+/** The flags' values and positionals, typed from their declarations. (Spelled out: the declaration file must name the type.) */
+type ParsedCommandLine<T extends FlagTypes> = ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: true }>>;
 
 /** Strict flag parsing: an unknown flag or a positional argument is a usage error. */
-export function parseFlags<T extends FlagOptions>(args: ReadonlyArray<string>, options: T) {
+export function parseFlags<T extends FlagTypes>(args: ReadonlyArray<string>, options: T): ParsedCommandLine<T>['values'] {
   return parseCommandLine(args, options, 0).values;
 }
 
 /** Strict parsing of flags and at most `maxPositionals` positional arguments; anything else is a usage error. */
-export function parseCommandLine<T extends FlagOptions>(args: ReadonlyArray<string>, options: T, maxPositionals: number) {
-  let parsed;
+export function parseCommandLine<T extends FlagTypes>(args: ReadonlyArray<string>, options: T, maxPositionals: number): ParsedCommandLine<T> {
+  let parsed: ParsedCommandLine<T>;
   try {
-    parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals: maxPositionals > 0 });
+    parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
