@@ -31,8 +31,8 @@ try {
   // publint exits 0 on suggestions too: only its "All good!" is a pass.
   const failed = (await inParallel(checks)).filter((c) => c.code !== 0 || (c.name.startsWith('publint') && !c.output.includes('All good!')));
   for (const c of failed) process.stderr.write(`== ${c.name} failed (exit ${c.code})\n${c.output}\n`);
-  if (failed.length > 0) process.exit(1);
-  console.log(`${tarballs.length} packages packed: publint and attw (ESM only) report nothing`);
+  if (failed.length > 0) process.exitCode = 1; // not exit(): the folder is removed below
+  else console.log(`${tarballs.length} packages packed: publint and attw (ESM only) report nothing`);
 } finally {
   rmSync(folder, { recursive: true, force: true });
 }

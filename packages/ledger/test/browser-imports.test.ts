@@ -7,8 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const PACKAGE = fileURLToPath(new URL('../', import.meta.url));
-const BROWSER = ['browser', 'import', 'default'];
-const NODE = ['node', 'import', 'default'];
+// The repository's sources (ADR 0014): `#sha256` and the exports pick src/ under this condition first.
+const BROWSER = ['@covenant/source', 'browser', 'import', 'default'];
+const NODE = ['@covenant/source', 'node', 'import', 'default'];
 /** The only packages the portable verifier may import (ADR 0007: audited, browser-ready, no dependencies). */
 const ALLOWED_PACKAGES = ['@noble/curves', '@noble/hashes'];
 
@@ -159,8 +160,9 @@ const ENTRY = join(PACKAGE, 'src/verify-offline.ts');
 
 describe('@covenant/ledger/verify runs in a browser (static import graph)', () => {
   it('is the package\'s "./verify" export', () => {
-    const manifest = JSON.parse(readFileSync(join(PACKAGE, 'package.json'), 'utf8')) as { exports: Record<string, string> };
-    expect(manifest.exports['./verify']).toBe('./src/verify-offline.ts');
+    const manifest = JSON.parse(readFileSync(join(PACKAGE, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+    expect(pick(manifest.exports['./verify'], BROWSER)).toBe('./src/verify-offline.ts');
+    expect(pick(manifest.exports['./verify'], ['browser', 'import'])).toBe('./dist/verify-offline.js');
   });
 
   it('reaches no node: import, Buffer, process or require under the "browser" condition', () => {
