@@ -598,7 +598,12 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
     work: (tx: LedgerTransaction) => Promise<unknown>,
   ): Promise<{ ok: true; value: unknown } | { ok: false; error: unknown }> => {
     const gate = createGate();
-    const confined = await confineToBatch(conn, gate, postgres);
+    // Names from a small rotating set (see SAVEPOINT_NAMES in @covenant/db): units run one after another,
+    // so neighbouring names differ, and the statements' text repeats, so SQLite prepares them once.
+    units = (units + 1) % SAVEPOINT_NAMES;
+    const unitSavepoint = `covenant_unit_${units}`;
+    const name = sql.id(unitSavepoint);
+    const confined = await confineToBatch(conn, gate, postgres, unitSavepoint);
     const handle = confined.db;
     const release = (): void => {
       gate.close();
@@ -652,10 +657,6 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
     });
     active.set(handle, unit);
     const undo = mark();
-    // Names from a small rotating set (see SAVEPOINT_NAMES in @covenant/db): units run one after another,
-    // so neighbouring names differ, and the statements' text repeats, so SQLite prepares them once.
-    units = (units + 1) % SAVEPOINT_NAMES;
-    const name = sql.id(`covenant_unit_${units}`);
     await sql`savepoint ${name}`.execute(conn);
     let timer: NodeJS.Timeout | undefined;
     let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -680,6 +681,16 @@ export async function createLedgerStore(options: LedgerStoreOptions): Promise<Le
     await confined.end();
     // The batch's transaction ended under the unit: nothing of the batch may commit, so the error escapes.
     if (confined.lost()) throw new LogError('ERR_LEDGER_LOG_UNIT_TRANSACTION', TRANSACTION_LOST);
+    // Savepoints the unit left open are released (releasing the oldest releases those after it: their writes
+    // stay in the unit's, as a commit would keep them), so that ours is the one rolled back to or released.
+    // One that shadowed ours or an audit port's by name fails the unit: whatever was decided under a
+    // shadowed savepoint does not stand.
+    const left = confined.openSavepoints();
+    if (left !== null) await sql`release savepoint ${sql.id(left.oldest)}`.execute(conn);
+    if (left?.shadowing === true) {
+      // (A unit that threw keeps its own error.)
+      if (outcome.ok) outcome = { ok: false, error: new LogError('ERR_LEDGER_LOG_UNIT_TRANSACTION', "a unit of work left a savepoint open: it is rolled back (close every savepoint it opens, or use tx.savepoint())") };
+    }
     if (outcome.ok) {
       await sql`release savepoint ${name}`.execute(conn);
       return outcome;

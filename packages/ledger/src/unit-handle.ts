@@ -25,6 +25,12 @@ export interface ConfinedHandle {
    * `RAISE(ROLLBACK)`, a full disk …): the batch must not commit, and every later statement is refused.
    */
   readonly lost: () => boolean;
+  /**
+   * The savepoints the unit made and left open: the oldest, and whether the unit ever made one under a name
+   * that was live then (the store's around the unit, an audit port's): left open, such a shadow makes a
+   * rollback "to" that name keep the writes made before it. `null` when none is open.
+   */
+  readonly openSavepoints: () => { readonly oldest: string; readonly shadowing: boolean } | null;
   /** Closes what the unit left open on the connection (streams), once its gate is closed. */
   end(): Promise<void>;
 }
@@ -42,7 +48,7 @@ export interface ConfinedHandle {
  * nothing. The handle's driver refuses to begin, commit or roll back a transaction and to be destroyed.
  * Savepoints stay allowed: `tx.savepoint()` is the way to nest.
  */
-export async function confineToBatch(conn: Kysely<any>, gate: UnitGate, postgres: boolean): Promise<ConfinedHandle> {
+export async function confineToBatch(conn: Kysely<any>, gate: UnitGate, postgres: boolean, enclosing: string): Promise<ConfinedHandle> {
   let lost = false;
   /** Streams the unit opened and has not finished: closed when it ends (an open one keeps SQLite's connection busy). */
   const streams = new Set<AsyncIterableIterator<QueryResult<unknown>>>();
@@ -72,6 +78,8 @@ export async function confineToBatch(conn: Kysely<any>, gate: UnitGate, postgres
    * back an earlier unit's writes while their entries stay.
    */
   const own: string[] = [];
+  /** Whether the unit ever made a savepoint under a name that was live then (sticky: the shadow may be gone). */
+  let shadowed = false;
   const checkSavepoint = (text: string): SavepointStatement => {
     const statement = savepointStatement(text, postgres);
     if (statement === null) return null;
@@ -81,9 +89,14 @@ export async function confineToBatch(conn: Kysely<any>, gate: UnitGate, postgres
   };
   const applySavepoint = (statement: SavepointStatement): void => {
     if (statement === null || statement.name === null) return;
-    if (statement.op === 'create') own.push(statement.name);
+    const name = statement.name;
+    // A name already live (the store's around the unit, or one made earlier) is shadowed by this one.
+    if (statement.op === 'create') {
+      if (name === enclosing || own.includes(name)) shadowed = true;
+      own.push(name);
+    }
     // RELEASE drops the latest savepoint of that name and those after it; ROLLBACK TO keeps it.
-    else own.splice(own.lastIndexOf(statement.name) + (statement.op === 'rollback' ? 1 : 0));
+    else own.splice(own.lastIndexOf(name) + (statement.op === 'rollback' ? 1 : 0));
   };
   const guard = (inner: DatabaseConnection): DatabaseConnection => ({
     async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
@@ -142,6 +155,7 @@ export async function confineToBatch(conn: Kysely<any>, gate: UnitGate, postgres
   return {
     db,
     lost: () => lost,
+    openSavepoints: () => (own.length === 0 ? null : { oldest: own[0]!, shadowing: shadowed }),
     async end() {
       for (const iterator of [...streams]) await iterator.return?.();
     },

@@ -228,6 +228,19 @@ describe('createLedgerAudit: audited', () => {
     expect((await entries(db, 'req_1'))[1]).toMatchObject({ outcome: 'failed', data: { code: ACTION_THREW_CODE } });
   });
 
+  it("an action that shadows the port's savepoint by name and returns { ok: false } keeps nothing: the whole call is 503 (found from our own re-read)", async () => {
+    const { db, audit } = await setup();
+    const error = await rejection(
+      audit.audited(intent(1), async (scope) => {
+        await write(scope, 1);
+        for (let k = 0; k < 16; k += 1) await sql.raw(`savepoint covenant_sp_${k}`).execute(scope.db as Kysely<Tables>);
+        return { ok: false, code: 'NOTE_LOCKED' };
+      }),
+    );
+    expect(error).toBeInstanceOf(AuditUnavailableError);
+    expect(await noteIds(db)).toEqual([]);
+  });
+
   it('a result that is not exactly { ok: true, code: null } fails, and one without a string code is recorded as ACTION_THREW_CODE', async () => {
     const { db, audit } = await setup();
     const odd = [{ ok: 'yes', code: null }, { ok: false, code: 42 }, { ok: false }, null] as unknown as ActionResult[];

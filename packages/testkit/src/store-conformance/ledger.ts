@@ -440,6 +440,45 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
         expect(await verifyLedger(other, VERIFY)).toMatchObject({ ok: true, size: 1 });
       });
 
+      it("a unit may not shadow the store's savepoint by name: one that leaves a shadowing savepoint open is rolled back whole, so writes made before the shadow never commit without their entries; other savepoints left open are released", async () => {
+        const { db, owner, another } = await open();
+        await createNotes(owner);
+        const store = await createLedgerStore({ db, origin: ORIGIN, signer, clock: fixedClock });
+        const shadowAll = async (handle: Kysely<any>): Promise<void> => {
+          for (let k = 0; k < 16; k += 1) await sql.raw(`savepoint covenant_unit_${k}`).execute(handle);
+        };
+        const [throwing, returning, unbalanced, honest] = await Promise.allSettled([
+          // Found from outside (our own re-read): write, then create every name the store's savepoint may have.
+          store.transact(async (tx) => {
+            await insertNote(tx.db, 7);
+            await shadowAll(tx.db);
+            tx.append([sample(7)]);
+            throw new Error('the handler fails');
+          }),
+          store.transact(async (tx) => {
+            await insertNote(tx.db, 8);
+            await shadowAll(tx.db);
+            return tx.append([sample(8)]);
+          }),
+          // A savepoint left open under a name of its own is only released: the unit stands.
+          store.transact(async (tx) => {
+            await sql`savepoint left_open`.execute(tx.db);
+            await insertNote(tx.db, 9);
+            await sql`rollback to savepoint left_open`.execute(tx.db);
+            await insertNote(tx.db, 10);
+            return tx.append([sample(10)]);
+          }),
+          store.transact(async (tx) => (await insertNote(tx.db, 42), tx.append([sample(42)]))),
+        ]);
+        expect(throwing).toMatchObject({ status: 'rejected', reason: { message: 'the handler fails' } });
+        expect(returning).toMatchObject({ status: 'rejected', reason: { code: 'ERR_LEDGER_LOG_UNIT_TRANSACTION' } });
+        expect(unbalanced).toEqual({ status: 'fulfilled', value: [0] });
+        expect(honest).toEqual({ status: 'fulfilled', value: [1] });
+        const other = await another();
+        expect(await noteIds(other)).toEqual([10, 42]);
+        expect(await storedRequestIds(other)).toEqual(['req_10', 'req_42']);
+      });
+
       it("a unit that holds the batch's connection (a connection() callback that never settles) is failed at its time bound and the batch goes on", async () => {
         const { db, owner, another } = await open();
         await createNotes(owner);
