@@ -125,6 +125,8 @@ export interface PostgresSchemasPerTest {
  * ```ts
  * const baseUrl = postgresTestUrl();
  * const pg = postgresSchemasPerTest(baseUrl);
+ * // Without COVENANT_TEST_PG there is no PostgreSQL to test on: postgresTestUrl() has said so, and the suite
+ * // is skipped (.ci/run always sets it).
  * describe.skipIf(baseUrl === undefined)('…', () => {
  *   it('…', async () => {
  *     const { owner, serving } = await pg.migrated();

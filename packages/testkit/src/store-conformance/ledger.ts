@@ -353,6 +353,9 @@ export function runLedgerConformance(factory: StoreConformanceFactory): void {
           ['a nested block comment', (handle) => sql.raw('/* a /* b */ c */ commit').execute(handle)],
           ['a script', (handle) => sql.raw('select 1; insert into notes (id) values (9); commit').execute(handle)],
           ['a script after a string', (handle) => sql.raw("select 'a\\''; commit; --'").execute(handle)],
+          // A savepoint the handle cannot name for sure is refused: it could be the store's.
+          ['a savepoint name it cannot read', (handle) => sql.raw("release savepoint 'covenant_unit_0'").execute(handle)],
+          ['a savepoint statement as a stream', (handle) => handle.getExecutor().stream(CompiledQuery.raw('release savepoint covenant_unit_0'), 1).next()],
         ];
         const refused: string[] = [];
         let seenMeanwhile: number[] | undefined;
